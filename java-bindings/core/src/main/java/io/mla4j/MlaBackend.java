@@ -1,0 +1,55 @@
+package io.mla4j;
+
+/**
+ * One MLA decode implementation (CPU reference, CPU vector, CUDA, Ascend...).
+ *
+ * <pre>{@code
+ * try (MlaBackend be = MlaBackends.open();
+ *      MlaPlan plan = be.plan(PlanSpec.of(seqlens, blockTable, numBlocks, 128, 1, DType.BF16))) {
+ *     for (int layer = 0; layer < layers; layer++) be.decode(plan, q[layer], cache[layer], out, lse);
+ * }
+ * }</pre>
+ *
+ * Tensors passed to {@link #decode} live in this backend's memory ({@link #memory()}): host memory for
+ * CPU backends, device memory for GPU/NPU backends (see {@link #allocate} and {@link #copy}).
+ * Every call validates its arguments and throws {@link IllegalArgumentException} naming the argument
+ * before any work starts.
+ */
+public interface MlaBackend extends AutoCloseable {
+
+    /** Short name used to select it: "reference", "cpu", "cuda", "ascend". */
+    String name();
+
+    /** A line describing the device and mode, e.g. "NVIDIA H100 (sm_90), kernel sm90". */
+    String description();
+
+    /** "host" when tensors are ordinary host memory, else the device's name, e.g. "cuda:0". */
+    String memory();
+
+    /** Throws {@link IllegalArgumentException} naming what is supported when this backend cannot run
+     *  h_q heads, s_q query tokens or this dtype. */
+    void checkSupported(int numHeads, int queryLen, DType dtype);
+
+    /** Allocates an uninitialised tensor in this backend's memory, freed by its close() or the backend's. */
+    Tensor allocate(DType dtype, long... shape);
+
+    /** Copies between host and backend memory (either direction, or within one); same dtype and size. */
+    void copy(Tensor src, Tensor dst);
+
+    /** Validates the step (sequence lengths, block table) and schedules it. */
+    MlaPlan plan(PlanSpec spec);
+
+    /**
+     * Decodes one layer: o[b, s_q, h_q, 512] and lse[b, h_q, s_q] from q[b, s_q, h_q, 576] and the paged
+     * cache [num_blocks, 64, 1, 576]. May return before the work is done on asynchronous backends:
+     * {@link #synchronize()} waits.
+     */
+    void decode(MlaPlan plan, Tensor q, Tensor kCache, Tensor out, Tensor lse);
+
+    /** Waits until all work issued so far is complete (no-op on synchronous backends). */
+    void synchronize();
+
+    /** Releases everything this backend holds: memory, threads, device contexts. Idempotent. */
+    @Override
+    void close();
+}

@@ -1,0 +1,107 @@
+package io.mla4j.ref;
+
+import io.mla4j.Mla;
+import io.mla4j.MlaPlan;
+import io.mla4j.PlanSpec;
+import io.mla4j.Tensor;
+import io.mla4j.spi.HostBackend;
+
+/**
+ * The oracle: MLA decode in plain Java with fp64 accumulation, written to be obviously right rather
+ * than fast. One query row at a time: gather the visible keys through the block table, scores in
+ * double, a max-subtracted softmax, the weighted sum of values. Every other backend is judged by it.
+ */
+public final class ReferenceBackend extends HostBackend {
+
+    /** fp64 results of one decode: o [b, s_q, h_q, 512] and lse [b, h_q, s_q], before rounding. */
+    public record Result(double[] o, double[] lse) {}
+
+    @Override public String name() { return "reference"; }
+    @Override public String description() { return "pure-Java fp64 oracle (slow; for checking)"; }
+    @Override protected int parallelism(PlanSpec spec) { return 1; }
+
+    @Override
+    protected void doDecode(MlaPlan plan, Tensor q, Tensor kCache, Tensor out, Tensor lse) {
+        Result r = compute(plan, q, kCache);
+        int b = plan.batch(), sq = plan.spec().queryLen(), hq = plan.spec().numHeads();
+        for (int i = 0; i < r.o.length; i++) out.setFloat(i, (float) r.o[i]);
+        for (int s = 0; s < b; s++)
+            for (int h = 0; h < hq; h++)
+                for (int t = 0; t < sq; t++) {
+                    int idx = (s * hq + h) * sq + t;
+                    lse.setFloat(idx, (float) r.lse[idx]);
+                }
+    }
+
+    /** The decode in fp64, without rounding the outputs: what the conformance harness compares against. */
+    public static Result compute(MlaPlan plan, Tensor q, Tensor kCache) {
+        PlanSpec spec = plan.spec();
+        int b = plan.batch(), sq = spec.queryLen(), hq = spec.numHeads();
+        float[] cache = kCache.toFloatArray(); // one conversion pass; the math below is all fp64
+        float[] qs = q.toFloatArray();
+        double[] o = new double[b * sq * hq * Mla.D_V];
+        double[] lse = new double[b * hq * sq];
+        double[] qrow = new double[Mla.D_QK];
+        double[] orow = new double[Mla.D_V];
+        for (int s = 0; s < b; s++) {
+            int sk = plan.seqlen(s);
+            for (int t = 0; t < sq; t++) {
+                int visible = Mla.visibleKeys(sk, sq, t, spec.effectiveCausal());
+                for (int h = 0; h < hq; h++) {
+                    int qBase = ((s * sq + t) * hq + h) * Mla.D_QK;
+                    for (int d = 0; d < Mla.D_QK; d++) qrow[d] = qs[qBase + d];
+                    double l = attendPartial(plan, s, qrow, 0, visible, spec.scale(), cache, orow);
+                    if (l == Double.NEGATIVE_INFINITY) l = Double.POSITIVE_INFINITY; // a row with no key: o = 0, lse = +inf
+                    System.arraycopy(orow, 0, o, ((s * sq + t) * hq + h) * Mla.D_V, Mla.D_V);
+                    lse[(s * hq + h) * sq + t] = l;
+                }
+            }
+        }
+        return new Result(o, lse);
+    }
+
+    /**
+     * Attention of one query row over keys [from, to) of sequence {@code s} ({@code cache} is the paged
+     * cache as floats): writes the softmax-weighted mean of their values to {@code out} and returns the
+     * natural-log sum of exp(scores). With no keys: out = 0 and -inf (the partial convention; a whole row
+     * with no key reports +inf).
+     */
+    public static double attendPartial(MlaPlan plan, int s, double[] qrow, int from, int to, float scale,
+                                       float[] cache, double[] out) {
+        java.util.Arrays.fill(out, 0.0);
+        int n = to - from;
+        if (n <= 0) return Double.NEGATIVE_INFINITY;
+        double[] scores = new double[n];
+        double max = Double.NEGATIVE_INFINITY;
+        for (int j = 0; j < n; j++) {
+            int base = (int) tokenOffset(plan, s, from + j);
+            double dot = 0;
+            for (int d = 0; d < Mla.D_QK; d++) dot += qrow[d] * cache[base + d];
+            scores[j] = dot * scale;
+            max = Math.max(max, scores[j]);
+        }
+        double sum = 0;
+        for (int j = 0; j < n; j++) {
+            double p = Math.exp(scores[j] - max);
+            sum += p;
+            int base = (int) tokenOffset(plan, s, from + j);
+            for (int d = 0; d < Mla.D_V; d++) out[d] += p * cache[base + d];
+        }
+        for (int d = 0; d < Mla.D_V; d++) out[d] /= sum;
+        return max + Math.log(sum);
+    }
+
+    /** Element offset of token {@code pos} of sequence {@code s} in the paged cache. */
+    public static long tokenOffset(MlaPlan plan, int s, int pos) {
+        int block = plan.block(s, pos / Mla.BLOCK_SIZE);
+        return ((long) block * Mla.BLOCK_SIZE + pos % Mla.BLOCK_SIZE) * Mla.D_QK;
+    }
+
+    /** Registers the oracle for ServiceLoader. */
+    public static final class Provider implements io.mla4j.spi.MlaBackendProvider {
+        @Override public String name() { return "reference"; }
+        @Override public int priority() { return 1; }
+        @Override public java.util.Optional<String> unavailableReason() { return java.util.Optional.empty(); }
+        @Override public io.mla4j.MlaBackend create() { return new ReferenceBackend(); }
+    }
+}

@@ -1,0 +1,84 @@
+package io.mla4j.spi;
+
+import io.mla4j.DType;
+import io.mla4j.Mla;
+import io.mla4j.MlaBackend;
+import io.mla4j.MlaPlan;
+import io.mla4j.PlanSpec;
+import io.mla4j.SplitSchedule;
+import io.mla4j.Tensor;
+
+/**
+ * The skeleton every backend extends: {@link #plan} and {@link #decode} validate everything here, the
+ * same way for all backends, then call the backend's hooks. A backend never sees unchecked input.
+ */
+public abstract class AbstractMlaBackend implements MlaBackend {
+    private volatile boolean closed;
+
+    /** Number of parallel workers to split the KV work over for this shape (SMs / cores / NPU cores). */
+    protected abstract int parallelism(PlanSpec spec);
+
+    /** Builds the plan (allocating whatever workspace it needs). Inputs are valid. */
+    protected MlaPlan createPlan(PlanSpec spec, SplitSchedule schedule, int[] seqlens, int[] blockTable) {
+        return new BackendPlan(this, spec, schedule, seqlens, blockTable);
+    }
+
+    /** Runs the decode. All arguments have been validated against the plan. */
+    protected abstract void doDecode(MlaPlan plan, Tensor q, Tensor kCache, Tensor out, Tensor lse);
+
+    /** Frees backend resources; called once. */
+    protected abstract void release();
+
+    @Override
+    public void checkSupported(int numHeads, int queryLen, DType dtype) {
+        if (!dtype.isDecodeType()) throw Checks.bad("dtype", "is " + dtype + ", " + name() + " supports BF16 and FP16");
+    }
+
+    @Override
+    public final MlaPlan plan(PlanSpec spec) {
+        ensureOpen();
+        int[] seqlens = Checks.planSpec(spec);
+        checkSupported(spec.numHeads(), spec.queryLen(), spec.dtype());
+        int[] table = spec.blockTable().toIntArray();
+        SplitSchedule schedule = SplitSchedule.compute(seqlens, Math.max(1, parallelism(spec)));
+        return createPlan(spec, schedule, seqlens, table);
+    }
+
+    @Override
+    public final void decode(MlaPlan plan, Tensor q, Tensor kCache, Tensor out, Tensor lse) {
+        ensureOpen();
+        if (plan == null) throw Checks.bad("plan", "is null");
+        if (plan.isClosed()) throw Checks.bad("plan", "is closed");
+        if (plan.backend() != this) throw Checks.bad("plan", "was made by another backend (" + plan.backend().name() + ")");
+        PlanSpec s = plan.spec();
+        long b = plan.batch(), sq = s.queryLen(), hq = s.numHeads();
+        String mem = memory();
+        Checks.rank("q", q, 4, "[b, s_q, h_q, 576]");
+        Checks.tensor("q", q, mem, s.dtype(), b, sq, hq, Mla.D_QK);
+        Checks.rank("kCache", kCache, 4, "[num_blocks, 64, 1, 576]");
+        Checks.tensor("kCache", kCache, mem, s.dtype(), s.numCacheBlocks(), Mla.BLOCK_SIZE, Mla.H_KV, Mla.D_QK);
+        Checks.rank("out", out, 4, "[b, s_q, h_q, 512]");
+        Checks.tensor("out", out, mem, s.dtype(), b, sq, hq, Mla.D_V);
+        Checks.rank("lse", lse, 3, "[b, h_q, s_q]");
+        Checks.tensor("lse", lse, mem, DType.FP32, b, hq, sq);
+        doDecode(plan, q, kCache, out, lse);
+    }
+
+    @Override
+    public final void close() {
+        if (closed) return;
+        closed = true;
+        release();
+    }
+
+    protected final void ensureOpen() {
+        if (closed) throw new IllegalStateException(name() + " backend is closed");
+    }
+
+    /** The default plan: validated inputs and the schedule, nothing else. */
+    static final class BackendPlan extends MlaPlan {
+        BackendPlan(MlaBackend be, PlanSpec spec, SplitSchedule schedule, int[] seqlens, int[] table) {
+            super(be, spec, schedule, seqlens, table);
+        }
+    }
+}

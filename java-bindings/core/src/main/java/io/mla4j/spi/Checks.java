@@ -1,0 +1,94 @@
+package io.mla4j.spi;
+
+import io.mla4j.DType;
+import io.mla4j.Mla;
+import io.mla4j.PlanSpec;
+import io.mla4j.Tensor;
+import java.util.Arrays;
+
+/**
+ * Argument validation shared by every backend, so all of them reject bad input the same way: an
+ * {@link IllegalArgumentException} that names the argument and says what was expected, thrown before
+ * any work starts.
+ */
+public final class Checks {
+    private Checks() {}
+
+    public static IllegalArgumentException bad(String arg, String problem) {
+        return new IllegalArgumentException(arg + ": " + problem);
+    }
+
+    /** Not null, not closed, in the expected memory, of this dtype and exact shape; host memory big enough and aligned. */
+    public static void tensor(String arg, Tensor t, String memory, DType dtype, long... shape) {
+        if (t == null) throw bad(arg, "is null");
+        if (t.isClosed()) throw bad(arg, "is closed (its memory was freed)");
+        if (!t.location().equals(memory)) {
+            throw bad(arg, "is in " + t.location() + " memory, expected " + memory
+                    + " memory (allocate it with this backend, or copy it there)");
+        }
+        if (t.dtype() != dtype) throw bad(arg, "dtype is " + t.dtype() + ", expected " + dtype);
+        if (!Arrays.equals(t.shape(), shape)) {
+            throw bad(arg, "shape is " + Arrays.toString(t.shape()) + ", expected " + Arrays.toString(shape));
+        }
+        if (t.isHost()) {
+            if (t.segment().byteSize() < t.byteSize()) {
+                throw bad(arg, "segment holds " + t.segment().byteSize() + " bytes, needs " + t.byteSize());
+            }
+            if (t.segment().maxByteAlignment() < dtype.byteSize()) {
+                throw bad(arg, "segment at address " + t.segment().address() + " is not aligned to "
+                        + dtype.byteSize() + " bytes, as " + dtype + " needs");
+            }
+        } else if (t.address() == 0 && t.byteSize() > 0) {
+            throw bad(arg, "device address is null");
+        }
+    }
+
+    /** Rank-only check with a readable message, used before shape comparisons. */
+    public static void rank(String arg, Tensor t, int rank, String layout) {
+        if (t == null) throw bad(arg, "is null");
+        if (t.rank() != rank) {
+            throw bad(arg, "rank is " + t.rank() + " (shape " + Arrays.toString(t.shape()) + "), expected " + rank + ": " + layout);
+        }
+    }
+
+    /**
+     * Validates a plan spec completely (host-side contents included: every sequence length and every
+     * block id a sequence uses), so an out-of-range id never reaches a kernel. Returns the seqlens.
+     */
+    public static int[] planSpec(PlanSpec spec) {
+        if (spec == null) throw bad("spec", "is null");
+        rank("seqlens", spec.seqlens(), 1, "[b]");
+        rank("blockTable", spec.blockTable(), 2, "[b, max_blocks]");
+        long b = spec.seqlens().dim(0);
+        if (b < 1) throw bad("seqlens", "batch size is 0, expected >= 1");
+        tensor("seqlens", spec.seqlens(), "host", DType.INT32, b);
+        long maxBlocks = spec.blockTable().dim(1);
+        tensor("blockTable", spec.blockTable(), "host", DType.INT32, b, maxBlocks);
+        if (spec.numCacheBlocks() < 1) throw bad("numCacheBlocks", "is " + spec.numCacheBlocks() + ", expected >= 1");
+        if (spec.numHeads() < 1) throw bad("numHeads", "h_q is " + spec.numHeads() + ", expected >= 1");
+        if (spec.queryLen() < 1) throw bad("queryLen", "s_q is " + spec.queryLen() + ", expected >= 1");
+        if (!spec.dtype().isDecodeType()) throw bad("dtype", "is " + spec.dtype() + ", expected BF16 or FP16");
+        if (!Float.isFinite(spec.scale()) || spec.scale() <= 0) {
+            throw bad("scale", "is " + spec.scale() + ", expected a finite positive number (default 576^-0.5)");
+        }
+        int[] seqlens = spec.seqlens().toIntArray();
+        int[] table = spec.blockTable().toIntArray();
+        for (int s = 0; s < b; s++) {
+            int len = seqlens[s];
+            if (len < 0) throw bad("seqlens", "seqlens[" + s + "] = " + len + " is negative");
+            int need = Mla.blocksFor(len);
+            if (need > maxBlocks) {
+                throw bad("seqlens", "seqlens[" + s + "] = " + len + " needs " + need + " blocks of " + Mla.BLOCK_SIZE
+                        + " but the block table gives " + maxBlocks + " per sequence");
+            }
+            for (int j = 0; j < need; j++) {
+                int id = table[(int) (s * maxBlocks + j)];
+                if (id < 0 || id >= spec.numCacheBlocks()) {
+                    throw bad("blockTable", "blockTable[" + s + "][" + j + "] = " + id + " is out of range [0, "
+                            + spec.numCacheBlocks() + ") (the cache has " + spec.numCacheBlocks() + " blocks)");
+                }
+            }
+        }
+        return seqlens;
+    }
+}

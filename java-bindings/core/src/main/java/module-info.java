@@ -1,0 +1,9 @@
+/** mla4j core: the decode API, the split-KV plan, the fp64 oracle and the CPU backends. */
+module io.mla4j {
+    requires jdk.incubator.vector;
+    exports io.mla4j;
+    exports io.mla4j.spi;
+    exports io.mla4j.ref;
+    uses io.mla4j.spi.MlaBackendProvider;
+    provides io.mla4j.spi.MlaBackendProvider with io.mla4j.ref.ReferenceBackend.Provider;
+}

@@ -1,0 +1,42 @@
+// mla4j CUDA kernels: the one parameter block every decode-path kernel takes.
+//
+// Java builds this struct once per plan (byte-for-byte, see io.mla4j.cuda) and passes it by value as
+// the kernel's only argument (`const __grid_constant__ MlaParams p`), so a launch needs no per-call
+// argument marshalling. Keep it plain C: fixed-width fields, natural alignment, no padding surprises.
+// If you change it, change the Java writer (io.mla4j.cuda.KernelParams) and bump MLA4J_PARAMS_VERSION.
+#pragma once
+#include <stdint.h>
+
+#define MLA4J_PARAMS_VERSION 1
+#define MLA4J_D_QK 576      // latent 512 + rope 64
+#define MLA4J_D_V 512       // V = first 512 dims of the cached vector
+#define MLA4J_BLOCK 64      // tokens per page
+#define MLA4J_SCHED_INTS 8  // ints per part in the tile-scheduler metadata
+#define MLA4J_FIXED_OVERHEAD_BLOCKS 5
+
+enum MlaDType : int32_t { MLA4J_BF16 = 0, MLA4J_FP16 = 1 };
+
+struct MlaParams {
+    // ---- tensors (device pointers) ----
+    const void* q;            // [b, s_q, h_q, 576], dtype
+    const void* k_cache;      // [num_blocks, 64, 1, 576], dtype; V = first 512 columns
+    const int32_t* block_table; // [b, max_blocks]
+    const int32_t* seqlens;   // [b]
+    void* o;                  // [b, s_q, h_q, 512], dtype
+    float* lse;               // [b, h_q, s_q], natural log; +inf for a row that sees no key
+    float* o_accum;           // [max_splits, rows, 512] fp32 partial outputs (normalised by their own sum)
+    float* lse_accum;         // [max_splits, rows] fp32 partial LSE, natural log; -inf for an empty split
+    int32_t* sched;           // [num_parts, 8] tile-scheduler metadata (see schedule.h)
+    int32_t* split_offsets;   // [b + 1] running total of splits per sequence, starts at 0
+    // ---- sizes ----
+    int32_t b, s_q, h_q;
+    int32_t rows;             // s_q * h_q: query rows of one sequence, packed row r = i_q * h_q + head
+    int32_t max_blocks;       // block_table row stride
+    int32_t num_blocks;       // cache capacity in blocks (validated on the host before launch)
+    int32_t num_parts;        // workers of the split-KV grid
+    int32_t max_splits;       // capacity of o_accum/lse_accum in splits (b + num_parts)
+    int32_t causal;           // 1: bottom-right mask, row i_q sees keys 0 .. s_k - s_q + i_q
+    int32_t dtype;            // MlaDType
+    float scale;              // softmax scale (default 576^-0.5)
+    float scale_log2;         // scale * log2(e), for exp2-based softmax
+};

@@ -1,0 +1,28 @@
+// The split-KV tile schedule, mla4j's get_mla_metadata. The single definition is the Java class
+// io.mla4j.SplitSchedule (java-bindings/core); the GPU scheduler kernel must produce exactly the same
+// numbers, and a test compares them. Restated here for kernel authors:
+//
+//   blocks[s] = ceil(seqlen[s] / 64); F = MLA4J_FIXED_OVERHEAD_BLOCKS (5)
+//   total = sum_s (blocks[s] + F); perPart = max(ceil(total / P) + F, 2F)
+//   cursor (s, blk) = (0, 0); splits[s] = 0
+//   for p in 0 .. P-1:
+//     beginIdx = s; beginBlock = blk; beginSplit = s < b ? splits[s] : 0
+//     endIdx = s - 1; endBlock = 0                 // stays so for an empty part
+//     remain = (p == P-1) ? "infinite" : perPart
+//     while s < b:
+//       rest = blocks[s] - blk
+//       if remain >= rest + F: remain -= rest + F; splits[s]++; endIdx = s; endBlock = blocks[s]; s++; blk = 0
+//       else: take = remain - F
+//             if take > 0: blk += take; splits[s]++; endIdx = s; endBlock = blk
+//             break
+//     sched[p] = {beginIdx, beginBlock, endIdx, endBlock, beginSplit, 0, 0, 0}
+//   split_offsets[0] = 0; split_offsets[s+1] = split_offsets[s] + splits[s]
+//
+// Part p handles, for s in [beginIdx, endIdx], KV blocks [s==beginIdx ? beginBlock : 0,
+// s==endIdx ? endBlock : blocks[s]) and writes partial slot split_offsets[s] + (s==beginIdx ? beginSplit : 0).
+// A sequence with exactly one split may write o/lse directly; otherwise the combine kernel merges its
+// partials: lse = log(sum_j exp(lse_j)), o = sum_j exp(lse_j - lse) * o_j; all lse_j = -inf -> o = 0, lse = +inf.
+// A sequence of length 0 gets one empty split (o = 0, lse = +inf). Causal rows may see no key even when
+// s_k > 0 (s_q > s_k): same rule.
+#pragma once
+#include "params.h"

@@ -1,0 +1,31 @@
+package io.mla4j.conformance;
+
+import io.mla4j.MlaBackend;
+import java.util.List;
+import java.util.function.Supplier;
+import java.util.stream.IntStream;
+import java.util.stream.Stream;
+
+/**
+ * Runs the standard matrix on one backend and returns one result line per case; used by every
+ * backend's JUnit suite, by the CLI's self-check and by the GPU test script.
+ */
+public final class BackendSuite {
+    private BackendSuite() {}
+
+    /** Each case as (name, runnable that throws AssertionError with the report on failure). */
+    public static Stream<Named> cases(Supplier<MlaBackend> backend, Oracle oracle) {
+        List<Case> cases = Conformance.standardCases();
+        return IntStream.range(0, cases.size()).mapToObj(i -> new Named(cases.get(i).toString(), () -> {
+            long seed = Conformance.seedOf(i);
+            Report r = Conformance.run(backend.get(), cases.get(i), seed, oracle);
+            System.out.println("[conformance " + backend.get().name() + "] " + r);
+            if (!r.passed()) {
+                throw new AssertionError(backend.get().name() + " failed " + r.c() + ": " + r.verdict()
+                        + " (replay with -Dmla4j.seed=" + Conformance.baseSeed() + ", case seed " + seed + ")");
+            }
+        }));
+    }
+
+    public record Named(String name, Runnable check) {}
+}

@@ -1,0 +1,106 @@
+package io.mla4j.conformance;
+
+import io.mla4j.DType;
+import io.mla4j.Mla;
+import io.mla4j.MlaBackend;
+import io.mla4j.MlaPlan;
+import io.mla4j.Tensor;
+import io.mla4j.ref.ReferenceBackend;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The conformance harness: runs a case on any backend (through its own memory: inputs copied in,
+ * NaN-poisoned outputs copied in, results copied back) and compares with an fp64 oracle.
+ */
+public final class Conformance {
+    private Conformance() {}
+
+    private static final long BASE_SEED = Long.getLong("mla4j.seed", System.nanoTime());
+
+    /** Base seed of this JVM: -Dmla4j.seed=N replays a failure; otherwise fresh every run. */
+    public static long baseSeed() { return BASE_SEED; }
+
+    /** The seed of case number {@code i}: a fixed function of the base seed, printed with every report. */
+    public static long seedOf(int i) { return BASE_SEED * 1_000_003L + i; }
+
+    /** The standard matrix every backend must pass. */
+    public static List<Case> standardCases() {
+        List<Case> cases = new ArrayList<>();
+        int[] ragged = {65, 0, 2049, 1, 63, 64};       // empty, single, block edges, a few thousand
+        int[] small = {1, 64, 130, 7};
+        for (DType dt : new DType[] {DType.BF16, DType.FP16})
+            for (boolean causal : new boolean[] {false, true})
+                for (int sq : new int[] {1, 2, 4})
+                    for (int hq : new int[] {1, 3, 16, 64, 128}) {
+                        // the widest shapes on the smaller batch keep the fp64 oracle within CI's time
+                        cases.add(new Case(hq * sq >= 256 ? small : ragged, hq, sq, dt, causal));
+                    }
+        // s_q larger than some s_k: causal rows that see no key at all
+        cases.add(new Case(new int[] {2, 3, 0, 70}, 16, 4, DType.BF16, true));
+        // one long sequence, split across many workers
+        cases.add(new Case(new int[] {3001}, 16, 1, DType.FP16, false));
+        return cases;
+    }
+
+    private static final Map<String, ReferenceBackend.Result> MEMO = new ConcurrentHashMap<>();
+
+    /** Runs one case on {@code backend} against {@code oracle} with inputs drawn from {@code seed}. */
+    public static Report run(MlaBackend backend, Case c, long seed, Oracle oracle) {
+        try (Workload w = new Workload(c, seed)) {
+            ReferenceBackend.Result ref = MEMO.computeIfAbsent(oracle.hashCode() + "/" + seed + "/" + c,
+                    k -> oracle.compute(w));
+            int b = c.batch(), sq = c.queryLen(), hq = c.numHeads();
+            Tensor hostO = w.poisoned(c.dtype(), b, sq, hq, Mla.D_V);
+            Tensor hostLse = w.poisoned(DType.FP32, b, hq, sq);
+            try (Tensor q = backend.allocate(c.dtype(), w.q.shape());
+                 Tensor cache = backend.allocate(c.dtype(), w.kCache.shape());
+                 Tensor o = backend.allocate(c.dtype(), hostO.shape());
+                 Tensor lse = backend.allocate(DType.FP32, hostLse.shape());
+                 MlaPlan plan = backend.plan(w.spec())) {
+                backend.copy(w.q, q);
+                backend.copy(w.kCache, cache);
+                backend.copy(hostO, o);     // NaN poison in the backend's own memory
+                backend.copy(hostLse, lse);
+                backend.decode(plan, q, cache, o, lse);
+                backend.synchronize();
+                backend.copy(o, hostO);
+                backend.copy(lse, hostLse);
+            }
+            return compare(c, seed, ref, hostO.toFloatArray(), hostLse.toFloatArray());
+        }
+    }
+
+    /** Compares outputs with the oracle under the rule in {@link Report}. */
+    public static Report compare(Case c, long seed, ReferenceBackend.Result ref, float[] o, float[] lse) {
+        double num = 0, den = 0, rnum = 0, maxAbs = 0;
+        long unwrittenO = 0;
+        for (int i = 0; i < o.length; i++) {
+            double r = ref.o()[i];
+            if (Float.isNaN(o[i])) { unwrittenO++; continue; }
+            double d = o[i] - r;
+            num += d * d;
+            den += r * r;
+            double rd = c.dtype().round((float) r) - r;
+            rnum += rd * rd;
+            maxAbs = Math.max(maxAbs, Math.abs(d));
+        }
+        double lseMax = 0;
+        long unwrittenLse = 0, infMismatch = 0;
+        for (int i = 0; i < lse.length; i++) {
+            double r = ref.lse()[i];
+            if (Float.isNaN(lse[i])) { unwrittenLse++; continue; }
+            boolean refInf = Double.isInfinite(r), gotInf = Float.isInfinite(lse[i]);
+            if (refInf || gotInf) {
+                if (!(refInf && gotInf && r > 0 && lse[i] > 0)) infMismatch++;
+                continue;
+            }
+            lseMax = Math.max(lseMax, Math.abs(lse[i] - r));
+        }
+        double rel = den == 0 ? Math.sqrt(num) : Math.sqrt(num / den);
+        double roundRel = den == 0 ? 0 : Math.sqrt(rnum / den);
+        return new Report(c, seed, rel, maxAbs, roundRel, lseMax, unwrittenO, unwrittenLse, infMismatch);
+    }
+}

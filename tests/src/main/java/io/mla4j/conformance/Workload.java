@@ -1,0 +1,76 @@
+package io.mla4j.conformance;
+
+import io.mla4j.DType;
+import io.mla4j.Mla;
+import io.mla4j.PlanSpec;
+import io.mla4j.Tensor;
+import java.lang.foreign.Arena;
+import java.util.Random;
+
+/**
+ * Fresh random host inputs for a case: q and the paged cache drawn from N(0, 1) (never zeros), a
+ * shuffled, non-contiguous block table over a cache with spare blocks, and unused table entries set to
+ * -1 so a kernel that reads past a sequence's blocks is caught.
+ */
+public final class Workload implements AutoCloseable {
+    public final Case c;
+    public final long seed;
+    public final int numBlocks;
+    public final int maxBlocks;
+    public final Tensor q, kCache, seqlens, blockTable;
+    private final Arena arena = Arena.ofShared();
+
+    public Workload(Case c, long seed) {
+        this.c = c;
+        this.seed = seed;
+        Random rnd = new Random(seed);
+        int b = c.batch();
+        int need = 0, maxNeed = 1;
+        for (int len : c.seqlens()) {
+            need += Mla.blocksFor(len);
+            maxNeed = Math.max(maxNeed, Mla.blocksFor(len));
+        }
+        maxBlocks = maxNeed + 1; // one spare column per row, left at -1
+        numBlocks = need + 3 + need / 4; // spare blocks nobody uses, filled with random data too
+        int[] perm = new int[numBlocks];
+        for (int i = 0; i < numBlocks; i++) perm[i] = i;
+        for (int i = numBlocks - 1; i > 0; i--) {
+            int j = rnd.nextInt(i + 1);
+            int t = perm[i]; perm[i] = perm[j]; perm[j] = t;
+        }
+        int[] table = new int[b * maxBlocks];
+        java.util.Arrays.fill(table, -1);
+        int next = 0;
+        for (int s = 0; s < b; s++)
+            for (int j = 0; j < Mla.blocksFor(c.seqlens()[s]); j++) table[s * maxBlocks + j] = perm[next++];
+        seqlens = Tensor.ofInts(arena, c.seqlens(), b);
+        blockTable = Tensor.ofInts(arena, table, b, maxBlocks);
+        q = random(rnd, c.dtype(), b, c.queryLen(), c.numHeads(), Mla.D_QK);
+        kCache = random(rnd, c.dtype(), numBlocks, Mla.BLOCK_SIZE, Mla.H_KV, Mla.D_QK);
+    }
+
+    private Tensor random(Random rnd, DType dt, long... shape) {
+        Tensor t = Tensor.allocate(arena, dt, shape);
+        long n = t.numel();
+        for (long i = 0; i < n; i++) {
+            float v = (float) rnd.nextGaussian();
+            if (v == 0f) v = 0.5f; // never zeros
+            t.setFloat(i, v);
+        }
+        return t;
+    }
+
+    public PlanSpec spec() {
+        return PlanSpec.of(seqlens, blockTable, numBlocks, c.numHeads(), c.queryLen(), c.dtype()).withCausal(c.causal());
+    }
+
+    /** A host tensor for outputs, poisoned with NaN. */
+    public Tensor poisoned(DType dt, long... shape) {
+        Tensor t = Tensor.allocate(arena, dt, shape);
+        t.fill(Float.NaN);
+        return t;
+    }
+
+    @Override
+    public void close() { arena.close(); }
+}
