@@ -49,7 +49,7 @@ public final class MlaBackends {
                     .map(o -> o.name() + " (lower priority)").collect(Collectors.joining(", "));
             List<String> notes = new ArrayList<>(skipped);
             if (!others.isEmpty()) notes.add(others);
-            LOG.log(System.Logger.Level.INFO, "mla4j: using backend ''" + p.name() + "'': " + be.description()
+            LOG.log(System.Logger.Level.INFO, "mla4j: using backend '" + p.name() + "': " + be.description()
                     + (notes.isEmpty() ? "" : "; not chosen: " + String.join(", ", notes)));
             return be;
         }
@@ -64,7 +64,7 @@ public final class MlaBackends {
             Optional<String> why = safeReason(p);
             if (why.isPresent()) throw new IllegalStateException("backend '" + name + "' cannot run here: " + why.get());
             MlaBackend be = p.create();
-            LOG.log(System.Logger.Level.INFO, "mla4j: using backend ''" + p.name() + "'' (asked for by name): " + be.description());
+            LOG.log(System.Logger.Level.INFO, "mla4j: using backend '" + p.name() + "' (asked for by name): " + be.description());
             return be;
         }
         throw new IllegalArgumentException("unknown backend '" + name + "'; known: "

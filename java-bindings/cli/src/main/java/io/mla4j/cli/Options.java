@@ -1,0 +1,125 @@
+package io.mla4j.cli;
+
+import io.mla4j.DType;
+import java.util.ArrayList;
+import java.util.List;
+
+/** Command-line options of the main job; every value can be a comma list, making a grid of configs. */
+final class Options {
+    List<Integer> batch = List.of(8);
+    List<Integer> seqlen = List.of(4096);
+    List<Integer> heads = List.of(16);
+    List<Integer> queryLen = List.of(1);
+    List<DType> dtypes = List.of(DType.BF16);
+    boolean causal = true;
+    boolean varlen = false;
+    String backend = null;
+    int iters = 20;
+    int warmup = 3;
+    int checkSeqs = 2;
+    long seed = System.nanoTime();
+    String format = "table";
+    boolean help, listBackends, conformance;
+
+    static final String USAGE = """
+            usage: mla4j [options]
+              Runs MLA decode on a DeepSeek-V3-shaped workload (latent 512 + rope 64, 64-token pages),
+              checks sampled rows against the fp64 oracle, and prints time, GB/s, TFLOP/s and error.
+              Values may be comma lists (e.g. --hq 16,128) to run a grid.
+
+              -b, --batch N        sequences per batch            (default 8)
+              -k, --sk N           cached tokens per sequence      (default 4096)
+                  --varlen         draw each s_k ~ N(sk, sk/2), clipped to [s_q, 2*sk] (FlashMLA's varlen)
+                  --hq N           query heads h_q                 (default 16: DeepSeek-V3's 128 heads over TP8)
+                  --sq N           query tokens per sequence s_q   (default 1; 2 = one MTP draft token)
+                  --dtype T        bf16 | fp16                     (default bf16)
+                  --no-causal      disable the bottom-right causal mask (only matters for s_q > 1)
+                  --backend NAME   force a backend (default: best available; see --list-backends)
+                  --iters N        timed calls per config          (default 20; median reported)
+                  --warmup N       untimed calls first             (default 3)
+                  --check N        sequences checked against the fp64 oracle (default 2; 0 = skip)
+                  --seed N         input seed (default: fresh each run)
+                  --format F       table | md | csv | json         (default table)
+                  --list-backends  list backends and whether each can run here
+                  --conformance    run the full conformance matrix on the backend instead
+              -h, --help           this text
+            Environment: MLA4J_BACKEND or -Dmla4j.backend=NAME also force a backend.
+            """;
+
+    static Options parse(String[] args) {
+        Options o = new Options();
+        for (int i = 0; i < args.length; i++) {
+            String a = args[i];
+            switch (a) {
+                case "-h", "--help" -> o.help = true;
+                case "--list-backends" -> o.listBackends = true;
+                case "--conformance" -> o.conformance = true;
+                case "--varlen" -> o.varlen = true;
+                case "--no-causal" -> o.causal = false;
+                case "--causal" -> o.causal = true;
+                case "-b", "--batch" -> o.batch = ints(a, value(args, ++i, a), 1, 1 << 16);
+                case "-k", "--sk" -> o.seqlen = ints(a, value(args, ++i, a), 0, 1 << 24);
+                case "--hq" -> o.heads = ints(a, value(args, ++i, a), 1, 1024);
+                case "--sq" -> o.queryLen = ints(a, value(args, ++i, a), 1, 64);
+                case "--dtype" -> {
+                    List<DType> l = new ArrayList<>();
+                    for (String s : value(args, ++i, a).split(",")) {
+                        DType d;
+                        try {
+                            d = DType.parse(s.trim());
+                        } catch (IllegalArgumentException e) {
+                            throw new UsageException("--dtype: " + e.getMessage());
+                        }
+                        if (!d.isDecodeType()) throw new UsageException("--dtype: " + s + " is not a decode dtype (bf16, fp16)");
+                        l.add(d);
+                    }
+                    o.dtypes = l;
+                }
+                case "--backend" -> o.backend = value(args, ++i, a);
+                case "--iters" -> o.iters = ints(a, value(args, ++i, a), 1, 1_000_000).get(0);
+                case "--warmup" -> o.warmup = ints(a, value(args, ++i, a), 0, 1_000_000).get(0);
+                case "--check" -> o.checkSeqs = ints(a, value(args, ++i, a), 0, 1 << 16).get(0);
+                case "--seed" -> {
+                    try {
+                        o.seed = Long.parseLong(value(args, ++i, a));
+                    } catch (NumberFormatException e) {
+                        throw new UsageException("--seed: not a number: " + args[i]);
+                    }
+                }
+                case "--format" -> {
+                    o.format = value(args, ++i, a);
+                    if (!List.of("table", "md", "csv", "json").contains(o.format)) {
+                        throw new UsageException("--format: '" + o.format + "' is not one of table, md, csv, json");
+                    }
+                }
+                default -> throw new UsageException("unknown option '" + a + "' (see --help)");
+            }
+        }
+        return o;
+    }
+
+    private static String value(String[] args, int i, String opt) {
+        if (i >= args.length) throw new UsageException(opt + " needs a value");
+        return args[i];
+    }
+
+    private static List<Integer> ints(String opt, String v, int min, int max) {
+        List<Integer> out = new ArrayList<>();
+        for (String s : v.split(",")) {
+            int n;
+            try {
+                n = Integer.parseInt(s.trim());
+            } catch (NumberFormatException e) {
+                throw new UsageException(opt + ": '" + s + "' is not an integer");
+            }
+            if (n < min || n > max) throw new UsageException(opt + ": " + n + " is outside [" + min + ", " + max + "]");
+            out.add(n);
+        }
+        return out;
+    }
+
+    /** A bad command line: printed with the usage hint, exit code 2. */
+    static final class UsageException extends RuntimeException {
+        UsageException(String m) { super(m); }
+    }
+}
