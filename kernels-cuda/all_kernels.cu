@@ -1,0 +1,10 @@
+// The one translation unit behind mla4j_kernels.fatbin. A fatbin holds one image per architecture and
+// the driver loads exactly one of them, so every kernel must live in the same image: this file gathers
+// them. The Hopper kernel uses sm_90a-only instructions (wgmma, setmaxnreg), so it is compiled only in
+// the sm_90a pass; the sm_80 image simply has no mla4j_decode_sm90 (the Java side looks it up optionally).
+#include "common/scheduler.cu"
+#include "common/combine.cu"
+#include "sm80/decode_sm80.cu"
+#if !defined(__CUDA_ARCH__) || defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#include "sm90/decode_sm90.cu"
+#endif
