@@ -4,6 +4,7 @@ module io.mla4j {
     exports io.mla4j;
     exports io.mla4j.spi;
     exports io.mla4j.ref;
+    exports io.mla4j.cpu;
     uses io.mla4j.spi.MlaBackendProvider;
-    provides io.mla4j.spi.MlaBackendProvider with io.mla4j.ref.ReferenceBackend.Provider;
+    provides io.mla4j.spi.MlaBackendProvider with io.mla4j.ref.ReferenceBackend.Provider, io.mla4j.cpu.CpuBackend.Provider;
 }

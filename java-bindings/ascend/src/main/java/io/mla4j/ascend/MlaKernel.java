@@ -1,0 +1,59 @@
+package io.mla4j.ascend;
+
+import io.mla4j.DType;
+import io.mla4j.PlanSpec;
+import io.mla4j.ascend.tiling.MlaTiling;
+import io.mla4j.ascend.tiling.MlaTilingInput;
+import io.mla4j.ascend.tiling.TilingLibrary;
+import io.mla4j.ascend.tiling.mla4j_ascend_tiling_h;
+import io.mla4j.spi.Checks;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Path;
+
+/**
+ * The kernels-ascend ABI seen from Java: the kernel symbol, its 8 GM_ADDR parameters in order, and
+ * the host tiling function (called through FFM) that sizes the launch, the workspace and the tiling
+ * blob. See kernels-ascend/README.md, section ABI.
+ */
+final class MlaKernel {
+    static final String SYMBOL = "mla4j_mla_decode";
+    /** GM_ADDR parameters: q, kv_cache, block_table, seqlens, o, lse, workspace, tiling. */
+    static final int NUM_ARGS = 8;
+
+    /** One computed tiling: the blob to copy to the device and what the launch needs. */
+    record Tiling(byte[] blob, int blockDim, long workspaceBytes) {}
+
+    MlaKernel(Path tilingLibrary) {
+        TilingLibrary.load(tilingLibrary);
+    }
+
+    /** Calls mla4j_mla_tiling for this step on {@code cores} AI cores; invalid input throws naming the reason. */
+    Tiling tiling(PlanSpec spec, int[] seqlens, int cores) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment in = MlaTilingInput.allocate(a);
+            MlaTilingInput.batch(in, seqlens.length);
+            MlaTilingInput.q_len(in, spec.queryLen());
+            MlaTilingInput.num_heads(in, spec.numHeads());
+            MlaTilingInput.max_blocks(in, (int) spec.blockTable().dim(1));
+            MlaTilingInput.num_cache_blocks(in, spec.numCacheBlocks());
+            MlaTilingInput.dtype(in, spec.dtype() == DType.BF16 ? mla4j_ascend_tiling_h.MLA4J_DT_BF16() : mla4j_ascend_tiling_h.MLA4J_DT_FP16());
+            MlaTilingInput.causal(in, spec.effectiveCausal() ? 1 : 0);
+            MlaTilingInput.core_num(in, cores);
+            MlaTilingInput.scale(in, spec.scale());
+            MlaTilingInput.seqlens(in, a.allocateFrom(ValueLayout.JAVA_INT, seqlens));
+            long size = mla4j_ascend_tiling_h.mla4j_mla_tiling_size(in);
+            if (size < MlaTiling.sizeof()) throw Checks.bad("spec", "the Ascend kernel's tiling rejects this step (mla4j_mla_tiling_size = " + size + ")");
+            MemorySegment blob = a.allocate(size, 8);
+            MemorySegment err = a.allocate(512);
+            int rc = mla4j_ascend_tiling_h.mla4j_mla_tiling(in, blob, size, err, err.byteSize());
+            if (rc != 0) throw Checks.bad("spec", "the Ascend kernel cannot run this step: " + err.getString(0) + " (mla4j_mla_tiling returned " + rc + ")");
+            long used = Integer.toUnsignedLong(MlaTiling.tiling_bytes(blob));
+            if (used < MlaTiling.sizeof() || used > size)
+                throw new IllegalStateException("mla4j_mla_tiling reported tiling_bytes = " + used + " for a blob of " + size + " bytes");
+            return new Tiling(blob.asSlice(0, used).toArray(ValueLayout.JAVA_BYTE), MlaTiling.block_dim(blob),
+                    MlaTiling.workspace_bytes(blob));
+        }
+    }
+}

@@ -1,0 +1,125 @@
+package io.mla4j.cpu;
+
+import io.mla4j.MlaBackend;
+import io.mla4j.MlaPlan;
+import io.mla4j.PlanSpec;
+import io.mla4j.SplitSchedule;
+import io.mla4j.Tensor;
+import io.mla4j.spi.HostBackend;
+import io.mla4j.spi.MlaBackendProvider;
+import java.lang.foreign.MemorySegment;
+import java.util.Locale;
+import java.util.Optional;
+
+/**
+ * The fast CPU backend: the Vector API on all cores. The split-KV schedule of {@link SplitSchedule}
+ * spreads the cached blocks over one part per core; each worker runs {@link Attention#split} on its
+ * parts (every cached token converted to fp32 once, then register-blocked Q*K^T and P*V for all
+ * h_q*s_q query rows, fp32 online softmax), then sequences are merged by LSE
+ * ({@link io.mla4j.spi.LseCombine}).
+ *
+ * <p>{@link Rescale#AMLA} switches the online softmax to AMLA's power-of-two rescaling (see
+ * {@link Amla}); the default is {@link Rescale#PLAIN}, or the system property {@value #RESCALE_PROPERTY}.
+ *
+ * <p>One decode at a time per backend (calls are serialised): the plan's workspace is shared by the
+ * workers of a call.
+ */
+public final class CpuBackend extends HostBackend {
+
+    /** How the output accumulator is rescaled when a row's max grows. */
+    public enum Rescale {
+        /** Multiply by exp(old max - new max). */
+        PLAIN,
+        /** Max rounded up to a multiple of ln 2; multiply by 2^n as an integer add on the fp32 bits. */
+        AMLA
+    }
+
+    /** System property picking the rescaling of backends made without an explicit choice: plain or amla. */
+    public static final String RESCALE_PROPERTY = "mla4j.cpu.rescale";
+
+    private final WorkerPool pool;
+    private final Rescale rescale;
+
+    /** All cores, rescaling from {@value #RESCALE_PROPERTY} (default plain). */
+    public CpuBackend() {
+        this(defaultRescale(), Runtime.getRuntime().availableProcessors());
+    }
+
+    public CpuBackend(Rescale rescale) {
+        this(rescale, Runtime.getRuntime().availableProcessors());
+    }
+
+    /** {@code threads} workers (for tests and scaling measurements; the default is one per core). */
+    public CpuBackend(Rescale rescale, int threads) {
+        this.rescale = java.util.Objects.requireNonNull(rescale, "rescale");
+        this.pool = new WorkerPool(threads, "mla4j-cpu");
+    }
+
+    static Rescale defaultRescale() {
+        String v = System.getProperty(RESCALE_PROPERTY, "plain").trim().toUpperCase(Locale.ROOT);
+        try {
+            return Rescale.valueOf(v);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(RESCALE_PROPERTY + " is '" + v + "', expected plain or amla");
+        }
+    }
+
+    public Rescale rescale() { return rescale; }
+
+    /** Worker threads (one part of the split schedule each). */
+    public int threads() { return pool.size(); }
+
+    /** For tests: the pool, to check that release() stops it. */
+    WorkerPool pool() { return pool; }
+
+    @Override public String name() { return "cpu"; }
+
+    @Override
+    public String description() {
+        return "Java Vector API, " + Convert.F.vectorBitSize() + "-bit (" + Convert.L + " fp32 lanes), " + pool.size()
+                + " threads, " + rescale.name().toLowerCase(Locale.ROOT) + " rescaling";
+    }
+
+    @Override
+    protected int parallelism(PlanSpec spec) { return pool.size(); }
+
+    @Override
+    protected MlaPlan createPlan(PlanSpec spec, SplitSchedule schedule, int[] seqlens, int[] blockTable) {
+        return new CpuPlan(this, spec, schedule, seqlens, blockTable, pool.size());
+    }
+
+    @Override
+    protected synchronized void doDecode(MlaPlan p, Tensor q, Tensor kCache, Tensor out, Tensor lse) {
+        CpuPlan plan = (CpuPlan) p; // decode() checked that this backend made it
+        SplitSchedule schedule = plan.schedule();
+        MemorySegment qs = q.segment(), cache = kCache.segment(), os = out.segment(), ls = lse.segment();
+        boolean amla = rescale == Rescale.AMLA;
+        pool.run(schedule.numParts(), (part, worker) -> schedule.forEachSplit(part, (seq, from, to, slot) ->
+                Attention.split(plan, plan.scratch(worker), qs, cache, seq, from, to, slot, amla)));
+        pool.run(plan.batch(), (seq, worker) -> Attention.combine(plan, plan.scratch(worker), seq, os, ls));
+    }
+
+    @Override
+    protected void release() {
+        pool.close();
+        super.release();
+    }
+
+    /** Registers the backend: priority 50 (below cuda, above the emulated ascend and the reference). */
+    public static final class Provider implements MlaBackendProvider {
+        @Override public String name() { return "cpu"; }
+        @Override public int priority() { return 50; }
+
+        @Override
+        public Optional<String> unavailableReason() {
+            try {
+                Class.forName("jdk.incubator.vector.FloatVector");
+                return Optional.empty();
+            } catch (ClassNotFoundException | LinkageError e) {
+                return Optional.of("jdk.incubator.vector is missing (run the JVM with --add-modules jdk.incubator.vector): " + e);
+            }
+        }
+
+        @Override public MlaBackend create() { return new CpuBackend(); }
+    }
+}
