@@ -4,7 +4,9 @@
 // the sm_90a pass; the sm_80 image simply has no mla4j_decode_sm90 (the Java side looks it up optionally).
 #include "common/scheduler.cu"
 #include "common/combine.cu"
+#if __has_include("sm80/decode_sm80.cu")
 #include "sm80/decode_sm80.cu"
+#endif
 #if !defined(__CUDA_ARCH__) || defined(__CUDA_ARCH_FEAT_SM90_ALL)
 #include "sm90/decode_sm90.cu"
 #endif

@@ -1,0 +1,685 @@
+// mla4j dense MLA decode for Hopper (sm_90a): TMA producer + two wgmma consumer warpgroups.
+//
+// One CTA = one (split-KV part, 64-row query tile). 384 threads in three warpgroups:
+//   threads 256..383, producer: one thread walks the part's KV blocks and TMA-loads each 64x576 block
+//        (9 boxes of 64 tokens x 64 columns, 128-byte swizzle) into a 2-stage ring. mbarriers: one
+//        "full" per box (Q K^T starts on the first box while the rest still arrive), one "empty" per stage.
+//   threads 0..255, two consumer warpgroups: the 64x512 fp32 output is split by columns, WG0 owns V
+//        columns 0..255 and WG1 256..511 (128 accumulator registers per thread each).
+// Two consumer schedules, chosen per launch:
+//   key-split (rows <= 64, bandwidth-bound): per block each warpgroup computes S for 32 of the 64 keys
+//        (m64n32, K = 576), they exchange row maxima and P through shared memory, then each runs P V
+//        for its columns (m64n256). Each stage is released as early as possible.
+//   seesaw (rows > 64, tensor-bound): blocks in pairs; each warpgroup computes S for a whole block
+//        (m64n64), then the two are staggered so one's softmax overlaps the other's P V
+//        (see consume_seesaw).
+// Shared memory: Q tile 72 KiB + 2 KV stages 144 KiB + P 8 KiB + row max/sum exchange 1 KiB.
+// Softmax is in base 2: scores are scaled by scale*log2(e), LSE converted back to natural log.
+// Outputs follow include/mla4j/schedule.h: a sequence with one split writes o/lse directly, otherwise
+// this split writes o_accum/lse_accum (normalised by its own sum) for the combine kernel.
+#include <cuda.h>
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <math.h>
+
+#include "mla4j/params.h"
+#include "mla4j/schedule.h"
+#include "sm90_launch.h"
+#include "sm90_ptx.cuh"
+#include "sm90_wgmma.cuh"
+
+#ifndef MLA4J_SM90_SEESAW
+#define MLA4J_SM90_SEESAW 1  // 0: key-split for every row count, 2: seesaw for every row count (A/B)
+#endif
+#ifndef MLA4J_SM90_VDESC_SWAP
+#define MLA4J_SM90_VDESC_SWAP 0  // test-only: swaps LBO/SBO of the V descriptor (layout diagnosis)
+#endif
+
+namespace mla4j_sm90 {
+
+constexpr int kRowsPerTile = 64;
+constexpr int kBoxBytes = 64 * 128;             // one TMA box: 64 rows x 64 16-bit columns
+constexpr int kBoxes = MLA4J_D_QK / 64;         // 9 boxes per 576-wide row block
+constexpr int kTileBytes = kBoxes * kBoxBytes;  // 73728: a Q tile or one KV block
+constexpr int kStages = 2;
+constexpr int kThreads = 384;  // 2 consumer warpgroups (threads 0..255) + 1 producer warpgroup
+constexpr int kConsumerThreads = 256;
+
+constexpr int kOffQ = 0;
+constexpr int kOffKV = kOffQ + kTileBytes;
+constexpr int kOffP = kOffKV + kStages * kTileBytes;
+constexpr int kOffMax = kOffP + kRowsPerTile * 128;  // float [2][64]
+constexpr int kOffSum = kOffMax + 2 * 64 * 4;        // float [2][64]
+constexpr int kOffBar = kOffSum + 2 * 64 * 4;        // u64 full[kStages][kBoxes], empty[kStages]
+constexpr int kSmemUsed = kOffBar + (kBoxes + 1) * kStages * 8;
+constexpr int kSmemBytes = kSmemUsed + 1024;  // slack to align the base to 1024 (swizzle atoms)
+static_assert(kSmemBytes == MLA4J_SM90_SMEM_BYTES, "update sm90_launch.h");
+static_assert(kThreads == MLA4J_SM90_THREADS, "update sm90_launch.h");
+
+constexpr float kLazyMax = 8.f;  // running max moves only past this (log2 units): p <= 256
+
+// Named barrier ids among the 256 consumer threads (A/B: the seesaw's one-way handoffs).
+enum : uint32_t { kBarQ = 1, kBarMax = 2, kBarP = 3, kBarSum = 4, kBarA = 5, kBarB = 6 };
+
+struct Bf16 {
+    __device__ static void qk(float (&d)[16], uint64_t a, uint64_t b, int acc) { wgmma_m64n32k16_bf16<0>(d, a, b, acc); }
+    __device__ static void qk64(float (&d)[32], uint64_t a, uint64_t b, int acc) { wgmma_m64n64k16_bf16<0>(d, a, b, acc); }
+    __device__ static void pv(float (&d)[128], uint64_t a, uint64_t b) { wgmma_m64n256k16_bf16<1>(d, a, b, 1); }
+    __device__ static void pv_rs(float (&d)[128], const uint32_t (&a)[4], uint64_t b) { wgmma_m64n256k16_rs_bf16<1>(d, a, b, 1); }
+    __device__ static uint32_t pack(float x, float y) {
+        __nv_bfloat162 v = __floats2bfloat162_rn(x, y);
+        return *reinterpret_cast<uint32_t*>(&v);
+    }
+};
+struct Fp16 {
+    __device__ static void qk(float (&d)[16], uint64_t a, uint64_t b, int acc) { wgmma_m64n32k16_f16<0>(d, a, b, acc); }
+    __device__ static void qk64(float (&d)[32], uint64_t a, uint64_t b, int acc) { wgmma_m64n64k16_f16<0>(d, a, b, acc); }
+    __device__ static void pv(float (&d)[128], uint64_t a, uint64_t b) { wgmma_m64n256k16_f16<1>(d, a, b, 1); }
+    __device__ static void pv_rs(float (&d)[128], const uint32_t (&a)[4], uint64_t b) { wgmma_m64n256k16_rs_f16<1>(d, a, b, 1); }
+    __device__ static uint32_t pack(float x, float y) {
+        __half2 v = __floats2half2_rn(x, y);
+        return *reinterpret_cast<uint32_t*>(&v);
+    }
+};
+
+// The part's work, read once from the scheduler metadata.
+struct PartWork {
+    int begin_idx, begin_block, end_idx, end_block, begin_split;
+};
+__device__ __forceinline__ PartWork read_part(const MlaParams& p, int part) {
+    const int* m = p.sched + part * MLA4J_SCHED_INTS;
+    return PartWork{m[0], m[1], m[2], m[3], m[4]};
+}
+__device__ __forceinline__ int blocks_of(const MlaParams& p, int s) {
+    return (p.seqlens[s] + MLA4J_BLOCK - 1) / MLA4J_BLOCK;
+}
+__device__ __forceinline__ int split_first_block(const PartWork& w, int s) { return s == w.begin_idx ? w.begin_block : 0; }
+__device__ __forceinline__ int split_end_block(const MlaParams& p, const PartWork& w, int s) {
+    return s == w.end_idx ? w.end_block : blocks_of(p, s);
+}
+
+// ---------------------------------------------------------------- producer
+// In a 2-CTA cluster (the two query tiles of one part) each CTA loads every other box and multicasts
+// it to both: each KV block crosses L2 -> SM once per pair instead of once per CTA.
+__device__ void produce(const MlaParams& p, const CUtensorMap* tm, const PartWork& w, uint8_t* smem, uint32_t ncta,
+                        uint32_t rank) {
+    const uint32_t kv = smem_addr(smem + kOffKV);
+    const uint32_t full = smem_addr(smem + kOffBar);
+    const uint32_t empty = full + kStages * kBoxes * 8;
+    int it = 0;
+    for (int s = w.begin_idx; s <= w.end_idx; ++s) {
+        const int* bt = p.block_table + static_cast<size_t>(s) * p.max_blocks;
+        const int end = split_end_block(p, w, s);
+        for (int blk = split_first_block(w, s); blk < end; ++blk, ++it) {
+            const int st = it % kStages;
+            const uint32_t use = it / kStages;
+            mbar_wait(empty + st * 8, (use & 1) ^ 1);  // first use of a stage passes at once
+            const int row = bt[blk] * MLA4J_BLOCK;
+            // One barrier per box: Q K^T starts on the first 64 columns while the rest still arrive.
+#pragma unroll
+            for (int j = 0; j < kBoxes; ++j) {
+                const uint32_t bar = full + (st * kBoxes + j) * 8;
+                mbar_arrive_expect_tx(bar, kBoxBytes);  // bytes may come from the peer's multicast
+                if (ncta == 1)
+                    tma_load_2d(kv + st * kTileBytes + j * kBoxBytes, tm, j * 64, row, bar);
+                else if ((j & 1) == static_cast<int>(rank))
+                    tma_load_2d_multicast(kv + st * kTileBytes + j * kBoxBytes, tm, j * 64, row, bar, 0x3);
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------- consumers
+// Copies the sequence's 64-row query tile into the K-major 128B-swizzled layout wgmma reads
+// (rows past the sequence's query rows are zero). All 256 consumer threads take part; loads are
+// issued in two batches of 9 before their stores so the round trips to memory overlap (this sits on the
+// critical path of each split, and of the whole kernel at small batch).
+__device__ __forceinline__ void load_q_tile(const MlaParams& p, int s, int tile_row0, int t, uint8_t* smem) {
+    constexpr int kChunks = MLA4J_D_QK / 8;                               // 72 x 16 B per row
+    constexpr int kPerThread = kRowsPerTile * kChunks / kConsumerThreads;  // 18
+    constexpr int kBatch = kPerThread / 2;                                 // loads in flight per thread  // loads in flight per thread (register budget)  // loads in flight per thread (register budget)                                 // registers allow 9 in flight
+    const uint4* q = reinterpret_cast<const uint4*>(p.q) + static_cast<size_t>(s) * p.rows * kChunks;
+#pragma unroll 1  // a rolled outer loop keeps the index math from being hoisted (register pressure)
+    for (int b0 = 0; b0 < kPerThread; b0 += kBatch) {
+        uint4 v[kBatch];
+#pragma unroll
+        for (int i = 0; i < kBatch; ++i) {
+            const int idx = t + (b0 + i) * kConsumerThreads;
+            const int r = idx / kChunks, c = idx % kChunks;
+            const int grow = tile_row0 + r;
+            v[i] = grow < p.rows ? __ldg(q + static_cast<size_t>(grow) * kChunks + c) : make_uint4(0, 0, 0, 0);
+        }
+#pragma unroll
+        for (int i = 0; i < kBatch; ++i) {
+            const int idx = t + (b0 + i) * kConsumerThreads;
+            const int r = idx / kChunks, c = idx % kChunks;
+            const int off = (c >> 3) * kBoxBytes + r * 128 + (((c & 7) ^ (r & 7)) << 4);
+            *reinterpret_cast<uint4*>(smem + kOffQ + off) = v[i];
+        }
+    }
+}
+
+// Zeroes V rows (boxes [box0, box0 + nbox)) of tokens past the sequence end, so that stale cache
+// contents (possibly NaN/Inf) times a zero probability cannot reach the output. 128 threads.
+__device__ __forceinline__ void zero_v_tail(uint8_t* stage, int box0, int nbox, int valid, int tw) {
+    const int rows = kRowsPerTile - valid;
+    for (int idx = tw; idx < rows * nbox * 8; idx += 128) {
+        const int box = box0 + idx % nbox;
+        const int chunk = (idx / nbox) & 7;
+        const int r = valid + idx / (nbox * 8);
+        *reinterpret_cast<uint4*>(stage + box * kBoxBytes + r * 128 + chunk * 16) = make_uint4(0, 0, 0, 0);
+    }
+}
+
+// Queues S half = Q K^T (this warpgroup's 32 keys of the block in stage st, K = 576) as one group.
+// Waits for each 64-column box of the block as it lands (full barriers of stage st, this parity).
+template <class T>
+__device__ __forceinline__ void issue_qk32(float (&sc)[16], uint64_t dq, uint64_t dk, int st, uint32_t full, uint32_t parity) {
+#pragma unroll
+    for (int k = 0; k < 36; ++k) {
+        if ((k & 3) == 0) {
+            mbar_wait(full + (st * kBoxes + (k >> 2)) * 8, parity);
+            wgmma_fence();  // after the (divergent) wait loop, so ptxas need not serialise the wgmmas
+        }
+        const uint32_t kofs = (k >> 2) * kBoxBytes + (k & 3) * 32;
+        T::qk(sc, dq + (kofs >> 4), dk + ((st * kTileBytes + kofs) >> 4), k > 0);
+    }
+    wgmma_commit();
+}
+// Queues S = Q K^T for all 64 keys of the block in stage st (seesaw path).
+template <class T>
+__device__ __forceinline__ void issue_qk64(float (&sc)[32], uint64_t dq, uint64_t dk, int st, uint32_t full, uint32_t parity) {
+#pragma unroll
+    for (int k = 0; k < 36; ++k) {
+        if ((k & 3) == 0) {
+            mbar_wait(full + (st * kBoxes + (k >> 2)) * 8, parity);
+            wgmma_fence();  // after the (divergent) wait loop, so ptxas need not serialise the wgmmas
+        }
+        const uint32_t kofs = (k >> 2) * kBoxBytes + (k & 3) * 32;
+        T::qk64(sc, dq + (kofs >> 4), dk + ((st * kTileBytes + kofs) >> 4), k > 0);
+    }
+    wgmma_commit();
+}
+
+// Per-thread constants shared by both consumer schedules.
+struct Ctx {
+    int t, wg, tw, warp, lane, r0, cq, tile_row0;
+    uint32_t ncta, peer;  // CTAs in the cluster (1 or 2) and the other one's rank
+    uint8_t* smem;
+    float *smax, *ssum;
+    uint32_t full, empty;
+    uint64_t dq, dp, dkv, dv;  // dkv: KV stage 0 base (K-major); dv: this warpgroup's V columns (MN-major)
+};
+__device__ __forceinline__ Ctx make_ctx(uint8_t* smem, int tile, uint32_t ncta, uint32_t rank) {
+    Ctx c;
+    c.ncta = ncta;
+    c.peer = rank ^ 1;
+    c.t = threadIdx.x;  // consumers are threads 0..255
+    c.wg = c.t >> 7;    // 0: V columns 0..255, 1: 256..511
+    c.tw = c.t & 127;
+    c.warp = c.tw >> 5;
+    c.lane = c.tw & 31;
+    c.r0 = 16 * c.warp + (c.lane >> 2);  // accumulator rows r0, r0 + 8
+    c.cq = 2 * (c.lane & 3);             // accumulator columns 8j + cq, 8j + cq + 1
+    c.tile_row0 = tile * kRowsPerTile;
+    c.smem = smem;
+    c.smax = reinterpret_cast<float*>(smem + kOffMax);
+    c.ssum = reinterpret_cast<float*>(smem + kOffSum);
+    c.full = smem_addr(smem + kOffBar);
+    c.empty = c.full + kStages * kBoxes * 8;
+    // K-major operands (Q, K, P) advance 32 B per 16-deep k step inside a 128 B row and one box
+    // (64 columns, 8 KiB) every 4 steps; V is MN-major (feature contiguous): LBO = box stride.
+    c.dq = make_desc_sw128(smem_addr(smem + kOffQ), 16, 1024);
+    c.dp = make_desc_sw128(smem_addr(smem + kOffP), 16, 1024);
+    c.dkv = make_desc_sw128(smem_addr(smem + kOffKV), 16, 1024);
+#if MLA4J_SM90_VDESC_SWAP
+    c.dv = make_desc_sw128(smem_addr(smem + kOffKV) + c.wg * 4 * kBoxBytes, 1024, kBoxBytes);
+#else
+    c.dv = make_desc_sw128(smem_addr(smem + kOffKV) + c.wg * 4 * kBoxBytes, kBoxBytes, 1024);
+#endif
+    return c;
+}
+
+// This consumer is done with stage st (its wgmma reads retired). Alone: every thread arrives
+// (count 256). In a cluster the peer's producer also writes this CTA's stage, so each warp's lane 0
+// arrives on both CTAs' barriers (count 2 x 8 warps).
+__device__ __forceinline__ void release_stage(const Ctx& c, int st) {
+    const uint32_t bar = c.empty + st * 8;
+    if (c.ncta == 1) {
+        mbar_arrive(bar);
+        return;
+    }
+    __syncwarp();
+    if (c.lane == 0) {
+        mbar_arrive(bar);
+        mbar_arrive_cluster(map_to_cta(bar, c.peer));
+    }
+}
+
+// Split prologue: Q tile into shared memory, and the last visible key of this thread's two rows
+// (bottom-right causal mask; never past the sequence end, also for padding rows).
+__device__ __forceinline__ void split_begin(const MlaParams& p, const Ctx& c, int s, int (&lim)[2]) {
+    load_q_tile(p, s, c.tile_row0, c.t, c.smem);
+    fence_proxy_async();
+    named_barrier(kBarQ, kConsumerThreads);
+    const int seqlen = p.seqlens[s];
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+        const int iq = (c.tile_row0 + c.r0 + 8 * h) / p.h_q;
+        const int l = p.causal ? seqlen - p.s_q + iq : seqlen - 1;
+        lim[h] = min(l, seqlen - 1);
+    }
+}
+
+// Split epilogue: total row sums (this warpgroup's part + the other's), then o/lse directly for a
+// sequence with one split, else the normalised partial and its LSE (-inf when no key was seen).
+template <class T>
+__device__ __forceinline__ void split_end(const MlaParams& p, const PartWork& w, const Ctx& c, int s,
+                                          const float (&o)[128], const float (&m)[2], float (&lsum)[2]) {
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+        lsum[h] += __shfl_xor_sync(0xffffffffu, lsum[h], 1);
+        lsum[h] += __shfl_xor_sync(0xffffffffu, lsum[h], 2);
+    }
+    if ((c.lane & 3) == 0) {
+        c.ssum[c.wg * 64 + c.r0] = lsum[0];
+        c.ssum[c.wg * 64 + c.r0 + 8] = lsum[1];
+    }
+    named_barrier(kBarSum, kConsumerThreads);
+
+    const int nsplits = p.split_offsets[s + 1] - p.split_offsets[s];
+    const int slot = p.split_offsets[s] + (s == w.begin_idx ? w.begin_split : 0);
+    const bool direct = nsplits == 1;
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+        const int r = c.r0 + 8 * h;
+        const int grow = c.tile_row0 + r;
+        if (grow >= p.rows) continue;
+        const float l = lsum[h] + c.ssum[(c.wg ^ 1) * 64 + r];
+        const float inv = l > 0.f ? 1.f / l : 0.f;
+        const float lse = l > 0.f ? (m[h] + log2f(l)) * 0.69314718055994531f : (direct ? INFINITY : -INFINITY);
+        if (direct) {
+            uint32_t* orow = reinterpret_cast<uint32_t*>(static_cast<uint8_t*>(p.o) +
+                                                         (static_cast<size_t>(s) * p.rows + grow) * MLA4J_D_V * 2);
+#pragma unroll
+            for (int j = 0; j < 32; ++j)
+                orow[(c.wg * 256 + 8 * j + c.cq) >> 1] = T::pack(o[4 * j + 2 * h] * inv, o[4 * j + 2 * h + 1] * inv);
+            if (c.wg == 0 && (c.lane & 3) == 0) {
+                const int head = grow % p.h_q, iq = grow / p.h_q;
+                p.lse[static_cast<size_t>(s) * p.rows + head * p.s_q + iq] = lse;
+            }
+        } else {
+            float2* arow = reinterpret_cast<float2*>(p.o_accum + (static_cast<size_t>(slot) * p.rows + grow) * MLA4J_D_V);
+#pragma unroll
+            for (int j = 0; j < 32; ++j)
+                arow[(c.wg * 256 + 8 * j + c.cq) >> 1] = make_float2(o[4 * j + 2 * h] * inv, o[4 * j + 2 * h + 1] * inv);
+            if (c.wg == 0 && (c.lane & 3) == 0) p.lse_accum[static_cast<size_t>(slot) * p.rows + grow] = lse;
+        }
+    }
+}
+
+// Lazy running max: moves only when the candidate exceeds it by more than kLazyMax (log2 units), so
+// p <= 2^8 and most blocks skip the accumulator rescale. Exact: l and O share the stale max.
+__device__ __forceinline__ float lazy_max(float m, float cand) {
+    return cand - m > kLazyMax ? cand : m;  // -inf - -inf is NaN: a row with no key stays at -inf
+}
+__device__ __forceinline__ float exp_base(float m) { return m == -INFINITY ? 0.f : m; }
+
+__device__ __forceinline__ void rescale(float (&o)[128], const float (&f)[2], bool moved) {
+    if (__any_sync(0xffffffffu, moved)) {
+#pragma unroll
+        for (int i = 0; i < 128; ++i) o[i] *= f[(i >> 1) & 1];
+    }
+}
+
+// Writes the 16-bit P fragments of 64 keys (pa[kk] = k-step kk, wgmma A-register layout) into the
+// shared P tile (K-major, 128B swizzle), where the other warpgroup's wgmma reads them.
+__device__ __forceinline__ void store_p64(uint8_t* sp, const Ctx& c, const uint32_t (&pa)[4][4]) {
+#pragma unroll
+    for (int kk = 0; kk < 4; ++kk)
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+            const int chunk = 2 * kk + (q >> 1), r = c.r0 + 8 * (q & 1);
+            const int off = r * 128 + ((chunk ^ (r & 7)) << 4) + c.cq * 2;
+            *reinterpret_cast<uint32_t*>(sp + off) = pa[kk][q];
+        }
+}
+
+// Scale to base 2 and mask the 64 keys of block blk held in sc; returns the row maxima (over the
+// 4 lanes of each row).
+__device__ __forceinline__ void mask64(float (&sc)[32], const Ctx& c, int blk, const int (&lim)[2], float scale_log2,
+                                       float (&mx)[2]) {
+    mx[0] = mx[1] = -INFINITY;
+#pragma unroll
+    for (int j = 0; j < 8; ++j)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+            const int h = e >> 1;
+            const int key = blk * 64 + 8 * j + c.cq + (e & 1);
+            const float v = key <= lim[h] ? sc[4 * j + e] * scale_log2 : -INFINITY;
+            sc[4 * j + e] = v;
+            mx[h] = fmaxf(mx[h], v);
+        }
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+        mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
+        mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 2));
+    }
+}
+// p = exp2(s - base) for 64 keys, packed to the wgmma A-register layout; row sums into rs.
+template <class T>
+__device__ __forceinline__ void exp_pack64(const float (&sc)[32], const float (&base)[2], uint32_t (&pa)[4][4], float (&rs)[2]) {
+    rs[0] = rs[1] = 0.f;
+#pragma unroll
+    for (int kk = 0; kk < 4; ++kk)
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+            const int h = q & 1;
+            const int i = 8 * kk + 4 * (q >> 1) + 2 * h;
+            const float a = exp2f(sc[i] - base[h]), b = exp2f(sc[i + 1] - base[h]);
+            rs[h] += a + b;
+            pa[kk][q] = T::pack(a, b);
+        }
+}
+
+// ---------------------------------------------------------------- key-split schedule (rows <= 64)
+// Bandwidth-bound regime: both warpgroups work on the same block (32 keys each for Q K^T), so each
+// stage is released as early as possible and two loads stay in flight.
+template <class T>
+__device__ void consume_keysplit(const MlaParams& p, const PartWork& w, const Ctx& c) {
+    const uint64_t dk = c.dkv + ((c.wg * 32 * 128) >> 4);
+    int it = 0;
+    for (int s = w.begin_idx; s <= w.end_idx; ++s) {
+        const int seqlen = p.seqlens[s];
+        const int first = split_first_block(w, s), end = split_end_block(p, w, s);
+        int lim[2];
+        split_begin(p, c, s, lim);
+        float m[2] = {-INFINITY, -INFINITY}, lsum[2] = {0.f, 0.f};
+        float o[128];
+#pragma unroll
+        for (int i = 0; i < 128; ++i) o[i] = 0.f;
+
+        for (int blk = first; blk < end; ++blk, ++it) {
+            const int st = it % kStages;
+            float sc[16];
+            issue_qk32<T>(sc, c.dq, dk, st, c.full, (it / kStages) & 1);
+            wgmma_wait<0>();
+            fence_regs(sc);
+
+            const int key0 = blk * 64 + c.wg * 32 + c.cq;
+            float mx[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+            for (int i = 0; i < 4; ++i)
+#pragma unroll
+                for (int e = 0; e < 4; ++e) {
+                    const int h = e >> 1;
+                    const int key = key0 + 8 * i + (e & 1);
+                    const float v = key <= lim[h] ? sc[4 * i + e] * p.scale_log2 : -INFINITY;
+                    sc[4 * i + e] = v;
+                    mx[h] = fmaxf(mx[h], v);
+                }
+#pragma unroll
+            for (int h = 0; h < 2; ++h) {
+                mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
+                mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 2));
+            }
+            if ((c.lane & 3) == 0) {
+                c.smax[c.wg * 64 + c.r0] = mx[0];
+                c.smax[c.wg * 64 + c.r0 + 8] = mx[1];
+            }
+            named_barrier(kBarMax, kConsumerThreads);
+
+            // One running max per row shared by both halves: identical decisions and factors.
+            float alpha[2], base[2];
+            bool moved = false;
+#pragma unroll
+            for (int h = 0; h < 2; ++h) {
+                const float mnew = lazy_max(m[h], fmaxf(mx[h], c.smax[(c.wg ^ 1) * 64 + c.r0 + 8 * h]));
+                moved |= mnew != m[h];
+                base[h] = exp_base(mnew);
+                alpha[h] = exp2f(m[h] - base[h]);
+                m[h] = mnew;
+            }
+            float rs[2] = {0.f, 0.f};
+#pragma unroll
+            for (int i = 0; i < 16; ++i) {
+                const int h = (i >> 1) & 1;
+                sc[i] = exp2f(sc[i] - base[h]);
+                rs[h] += sc[i];
+            }
+#pragma unroll
+            for (int h = 0; h < 2; ++h) lsum[h] = lsum[h] * alpha[h] + rs[h];
+            rescale(o, alpha, moved);
+
+            uint8_t* stage = c.smem + kOffKV + st * kTileBytes;
+            const int valid = seqlen - blk * 64;
+            if (valid < 64) zero_v_tail(stage, 4 * c.wg, 4, valid, c.tw);
+
+            // P half -> shared memory, then the whole P feeds P V.
+#pragma unroll
+            for (int i = 0; i < 4; ++i) {
+                const int key = c.wg * 32 + 8 * i + c.cq;
+                const int chunk = key >> 3, within = (key & 7) * 2;
+#pragma unroll
+                for (int h = 0; h < 2; ++h) {
+                    const int r = c.r0 + 8 * h;
+                    const int off = r * 128 + ((chunk ^ (r & 7)) << 4) + within;
+                    *reinterpret_cast<uint32_t*>(c.smem + kOffP + off) = T::pack(sc[4 * i + 2 * h], sc[4 * i + 2 * h + 1]);
+                }
+            }
+            fence_proxy_async();
+            named_barrier(kBarP, kConsumerThreads);
+
+            wgmma_fence();
+#pragma unroll
+            for (int k = 0; k < 4; ++k) T::pv(o, c.dp + ((k * 32) >> 4), c.dv + ((st * kTileBytes + k * 2048) >> 4));
+            wgmma_commit();
+            wgmma_wait<0>();
+            fence_regs(o);
+            release_stage(c, st);
+        }
+        split_end<T>(p, w, c, s, o, m, lsum);
+    }
+}
+
+// ---------------------------------------------------------------- seesaw schedule (rows > 64)
+// Tensor-bound regime. Blocks go in pairs (A, B): WG0 computes S_A = Q K_A^T and WG1 S_B (each a
+// whole block, m64n64, so operand traffic matches the math), at the same time. Then, staggered:
+//   WG0: m_A = max(m, rowmax S_A); P_A; O_L *= e(m - m_A); publish m_A, P_A; O_L += P_A V_A,L (P from registers)
+//   WG1: O_R *= e(m - m_A); O_R += P_A V_A,R (P_A from smem); m_B = max(m_A, rowmax S_B); P_B;
+//        O_R *= e(m_A - m_B); publish m_B, P_B; O_R += P_B V_B,R (registers)
+//   WG0: O_L *= e(m_A - m_B); O_L += P_B V_B,L (P_B from smem)
+// so one warpgroup's softmax overlaps the other's tensor work. One P buffer: WG1 overwrites P_A
+// with P_B only after its P_A V wgmma completed; WG0 writes the next P_A only after its P_B V.
+// Row sums: WG0 sums P_A's, WG1 P_B's, both kept relative to the common max and added at the end.
+template <class T>
+__device__ void consume_seesaw(const MlaParams& p, const PartWork& w, const Ctx& c) {
+    int it = 0;
+    float* sm_a = c.smax;       // m_A per row, written by WG0
+    float* sm_b = c.smax + 64;  // m_B per row, written by WG1
+    uint8_t* sp = c.smem + kOffP;
+    for (int s = w.begin_idx; s <= w.end_idx; ++s) {
+        const int seqlen = p.seqlens[s];
+        const int first = split_first_block(w, s), end = split_end_block(p, w, s);
+        int lim[2];
+        split_begin(p, c, s, lim);
+        float m[2] = {-INFINITY, -INFINITY}, lsum[2] = {0.f, 0.f};
+        float o[128];
+#pragma unroll
+        for (int i = 0; i < 128; ++i) o[i] = 0.f;
+
+        for (int blk = first; blk < end; blk += 2) {
+            const bool has_b = blk + 1 < end;
+            const int st_a = it % kStages, st_b = (it + 1) % kStages;
+            const bool mine = c.wg == 0 || has_b;  // WG1 has no block in a split's odd tail
+            const int my_blk = blk + c.wg, my_st = c.wg == 0 ? st_a : st_b, my_it = it + c.wg;
+
+            float sc[32];
+            float mx[2] = {-INFINITY, -INFINITY};
+            if (mine) {
+                issue_qk64<T>(sc, c.dq, c.dkv, my_st, c.full, (my_it / kStages) & 1);
+                wgmma_wait<0>();
+                fence_regs(sc);
+                mask64(sc, c, my_blk, lim, p.scale_log2, mx);
+                const int valid = seqlen - my_blk * 64;  // stale tail rows of V -> 0 (both halves)
+                if (valid < 64) zero_v_tail(c.smem + kOffKV + my_st * kTileBytes, 0, 8, valid, c.tw);
+            }
+            uint32_t pa[4][4];
+            float rs[2] = {0.f, 0.f};
+            if (c.wg == 0) {
+                float ma[2], base_a[2], f[2];
+                bool moved = false;
+#pragma unroll
+                for (int h = 0; h < 2; ++h) {
+                    ma[h] = lazy_max(m[h], fmaxf(m[h], mx[h]));
+                    moved |= ma[h] != m[h];
+                    base_a[h] = exp_base(ma[h]);
+                    f[h] = exp2f(m[h] - base_a[h]);
+                }
+                exp_pack64<T>(sc, base_a, pa, rs);
+                if ((c.lane & 3) == 0) {
+                    sm_a[c.r0] = ma[0];
+                    sm_a[c.r0 + 8] = ma[1];
+                }
+                store_p64(sp, c, pa);
+                fence_proxy_async();
+                named_barrier_arrive(kBarA, kConsumerThreads);
+#pragma unroll
+                for (int h = 0; h < 2; ++h) lsum[h] = lsum[h] * f[h] + rs[h];
+                rescale(o, f, moved);
+                wgmma_fence();
+#pragma unroll
+                for (int k = 0; k < 4; ++k) T::pv_rs(o, pa[k], c.dv + ((st_a * kTileBytes + k * 2048) >> 4));
+                wgmma_commit();
+
+                named_barrier(kBarB, kConsumerThreads);  // m_B and P_B published
+                wgmma_wait<0>();
+                fence_regs(o);
+                release_stage(c, st_a);
+                moved = false;
+#pragma unroll
+                for (int h = 0; h < 2; ++h) {
+                    const float mb = sm_b[c.r0 + 8 * h];
+                    moved |= mb != ma[h];
+                    f[h] = exp2f(ma[h] - exp_base(mb));
+                    lsum[h] *= f[h];
+                    m[h] = mb;
+                }
+                rescale(o, f, moved);
+                if (has_b) {
+                    wgmma_fence();
+#pragma unroll
+                    for (int k = 0; k < 4; ++k) T::pv(o, c.dp + ((k * 32) >> 4), c.dv + ((st_b * kTileBytes + k * 2048) >> 4));
+                    wgmma_commit();
+                    wgmma_wait<0>();
+                    fence_regs(o);
+                    release_stage(c, st_b);
+                }
+            } else {
+                named_barrier(kBarA, kConsumerThreads);  // m_A and P_A published
+                float ma[2], f[2];
+                bool moved = false;
+#pragma unroll
+                for (int h = 0; h < 2; ++h) {
+                    ma[h] = sm_a[c.r0 + 8 * h];
+                    moved |= ma[h] != m[h];
+                    f[h] = exp2f(m[h] - exp_base(ma[h]));
+                    lsum[h] *= f[h];
+                }
+                rescale(o, f, moved);
+                wgmma_fence();
+#pragma unroll
+                for (int k = 0; k < 4; ++k) T::pv(o, c.dp + ((k * 32) >> 4), c.dv + ((st_a * kTileBytes + k * 2048) >> 4));
+                wgmma_commit();
+
+                float mb[2], base_b[2];
+                moved = false;
+#pragma unroll
+                for (int h = 0; h < 2; ++h) {
+                    mb[h] = lazy_max(ma[h], fmaxf(ma[h], mx[h]));
+                    moved |= mb[h] != ma[h];
+                    base_b[h] = exp_base(mb[h]);
+                    f[h] = exp2f(ma[h] - base_b[h]);
+                }
+                if (has_b) exp_pack64<T>(sc, base_b, pa, rs);
+                wgmma_wait<0>();  // P_A V done: P tile free, O_R settled, stage A released
+                fence_regs(o);
+                release_stage(c, st_a);
+#pragma unroll
+                for (int h = 0; h < 2; ++h) {
+                    lsum[h] = lsum[h] * f[h] + rs[h];
+                    m[h] = mb[h];
+                }
+                rescale(o, f, moved);
+                if ((c.lane & 3) == 0) {
+                    sm_b[c.r0] = mb[0];
+                    sm_b[c.r0 + 8] = mb[1];
+                }
+                if (has_b) store_p64(sp, c, pa);
+                fence_proxy_async();
+                named_barrier_arrive(kBarB, kConsumerThreads);
+                if (has_b) {
+                    wgmma_fence();
+#pragma unroll
+                    for (int k = 0; k < 4; ++k) T::pv_rs(o, pa[k], c.dv + ((st_b * kTileBytes + k * 2048) >> 4));
+                    wgmma_commit();
+                    wgmma_wait<0>();
+                    fence_regs(o);
+                    release_stage(c, st_b);
+                }
+            }
+            it += has_b ? 2 : 1;
+        }
+        wgmma_wait<0>();  // nothing is in flight here; tells ptxas so
+        fence_regs(o);
+        split_end<T>(p, w, c, s, o, m, lsum);
+    }
+}
+
+}  // namespace mla4j_sm90
+
+using namespace mla4j_sm90;
+
+// Grid: (num_parts, ceil(rows / 64)); block 384; dynamic shared memory MLA4J_SM90_SMEM_BYTES (sm90_launch.h).
+// tm_kv: the whole cache as a 2-D tensor [num_blocks * 64, 576] of 16-bit elements, box 64 x 64,
+// 128-byte swizzle (see kernels-cuda/sm90/README.md for the exact encode arguments).
+extern "C" __global__ void __launch_bounds__(kThreads, 1)
+    mla4j_decode_sm90(const __grid_constant__ MlaParams p, const __grid_constant__ CUtensorMap tm_kv) {
+    extern __shared__ uint8_t smem_raw[];
+    uint8_t* smem = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(smem_raw) + 1023) & ~uintptr_t(1023));
+    // Programmatic dependent launch: let the combine kernel get scheduled now (it waits for this
+    // grid's completion itself), and wait for a preceding scheduler kernel if launched as dependent.
+    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+    const PartWork w = read_part(p, blockIdx.x);
+    if (w.end_idx < w.begin_idx) return;  // an empty part: both CTAs of a cluster leave here together
+    const uint32_t ncta = cluster_nctarank(), rank = cluster_ctarank();
+
+    if (threadIdx.x == 0) {
+        const uint32_t bars = smem_addr(smem + kOffBar);
+        for (int i = 0; i < kStages * kBoxes; ++i) mbar_init(bars + i * 8, 1);  // full: producer + tx bytes
+        for (int st = 0; st < kStages; ++st)  // empty: see release_stage
+            mbar_init(bars + (kStages * kBoxes + st) * 8, ncta == 1 ? kConsumerThreads : 2 * kConsumerThreads / 32);
+        fence_barrier_init();
+        tma_prefetch_desc(&tm_kv);
+    }
+    if (ncta > 1)
+        cluster_sync();  // the peer's barriers exist before any multicast or remote arrive
+    else
+        __syncthreads();
+
+    if (threadIdx.x >= kConsumerThreads) {  // warpgroup 2: the producer, one thread issues TMA
+        regs_dealloc<24>();
+        if (threadIdx.x == kConsumerThreads) produce(p, &tm_kv, w, smem, ncta, rank);
+    } else {
+        regs_alloc<240>();  // consumers: 128 accumulators + S + P fragments
+        const Ctx c = make_ctx(smem, blockIdx.y, ncta, rank);
+        const bool seesaw = MLA4J_SM90_SEESAW == 2 || (MLA4J_SM90_SEESAW && p.rows > kRowsPerTile);  // tensor-bound
+        if (p.dtype == MLA4J_FP16) {
+            if (seesaw) consume_seesaw<Fp16>(p, w, c); else consume_keysplit<Fp16>(p, w, c);
+        } else {
+            if (seesaw) consume_seesaw<Bf16>(p, w, c); else consume_keysplit<Bf16>(p, w, c);
+        }
+    }
+    if (ncta > 1) cluster_sync();  // no CTA leaves while its peer may still write into it
+}

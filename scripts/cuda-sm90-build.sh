@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Builds the sm90 decode kernel + its standalone harness (and a test-only variant with the V
+# descriptor's LBO/SBO swapped, for layout diagnosis) into .carry/sm90. Runs where nvcc 13 is.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+NVCC=${NVCC:-nvcc}
+OUTDIR=${OUTDIR:-.carry/sm90}
+mkdir -p "$OUTDIR"
+FLAGS="-gencode=arch=compute_90a,code=sm_90a -O3 -std=c++17 -Ikernels-cuda/include"
+SRC="kernels-cuda/sm90/decode_sm90.cu kernels-cuda/sm90/test/sm90_check.cu"
+# Link the project's combine kernel when it exists (the harness then uses it; SM90_TEST_COMBINE=1 does not).
+if [ -f kernels-cuda/common/combine.cu ]; then
+  SRC="$SRC kernels-cuda/common/combine.cu"; FLAGS="$FLAGS -DMLA4J_HAVE_SHARED_COMBINE"
+fi
+$NVCC $FLAGS -Xptxas -v -o "$OUTDIR/sm90_check" $SRC 2>&1 | tee "$OUTDIR/ptxas.txt" | grep -A2 "mla4j_decode_sm90" || true
+$NVCC $FLAGS -DMLA4J_SM90_VDESC_SWAP=1 -o "$OUTDIR/sm90_check_vswap" $SRC
+$NVCC $FLAGS -DMLA4J_SM90_SEESAW=0 -o "$OUTDIR/sm90_check_keysplit" $SRC
+$NVCC $FLAGS -DMLA4J_SM90_SEESAW=2 -o "$OUTDIR/sm90_check_seesaw_all" $SRC
+$NVCC $FLAGS -cubin -o "$OUTDIR/decode_sm90.cubin" kernels-cuda/sm90/decode_sm90.cu
