@@ -19,8 +19,8 @@ import jdk.incubator.vector.VectorOperators;
  *
  * <p>Per block: convert the 64 cached tokens to fp32 once (into the worker's scratch), scores for every
  * row against them ({@link Kernels} Q*K^T), the causal mask, the softmax step vectorised across rows,
- * then P*V into the accumulator, which is rescaled as its tiles are loaded. Each cached token is read
- * from the cache once per call for all rows.
+ * then P*V into the accumulator (rescaled as its tiles are loaded; in AMLA mode by a bit-add pass just
+ * before). Each cached token is read from the cache once per call for all rows.
  */
 final class Attention {
     private Attention() {}
@@ -73,7 +73,8 @@ final class Attention {
      * Tokens [0, n) of cache block {@code id} to fp32, token-major; tokens past n are not read. One bulk
      * copy of the raw 16-bit values first, then the conversion from that hot copy: measured faster
      * (one core, b8 s_k 8192 h_q 16: 17 ms against 21 ms) than converting straight from the cache, and
-     * faster than copying the next block from inside the Q*K^T kernel (23 ms).
+     * faster than copying the next block from inside the Q*K^T kernel (23 ms) or in 2 KB pieces between
+     * kernel calls (22 ms).
      */
     private static void loadBlock(DType dt, MemorySegment cache, int id, int n, Scratch w) {
         MemorySegment.copy(cache, I16, (long) id * Mla.BLOCK_SIZE * Mla.D_QK * 2, w.raw, 0, n * Mla.D_QK);
@@ -153,6 +154,7 @@ final class Attention {
             float bm = w.blockMax[r];
             int now = bm == Float.NEGATIVE_INFINITY ? old : Math.max(old, Amla.exponentFor(bm));
             w.shift[r] = old == NONE ? Amla.ZERO_SHIFT : Math.max(old - now, Amla.ZERO_SHIFT);
+            w.alpha[r] = 1f; // the kernel's multiply is a no-op; the rescale is the bit-add in accumulate
             w.ref[r] = now == NONE ? 0f : Amla.roundedMax(now);
             w.k[r] = now;
         }
@@ -160,11 +162,26 @@ final class Attention {
         for (int r = 0; r < w.rowsPadded; r++) w.sum[r] = Amla.scaleByPow2(w.sum[r], w.shift[r]) + w.blockMax[r];
     }
 
-    /** o = rescale(o) + P*V over the block's n tokens, in 4-row x 4-vector tiles. */
+    /**
+     * o = rescale(o) + P*V over the block's n tokens, in 4-row x 4-vector tiles. Plain mode multiplies by
+     * alpha as the tiles are loaded; AMLA mode first adds shift * 2^23 to the bit patterns of the rows
+     * whose exponent moved (after the first blocks, most rows' max settles and they are not touched),
+     * with alpha = 1 for the kernel. Kept out of the kernel: inside it the extra vector operations
+     * exceeded C2's inlining budget and the kernel stopped being intrinsified (measured 6x slower).
+     */
     private static void accumulate(Scratch w, int n, boolean amla) {
         int rp = w.rowsPadded;
+        if (amla) {
+            for (int r = 0; r < rp; r++) {
+                int sh = w.shift[r];
+                if (sh == 0) continue;
+                for (int d = r * Mla.D_V, e = d + Mla.D_V; d < e; d += L) {
+                    Amla.scaleByPow2(FloatVector.fromArray(F, w.o, d), sh).intoArray(w.o, d);
+                }
+            }
+        }
         for (int c0 = 0; c0 < Mla.D_V; c0 += 4 * L) {
-            for (int r0 = 0; r0 < rp; r0 += 4) Kernels.pv4x4(w.kv, w.st, w.o, rp, r0, c0, n, w.alpha, w.shift, amla);
+            for (int r0 = 0; r0 < rp; r0 += 4) Kernels.pv4x4(w.kv, w.st, w.o, rp, r0, c0, n, w.alpha);
         }
     }
 

@@ -13,13 +13,15 @@ import java.util.Optional;
 
 /**
  * The fast CPU backend: the Vector API on all cores. The split-KV schedule of {@link SplitSchedule}
- * spreads the cached blocks over one part per core; each worker runs {@link Attention#split} on its
+ * spreads the cached blocks over a few parts per core; each worker runs {@link Attention#split} on its
  * parts (every cached token converted to fp32 once, then register-blocked Q*K^T and P*V for all
  * h_q*s_q query rows, fp32 online softmax), then sequences are merged by LSE
  * ({@link io.mla4j.spi.LseCombine}).
  *
  * <p>{@link Rescale#AMLA} switches the online softmax to AMLA's power-of-two rescaling (see
  * {@link Amla}); the default is {@link Rescale#PLAIN}, or the system property {@value #RESCALE_PROPERTY}.
+ *
+ * <p>The schedule has {@value #PARTS_PER_WORKER} parts per worker, handed out as workers come free.
  *
  * <p>One decode at a time per backend (calls are serialised): the plan's workspace is shared by the
  * workers of a call.
@@ -80,8 +82,11 @@ public final class CpuBackend extends HostBackend {
                 + " threads, " + rescale.name().toLowerCase(Locale.ROOT) + " rescaling";
     }
 
+    /** Schedule parts per worker: a few, so a worker slowed by other load on the machine hands work to the others. */
+    static final int PARTS_PER_WORKER = 4;
+
     @Override
-    protected int parallelism(PlanSpec spec) { return pool.size(); }
+    protected int parallelism(PlanSpec spec) { return pool.size() * PARTS_PER_WORKER; }
 
     @Override
     protected MlaPlan createPlan(PlanSpec spec, SplitSchedule schedule, int[] seqlens, int[] blockTable) {

@@ -28,10 +28,9 @@ final class Kernels {
     static final int D = 576;
     static final int DV = 512;
 
-    /** The accumulator tile load: o times its row's factor (plain) or times 2^shift by bit-add (AMLA). */
-    static FloatVector rescaled(float[] o, int off, int row, float[] alpha, int[] shift, boolean amla) {
-        FloatVector v = FloatVector.fromArray(F, o, off);
-        return amla ? Amla.scaleByPow2(v, shift[row]) : v.mul(alpha[row]);
+    /** The accumulator tile load, times its row's factor (1 in AMLA mode, whose rescale is a separate bit-add pass). */
+    static FloatVector rescaled(float[] o, int off, int row, float[] alpha) {
+        return FloatVector.fromArray(F, o, off).mul(alpha[row]);
     }
 
     /** Scores for 8 tokens x 2 row vector(s): st[j][r] = sum_d qt[d][r] * kv[j][d], tokens j0.., lanes r0... */
@@ -167,29 +166,29 @@ final class Kernels {
 
     /**
      * Output tile of 4 rows x 4 vectors of dims: o[r][c] = rescale(o[r][c]) + sum_(j < n) p[j][r] * v[j][c],
-     * rows r0.., dims c0... The rescale (plain multiply or AMLA bit-add) is applied once, at the tile load.
+     * rows r0.., dims c0... The rescale by alpha[row] is applied once, at the tile load.
      */
-    static void pv4x4(float[] kv, float[] st, float[] o, int rp, int r0, int c0, int n, float[] alpha, int[] shift, boolean amla) {
+    static void pv4x4(float[] kv, float[] st, float[] o, int rp, int r0, int c0, int n, float[] alpha) {
         int o0 = (r0 + 0) * DV + c0;
         int o1 = (r0 + 1) * DV + c0;
         int o2 = (r0 + 2) * DV + c0;
         int o3 = (r0 + 3) * DV + c0;
-        FloatVector a0_0 = rescaled(o, o0, r0 + 0, alpha, shift, amla);
-        FloatVector a0_1 = rescaled(o, o0 + 1 * L, r0 + 0, alpha, shift, amla);
-        FloatVector a0_2 = rescaled(o, o0 + 2 * L, r0 + 0, alpha, shift, amla);
-        FloatVector a0_3 = rescaled(o, o0 + 3 * L, r0 + 0, alpha, shift, amla);
-        FloatVector a1_0 = rescaled(o, o1, r0 + 1, alpha, shift, amla);
-        FloatVector a1_1 = rescaled(o, o1 + 1 * L, r0 + 1, alpha, shift, amla);
-        FloatVector a1_2 = rescaled(o, o1 + 2 * L, r0 + 1, alpha, shift, amla);
-        FloatVector a1_3 = rescaled(o, o1 + 3 * L, r0 + 1, alpha, shift, amla);
-        FloatVector a2_0 = rescaled(o, o2, r0 + 2, alpha, shift, amla);
-        FloatVector a2_1 = rescaled(o, o2 + 1 * L, r0 + 2, alpha, shift, amla);
-        FloatVector a2_2 = rescaled(o, o2 + 2 * L, r0 + 2, alpha, shift, amla);
-        FloatVector a2_3 = rescaled(o, o2 + 3 * L, r0 + 2, alpha, shift, amla);
-        FloatVector a3_0 = rescaled(o, o3, r0 + 3, alpha, shift, amla);
-        FloatVector a3_1 = rescaled(o, o3 + 1 * L, r0 + 3, alpha, shift, amla);
-        FloatVector a3_2 = rescaled(o, o3 + 2 * L, r0 + 3, alpha, shift, amla);
-        FloatVector a3_3 = rescaled(o, o3 + 3 * L, r0 + 3, alpha, shift, amla);
+        FloatVector a0_0 = rescaled(o, o0, r0 + 0, alpha);
+        FloatVector a0_1 = rescaled(o, o0 + 1 * L, r0 + 0, alpha);
+        FloatVector a0_2 = rescaled(o, o0 + 2 * L, r0 + 0, alpha);
+        FloatVector a0_3 = rescaled(o, o0 + 3 * L, r0 + 0, alpha);
+        FloatVector a1_0 = rescaled(o, o1, r0 + 1, alpha);
+        FloatVector a1_1 = rescaled(o, o1 + 1 * L, r0 + 1, alpha);
+        FloatVector a1_2 = rescaled(o, o1 + 2 * L, r0 + 1, alpha);
+        FloatVector a1_3 = rescaled(o, o1 + 3 * L, r0 + 1, alpha);
+        FloatVector a2_0 = rescaled(o, o2, r0 + 2, alpha);
+        FloatVector a2_1 = rescaled(o, o2 + 1 * L, r0 + 2, alpha);
+        FloatVector a2_2 = rescaled(o, o2 + 2 * L, r0 + 2, alpha);
+        FloatVector a2_3 = rescaled(o, o2 + 3 * L, r0 + 2, alpha);
+        FloatVector a3_0 = rescaled(o, o3, r0 + 3, alpha);
+        FloatVector a3_1 = rescaled(o, o3 + 1 * L, r0 + 3, alpha);
+        FloatVector a3_2 = rescaled(o, o3 + 2 * L, r0 + 3, alpha);
+        FloatVector a3_3 = rescaled(o, o3 + 3 * L, r0 + 3, alpha);
         for (int j = 0, vb = c0, pb = r0; j < n; j++, vb += D, pb += rp) {
             FloatVector v0 = FloatVector.fromArray(F, kv, vb);
             FloatVector v1 = FloatVector.fromArray(F, kv, vb + 1 * L);

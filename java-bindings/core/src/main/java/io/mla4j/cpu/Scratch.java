@@ -24,7 +24,7 @@ final class Scratch {
     /** Per block: the block's row max, then the value scores are measured from. */
     final float[] blockMax;
     final float[] ref;
-    /** Per block: the output rescale factor (plain) or the power-of-two shift (AMLA). */
+    /** Per block: the output rescale factor (plain; 1 in AMLA mode) and the power-of-two shift (AMLA). */
     final float[] alpha;
     final int[] shift;
     final int[] k;

@@ -1,0 +1,62 @@
+package io.mla4j.bench;
+
+import io.mla4j.DType;
+import io.mla4j.Mla;
+import io.mla4j.MlaBackend;
+import io.mla4j.MlaPlan;
+import io.mla4j.PlanSpec;
+import io.mla4j.Tensor;
+import java.lang.foreign.Arena;
+import java.util.SplittableRandom;
+
+/**
+ * Inputs for one decode on a backend: random q and cache (N(0,1)-like, never zeros), a shuffled block
+ * table, the plan and the outputs. Shared by the decode and reference benchmarks.
+ */
+final class DecodeSetup implements AutoCloseable {
+    final MlaBackend backend;
+    final Tensor q, cache, out, lse;
+    final MlaPlan plan;
+    private final Arena arena = Arena.ofShared();
+
+    DecodeSetup(MlaBackend backend, DecodeShape s, DType dt, long seed) {
+        this.backend = backend;
+        SplittableRandom rnd = new SplittableRandom(seed);
+        int perSeq = Mla.blocksFor(s.sk()), numBlocks = s.b() * perSeq;
+        int[] perm = new int[numBlocks];
+        for (int i = 0; i < numBlocks; i++) perm[i] = i;
+        for (int i = numBlocks - 1; i > 0; i--) {
+            int j = rnd.nextInt(i + 1);
+            int t = perm[i]; perm[i] = perm[j]; perm[j] = t;
+        }
+        int[] lens = new int[s.b()];
+        java.util.Arrays.fill(lens, s.sk());
+        Tensor seqlens = Tensor.ofInts(arena, lens, s.b());
+        Tensor table = Tensor.ofInts(arena, perm, s.b(), perSeq);
+        q = backend.allocate(dt, s.b(), s.sq(), s.hq(), Mla.D_QK);
+        cache = backend.allocate(dt, numBlocks, Mla.BLOCK_SIZE, 1, Mla.D_QK);
+        out = backend.allocate(dt, s.b(), s.sq(), s.hq(), Mla.D_V);
+        lse = backend.allocate(DType.FP32, s.b(), s.hq(), s.sq());
+        fill(q, rnd);
+        fill(cache, rnd);
+        plan = backend.plan(PlanSpec.of(seqlens, table, numBlocks, s.hq(), s.sq(), dt)); // causal (matters for s_q > 1)
+    }
+
+    /** Sum of 4 uniforms, centred: close enough to N(0,1) for timing, and fast for 10^8 values. */
+    private static void fill(Tensor t, SplittableRandom rnd) {
+        long n = t.numel();
+        for (long i = 0; i < n; i++) {
+            float v = (float) ((rnd.nextDouble() + rnd.nextDouble() + rnd.nextDouble() + rnd.nextDouble() - 2.0) * 1.7320508);
+            t.setFloat(i, v == 0f ? 0.5f : v);
+        }
+    }
+
+    void decode() { backend.decode(plan, q, cache, out, lse); }
+
+    @Override
+    public void close() {
+        plan.close();
+        backend.close();
+        arena.close();
+    }
+}
