@@ -23,6 +23,8 @@ mla4j_find_jdk() {
   exit 1
 }
 mla4j_find_jdk
+# Maven 3.8 uses sun.misc.Unsafe through Guava; on JDK 24+ that prints a warning per build. Allow it quietly.
+if [ "$(mla4j_java_major "$JAVA_HOME")" -ge 24 ]; then export MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow"; fi
 if ! command -v mvn >/dev/null 2>&1; then
   echo "mla4j: Apache Maven (mvn) is needed to build; install it (e.g. apt-get install maven)." >&2
   exit 1
