@@ -1,0 +1,463 @@
+package io.mla4j.gpubench;
+
+import io.mla4j.DType;
+import io.mla4j.Mla;
+import io.mla4j.MlaPlan;
+import io.mla4j.PlanSpec;
+import io.mla4j.Tensor;
+import io.mla4j.cuda.CublasBaseline;
+import io.mla4j.cuda.CudaBackend;
+import io.mla4j.cuda.CudaDiagnostics;
+import io.mla4j.cuda.CudaEvent;
+import io.mla4j.cuda.CudaGraph;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.lang.foreign.Arena;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+
+/**
+ * The GPU bench: measures the two ceilings (device copy bandwidth, bf16 GEMM rate through cuBLAS), then
+ * times each decode kernel over FlashMLA's grid against the roofline floor, checks a sample of every
+ * run against the fp64 oracle, times the cuBLAS baseline, the eager vs CUDA-graph cost of a decode and
+ * the CPU cost of one eager call. Writes bench.csv / bench.json to --out; a progress line per config.
+ *
+ * <pre>java ... io.mla4j.gpubench.GpuBench [--out DIR] [--quick] [--limit N] [--kernels sm80,sm90] [--no-baseline]</pre>
+ */
+public final class GpuBench {
+    private static final PrintStream OUT = System.out;
+
+    record Config(int b, int meanSk, int hq, int sq, boolean varlen) {
+        String label() { return String.format("b=%d sk=%d hq=%d sq=%d%s", b, meanSk, hq, sq, varlen ? " var" : ""); }
+    }
+
+    record Row(Config c, String kernel, long sumSk, double us, double eagerUs, double graphUs, double cpuUsPerCall,
+               double graphCpuUsPerLayer, double gbps, double tflops, double fracRoofline, String error, boolean ok,
+               double baselineUs, String baselineError) {}
+
+    private final Path outDir;
+    private final boolean quick, baseline;
+    private double copyBytesPerS, gemmFlopsPerS;
+    private final List<Row> rows = new ArrayList<>();
+    private final List<String> overheadJson = new ArrayList<>();
+    private final List<String> overheadLines = new ArrayList<>();
+    private final Map<String, Sampled.Truth> truths = new HashMap<>();
+    private final Map<String, double[]> baselineUs = new HashMap<>(); // label -> {us}; kernel-independent
+    private final Map<String, String> baselineErr = new HashMap<>();
+
+    private final int limit;
+
+    private GpuBench(Path outDir, boolean quick, boolean baseline, int limit) {
+        this.limit = limit;
+        this.outDir = outDir;
+        this.quick = quick;
+        this.baseline = baseline;
+    }
+
+    public static void main(String[] args) throws Exception {
+        Path out = Path.of(".");
+        boolean quick = false, baseline = true;
+        int limit = Integer.MAX_VALUE;
+        List<String> kernels = List.of("sm80", "sm90");
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--out" -> out = Path.of(args[++i]);
+                case "--quick" -> quick = true;
+                case "--no-baseline" -> baseline = false;
+                case "--limit" -> limit = Integer.parseInt(args[++i]);
+                case "--kernels" -> kernels = Arrays.asList(args[++i].split(","));
+                default -> throw new IllegalArgumentException("unknown option " + args[i]);
+            }
+        }
+        Files.createDirectories(out);
+        GpuBench bench = new GpuBench(out, quick, baseline, limit);
+        bench.run(kernels);
+    }
+
+    static List<Config> grid(boolean quick) {
+        List<Config> g = new ArrayList<>();
+        int[] sks = quick ? new int[] {4096, 32768} : new int[] {4096, 8192, 16384, 32768};
+        int[] hqs = quick ? new int[] {16, 128} : new int[] {16, 32, 64, 128};
+        for (int sk : sks)
+            for (int hq : hqs)
+                for (int sq : new int[] {1, 2}) g.add(new Config(128, sk, hq, sq, true));
+        for (int b : new int[] {1, 16})
+            for (int sk : new int[] {32768, 65536})
+                for (int hq : quick ? new int[] {128} : new int[] {16, 128}) g.add(new Config(b, sk, hq, 1, b > 1));
+        return g;
+    }
+
+    private void run(List<String> kernels) throws IOException {
+        List<Config> grid = grid(quick);
+        if (grid.size() > limit) grid = grid.subList(0, limit);
+        // ceilings, on a backend of its own
+        try (CudaBackend be = CudaBackend.open()) {
+            OUT.println("device: " + be.description());
+            measureCeilings(be);
+        }
+        for (String k : kernels) {
+            System.setProperty("mla4j.cuda.kernel", k);
+            CudaBackend be;
+            try {
+                be = CudaBackend.open();
+            } catch (RuntimeException e) {
+                OUT.println("kernel " + k + ": not available (" + e.getMessage() + ")");
+                continue;
+            }
+            try (be; CublasBaseline base = baseline && k.equals(kernels.get(0)) ? openBaseline(be) : null) {
+                OUT.println("== kernel " + k + ": " + be.description());
+                try {
+                    measureOverhead(be, k);
+                } catch (RuntimeException e) {
+                    OUT.println("  overhead [" + k + "] ERROR " + e);
+                    e.printStackTrace(OUT);
+                }
+                for (Config c : grid) {
+                    try {
+                        rows.add(runConfig(be, k, c, base));
+                    } catch (RuntimeException e) {
+                        OUT.println("  " + c.label() + " [" + k + "] ERROR " + e);
+                        e.printStackTrace(OUT);
+                    }
+                    writeResults(); // after every config, so a cut-off run still leaves numbers
+                }
+            }
+        }
+        printTable();
+    }
+
+    private CublasBaseline openBaseline(CudaBackend be) {
+        try {
+            CublasBaseline b = new CublasBaseline(be);
+            OUT.println("cuBLAS baseline: version " + b.cublasVersion() + " from " + io.mla4j.cuda.cublas.CublasLibrary.loadedFrom());
+            return b;
+        } catch (RuntimeException | LinkageError e) {
+            OUT.println("cuBLAS baseline unavailable: " + e.getMessage());
+            return null;
+        }
+    }
+
+    // ---- ceilings ----
+
+    private void measureCeilings(CudaBackend be) {
+        CudaDiagnostics.Ceilings c = CudaDiagnostics.ceilings(be);
+        copyBytesPerS = c.copyBytesPerS();
+        gemmFlopsPerS = Double.isNaN(c.gemmFlopsPerS()) ? 790e12 : c.gemmFlopsPerS();
+        OUT.printf(Locale.ROOT, "ceilings: copy %.0f GB/s (read+write), bf16 GEMM %.0f TFLOP/s (8192^3, cuBLAS)%s%n",
+                copyBytesPerS / 1e9, gemmFlopsPerS / 1e12, Double.isNaN(c.gemmFlopsPerS()) ? " [GEMM not measured: assumed]" : "");
+    }
+
+    // ---- Java overhead ----
+
+    /**
+     * The CPU cost of one eager decode call (validation + both launches) and of replaying a whole step of
+     * 61 layers (DeepSeek-V3's count) from one CUDA graph, on a small decode (b=1, s_k=4096, h_q=128) so
+     * the GPU is rarely the bottleneck. Batches of 100 calls then a sync, so the launch queue never fills
+     * (a full queue would make the CPU wait and inflate the number); 20000 calls first to warm the JIT.
+     */
+    private void measureOverhead(CudaBackend be, String kernel) {
+        final int layers = 61, batch = 100;
+        int sk = 4096, hq = 128, nb = Mla.blocksFor(sk);
+        try (Arena arena = Arena.ofConfined()) {
+            int[] table = new int[nb];
+            for (int j = 0; j < nb; j++) table[j] = nb - 1 - j;
+            PlanSpec spec = PlanSpec.of(Tensor.ofInts(arena, new int[] {sk}, 1), Tensor.ofInts(arena, table, 1, nb), nb, hq, 1, DType.BF16);
+            Tensor[] q = new Tensor[layers], k = new Tensor[layers];
+            List<Tensor> owned = new ArrayList<>();
+            try (MlaPlan plan = be.plan(spec); CudaEvent e0 = be.newEvent(); CudaEvent e1 = be.newEvent();
+                 Tensor o = be.allocate(DType.BF16, 1, 1, hq, Mla.D_V); Tensor lse = be.allocate(DType.FP32, 1, hq, 1)) {
+                for (int i = 0; i < layers; i++) {
+                    q[i] = be.allocate(DType.BF16, 1, 1, hq, Mla.D_QK);
+                    k[i] = be.allocate(DType.BF16, nb, Mla.BLOCK_SIZE, 1, Mla.D_QK);
+                    owned.add(q[i]);
+                    owned.add(k[i]);
+                    be.fillRandom(q[i], 9000 + 2L * i);
+                    be.fillRandom(k[i], 9001 + 2L * i);
+                }
+                double[] cpu = new double[100], gpu = new double[100];
+                for (int r = 0; r < 200 + cpu.length; r++) {
+                    be.synchronize();
+                    e0.record();
+                    long t0 = System.nanoTime();
+                    for (int i = 0; i < batch; i++) be.decode(plan, q[i % layers], k[i % layers], o, lse);
+                    long t1 = System.nanoTime();
+                    e1.record();
+                    if (r >= 200) {
+                        cpu[r - 200] = (t1 - t0) / 1e3 / batch;
+                        gpu[r - 200] = e1.elapsedMsSince(e0) * 1e3 / batch;
+                    }
+                }
+                double gcpu, ggpu;
+                try (CudaGraph g = be.capture(() -> {
+                    for (int i = 0; i < layers; i++) be.decode(plan, q[i], k[i], o, lse);
+                })) {
+                    double[] gc = new double[100], gg = new double[100];
+                    for (int r = 0; r < 50 + gc.length; r++) {
+                        be.synchronize();
+                        e0.record();
+                        long t0 = System.nanoTime();
+                        g.launch();
+                        long t1 = System.nanoTime();
+                        e1.record();
+                        if (r >= 50) {
+                            gc[r - 50] = (t1 - t0) / 1e3;
+                            gg[r - 50] = e1.elapsedMsSince(e0) * 1e3 / layers;
+                        }
+                    }
+                    gcpu = median(gc);
+                    ggpu = median(gg);
+                }
+                // a step's plan for a large batch: validation, schedule, workspace allocation, upload, scheduler launch
+                Config pc = new Config(128, 32768, hq, 1, true);
+                int[] lens = seqlens(pc, 77);
+                int mb = 0;
+                for (int l : lens) mb = Math.max(mb, Mla.blocksFor(l));
+                int[] ptable = new int[128 * mb];
+                int used = 0;
+                for (int s = 0; s < 128; s++)
+                    for (int j = 0; j < mb; j++) ptable[s * mb + j] = j < Mla.blocksFor(lens[s]) ? used++ : -1;
+                PlanSpec pspec = PlanSpec.of(Tensor.ofInts(arena, lens, 128), Tensor.ofInts(arena, ptable, 128, mb), used, hq, 1, DType.BF16);
+                double[] planUs = new double[20];
+                for (int r = 0; r < 5 + planUs.length; r++) {
+                    be.synchronize();
+                    long t0 = System.nanoTime();
+                    MlaPlan p = be.plan(pspec);
+                    be.synchronize();
+                    long t1 = System.nanoTime();
+                    p.close();
+                    if (r >= 5) planUs[r - 5] = (t1 - t0) / 1e3;
+                }
+                String line = String.format(Locale.ROOT, "plan [%s] b=128 mean s_k=32768 (block table %d x %d): %.0f us per step (validate, schedule, allocate, upload, GPU scheduler)",
+                        kernel, 128, mb, median(planUs));
+                OUT.println("  " + line);
+                overheadLines.add(line);
+                line = String.format(Locale.ROOT, "overhead [%s] b=1 s_k=%d h_q=%d: eager decode CPU %.2f us/call (p90 %.2f), GPU %.1f us/decode back to back;"
+                                + " graph of %d layers: CPU %.2f us per cuGraphLaunch = %.3f us/layer, GPU %.1f us/layer",
+                        kernel, sk, hq, median(cpu), pct(cpu, 0.9), median(gpu), layers, gcpu, gcpu / layers, ggpu);
+                OUT.println("  " + line);
+                overheadLines.add(line);
+                overheadJson.add(String.format(Locale.ROOT, "{\"kernel\": \"%s\", \"eager_cpu_us_per_call\": %s, \"eager_gpu_us_per_decode\": %s, "
+                        + "\"graph_layers\": %d, \"graph_cpu_us_per_launch\": %s, \"graph_cpu_us_per_layer\": %s, \"graph_gpu_us_per_layer\": %s}",
+                        kernel, fmt(median(cpu)), fmt(median(gpu)), layers, fmt(gcpu), fmt(gcpu / layers), fmt(ggpu)));
+            } finally {
+                for (Tensor t : owned) t.close();
+            }
+        }
+    }
+
+    static double pct(double[] v, double p) {
+        double[] s = v.clone();
+        Arrays.sort(s);
+        return s[Math.min(s.length - 1, (int) (p * s.length))];
+    }
+
+    // ---- one config ----
+
+    static int[] seqlens(Config c, long seed) {
+        Random r = new Random(seed);
+        int[] s = new int[c.b];
+        for (int i = 0; i < c.b; i++) {
+            // FlashMLA's varlen: N(mean, mean/2), at least s_q
+            s[i] = c.varlen ? (int) Math.max(c.sq, Math.round(c.meanSk + r.nextGaussian() * c.meanSk / 2)) : c.meanSk;
+        }
+        return s;
+    }
+
+    private Row runConfig(CudaBackend be, String kernel, Config c, CublasBaseline base) {
+        long seed = 1000L * c.b + 31L * c.meanSk + 7L * c.hq + c.sq;
+        int[] lens = seqlens(c, seed);
+        long sumSk = 0;
+        int maxBlocks = 1, need = 0;
+        for (int l : lens) {
+            sumSk += l;
+            maxBlocks = Math.max(maxBlocks, Mla.blocksFor(l));
+            need += Mla.blocksFor(l);
+        }
+        int numBlocks = need + 1;
+        long cacheBytes = (long) numBlocks * Mla.BLOCK_SIZE * Mla.D_QK * 2;
+        // rotate input sets so that repeated runs are not served from the 50 MB L2
+        int sets = (int) Math.max(1, Math.min(8, (400L << 20) / Math.max(1, cacheBytes)));
+        Random rnd = new Random(seed);
+        int[] perm = new int[numBlocks];
+        for (int i = 0; i < numBlocks; i++) perm[i] = i;
+        for (int i = numBlocks - 1; i > 0; i--) {
+            int j = rnd.nextInt(i + 1);
+            int t = perm[i]; perm[i] = perm[j]; perm[j] = t;
+        }
+        int[] table = new int[c.b * maxBlocks];
+        Arrays.fill(table, -1);
+        int next = 0;
+        for (int s = 0; s < c.b; s++)
+            for (int j = 0; j < Mla.blocksFor(lens[s]); j++) table[s * maxBlocks + j] = perm[next++];
+
+        DType dt = DType.BF16;
+        List<Tensor> owned = new ArrayList<>();
+        try (Arena arena = Arena.ofConfined()) {
+            Tensor[] q = new Tensor[sets], k = new Tensor[sets];
+            for (int i = 0; i < sets; i++) {
+                q[i] = be.allocate(dt, c.b, c.sq, c.hq, Mla.D_QK);
+                k[i] = be.allocate(dt, numBlocks, Mla.BLOCK_SIZE, Mla.H_KV, Mla.D_QK);
+                owned.add(q[i]);
+                owned.add(k[i]);
+                be.fillRandom(q[i], seed * 17 + 2L * i);
+                be.fillRandom(k[i], seed * 17 + 2L * i + 1);
+            }
+            Tensor o = be.allocate(dt, c.b, c.sq, c.hq, Mla.D_V);
+            Tensor lse = be.allocate(DType.FP32, c.b, c.hq, c.sq);
+            owned.add(o);
+            owned.add(lse);
+            PlanSpec spec = PlanSpec.of(Tensor.ofInts(arena, lens, c.b), Tensor.ofInts(arena, table, c.b, maxBlocks),
+                    numBlocks, c.hq, c.sq, dt);
+            try (MlaPlan plan = be.plan(spec); CudaEvent e0 = be.newEvent(); CudaEvent e1 = be.newEvent()) {
+                // correctness on set 0, outputs poisoned first
+                Sampled.Truth truth = truths.computeIfAbsent(c.label(), x -> Sampled.truth(be, plan, q[0], k[0], seed));
+                poison(be, o, lse);
+                be.decode(plan, q[0], k[0], o, lse);
+                be.synchronize();
+                Sampled.Error err = Sampled.compare(be, plan, truth, o, lse);
+
+                // GPU time per decode: one timed decode to size the batches, then batches of n
+                for (int w = 0; w < 3; w++) be.decode(plan, q[w % sets], k[w % sets], o, lse);
+                e0.record();
+                be.decode(plan, q[0], k[0], o, lse);
+                e1.record();
+                double estMs = Math.max(1e-3, e1.elapsedMsSince(e0));
+                int n = (int) Math.max(8, Math.min(quick ? 32 : 64, 20.0 / estMs));
+                int batches = quick ? 3 : 5;
+                double[] eager = new double[batches], cpu = new double[batches];
+                for (int bt = 0; bt < batches; bt++) {
+                    be.synchronize();
+                    e0.record();
+                    long t0 = System.nanoTime();
+                    for (int i = 0; i < n; i++) be.decode(plan, q[i % sets], k[i % sets], o, lse);
+                    long t1 = System.nanoTime();
+                    e1.record();
+                    eager[bt] = e1.elapsedMsSince(e0) * 1e3 / n;
+                    cpu[bt] = (t1 - t0) / 1e3 / n;
+                }
+                final int nn = n;
+                double graphUs, graphCpu;
+                try (CudaGraph g = be.capture(() -> {
+                    for (int i = 0; i < nn; i++) be.decode(plan, q[i % sets], k[i % sets], o, lse);
+                })) {
+                    g.launch();
+                    be.synchronize();
+                    double[] gt = new double[batches], gc = new double[batches];
+                    for (int bt = 0; bt < batches; bt++) {
+                        e0.record();
+                        long t0 = System.nanoTime();
+                        g.launch();
+                        long t1 = System.nanoTime();
+                        e1.record();
+                        gt[bt] = e1.elapsedMsSince(e0) * 1e3 / n;
+                        gc[bt] = (t1 - t0) / 1e3 / n;
+                    }
+                    graphUs = median(gt);
+                    graphCpu = median(gc);
+                }
+                double eagerUs = median(eager), us = Math.min(eagerUs, graphUs);
+                double flops = Mla.flops(sumSk, c.hq, c.sq), bytes = Mla.bytes(sumSk, c.b, c.hq, c.sq);
+                double floorUs = Math.max(bytes / copyBytesPerS, flops / gemmFlopsPerS) * 1e6;
+
+                double baseUs = baselineUs.getOrDefault(c.label(), new double[] {Double.NaN})[0];
+                String baseErr = baselineErr.getOrDefault(c.label(), "");
+                if (base != null) {
+                    long ws = CublasBaseline.workspaceBytes(plan);
+                    long free = be.memoryInfo()[0];
+                    if (ws > free - (2L << 30)) {
+                        baseErr = String.format(Locale.ROOT, "skipped: workspace %.1f GB", ws / 1e9);
+                    } else {
+                        poison(be, o, lse);
+                        base.decode(plan, q[0], k[0], o, lse);
+                        be.synchronize();
+                        baseErr = Sampled.compare(be, plan, truth, o, lse).toString();
+                        double[] bt = new double[quick ? 3 : 5];
+                        for (int i = 0; i < bt.length; i++) {
+                            e0.record();
+                            base.decode(plan, q[i % sets], k[i % sets], o, lse);
+                            e1.record();
+                            bt[i] = e1.elapsedMsSince(e0) * 1e3;
+                        }
+                        baseUs = median(bt);
+                    }
+                    baselineUs.put(c.label(), new double[] {baseUs});
+                    baselineErr.put(c.label(), baseErr);
+                }
+                Row row = new Row(c, kernel, sumSk, us, eagerUs, graphUs, median(cpu), graphCpu, bytes / (us * 1e-6) / 1e9,
+                        flops / (us * 1e-6) / 1e12, floorUs / us, err.toString(), err.passed(), baseUs, baseErr);
+                OUT.printf(Locale.ROOT, "  %-32s [%s] %9.1f us (eager %.1f, graph %.1f) %7.0f GB/s %6.1f TFLOP/s %5.1f%% roofline | cpu/call %.2f us | %s%s%n",
+                        c.label(), kernel, us, eagerUs, graphUs, row.gbps(), row.tflops(), 100 * row.fracRoofline(), row.cpuUsPerCall(),
+                        err, Double.isNaN(baseUs) && baseErr.isEmpty() ? "" : String.format(Locale.ROOT, " | cuBLAS %.1f us (%.2fx) %s", baseUs, baseUs / us, baseErr));
+                return row;
+            }
+        } finally {
+            for (Tensor t : owned) t.close();
+        }
+    }
+
+    /** NaN in every output element: bf16 NaN 0x7FC0 in both halves of a word, fp32 NaN 0x7FC00000. */
+    static void poison(CudaBackend be, Tensor o, Tensor lse) {
+        be.fillWords(o, o.dtype() == DType.BF16 ? 0x7FC07FC0 : 0x7E007E00);
+        be.fillWords(lse, 0x7FC00000);
+    }
+
+    static double median(double[] v) {
+        double[] s = v.clone();
+        Arrays.sort(s);
+        return s.length % 2 == 1 ? s[s.length / 2] : 0.5 * (s[s.length / 2 - 1] + s[s.length / 2]);
+    }
+
+    // ---- output ----
+
+    private void writeResults() throws IOException {
+        StringBuilder csv = new StringBuilder("kernel,b,mean_sk,h_q,s_q,varlen,sum_sk,us,eager_us,graph_us,cpu_us_per_call,"
+                + "graph_cpu_us_per_layer,gbps,tflops,flops,bytes,frac_roofline,ok,error,cublas_us,cublas_error\n");
+        StringBuilder json = new StringBuilder("{\n  \"copy_gbps\": " + fmt(copyBytesPerS / 1e9) + ",\n  \"gemm_tflops\": "
+                + fmt(gemmFlopsPerS / 1e12) + ",\n  \"rows\": [\n");
+        for (int i = 0; i < rows.size(); i++) {
+            Row r = rows.get(i);
+            Config c = r.c();
+            double flops = Mla.flops(r.sumSk(), c.hq(), c.sq()), bytes = Mla.bytes(r.sumSk(), c.b(), c.hq(), c.sq());
+            csv.append(String.join(",", r.kernel(), "" + c.b(), "" + c.meanSk(), "" + c.hq(), "" + c.sq(), "" + c.varlen(),
+                    "" + r.sumSk(), fmt(r.us()), fmt(r.eagerUs()), fmt(r.graphUs()), fmt(r.cpuUsPerCall()), fmt(r.graphCpuUsPerLayer()),
+                    fmt(r.gbps()), fmt(r.tflops()), fmt(flops), fmt(bytes), fmt(r.fracRoofline()), "" + r.ok(),
+                    '"' + r.error() + '"', fmt(r.baselineUs()), '"' + r.baselineError() + '"')).append('\n');
+            json.append(String.format(Locale.ROOT,
+                    "    {\"kernel\": \"%s\", \"b\": %d, \"mean_sk\": %d, \"h_q\": %d, \"s_q\": %d, \"sum_sk\": %d, \"us\": %s, "
+                            + "\"eager_us\": %s, \"graph_us\": %s, \"cpu_us_per_call\": %s, \"graph_cpu_us_per_layer\": %s, \"gbps\": %s, "
+                            + "\"tflops\": %s, \"frac_roofline\": %s, \"ok\": %b, \"error\": \"%s\", \"cublas_us\": %s}%s%n",
+                    r.kernel(), c.b(), c.meanSk(), c.hq(), c.sq(), r.sumSk(), fmt(r.us()), fmt(r.eagerUs()), fmt(r.graphUs()),
+                    fmt(r.cpuUsPerCall()), fmt(r.graphCpuUsPerLayer()), fmt(r.gbps()), fmt(r.tflops()), fmt(r.fracRoofline()),
+                    r.ok(), r.error(), Double.isNaN(r.baselineUs()) ? "null" : fmt(r.baselineUs()), i + 1 < rows.size() ? "," : ""));
+        }
+        json.append("  ],\n  \"overhead\": [" + String.join(", ", overheadJson) + "]\n}\n");
+        Files.writeString(outDir.resolve("bench.csv"), csv);
+        Files.writeString(outDir.resolve("bench.json"), json);
+    }
+
+    private static String fmt(double v) {
+        return Double.isNaN(v) ? "" : String.format(Locale.ROOT, "%.4g", v);
+    }
+
+    private void printTable() {
+        OUT.println();
+        OUT.printf(Locale.ROOT, "ceilings: copy %.0f GB/s, bf16 GEMM %.0f TFLOP/s%n", copyBytesPerS / 1e9, gemmFlopsPerS / 1e12);
+        OUT.printf(Locale.ROOT, "%-30s %-5s %9s %8s %7s %6s %9s %9s %9s %7s %-4s%n", "config", "kern", "us", "GB/s", "TFLOP/s",
+                "roof%", "cpu us", "graph us", "cuBLAS", "speedup", "ok");
+        for (Row r : rows) {
+            OUT.printf(Locale.ROOT, "%-30s %-5s %9.1f %8.0f %7.1f %6.1f %9.2f %9.1f %9.1f %7.2f %-4s%n", r.c().label(), r.kernel(), r.us(),
+                    r.gbps(), r.tflops(), 100 * r.fracRoofline(), r.cpuUsPerCall(), r.graphUs(), r.baselineUs(),
+                    r.baselineUs() / r.us(), r.ok() ? "ok" : "FAIL");
+        }
+        overheadLines.forEach(OUT::println);
+        long fails = rows.stream().filter(r -> !r.ok()).count();
+        OUT.println("bench: " + rows.size() + " runs, " + fails + " failed the oracle check");
+    }
+}

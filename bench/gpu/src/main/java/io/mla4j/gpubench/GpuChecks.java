@@ -1,0 +1,217 @@
+package io.mla4j.gpubench;
+
+import io.mla4j.DType;
+import io.mla4j.Mla;
+import io.mla4j.MlaPlan;
+import io.mla4j.SplitSchedule;
+import io.mla4j.Tensor;
+import io.mla4j.conformance.Case;
+import io.mla4j.conformance.Conformance;
+import io.mla4j.conformance.Oracle;
+import io.mla4j.conformance.Report;
+import io.mla4j.conformance.Workload;
+import io.mla4j.cuda.CublasBaseline;
+import io.mla4j.cuda.CudaBackend;
+import io.mla4j.cuda.CudaGraph;
+import io.mla4j.cuda.CudaPlan;
+import java.lang.foreign.Arena;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * The device-side checks beyond the conformance matrix (the GPU machine has no Maven/JUnit; this main
+ * is what scripts/gpu-test.sh runs): memory returns to its baseline, the GPU scheduler equals
+ * {@link SplitSchedule}, graph replay equals eager decode, a view over caller-owned memory decodes like
+ * an owned tensor, the cuBLAS baseline passes the harness's tolerance rule. Exits 1 on any failure.
+ *
+ * <pre>GpuChecks [--all] [--cases N]   (--cases N: only the first N small harness cases, for compute-sanitizer)</pre>
+ */
+public final class GpuChecks {
+    private static int failures;
+
+    public static void main(String[] args) {
+        int cases = -1;
+        for (int i = 0; i < args.length; i++) {
+            if (args[i].equals("--cases")) cases = Integer.parseInt(args[++i]);
+        }
+        try (CudaBackend be = CudaBackend.open()) {
+            System.out.println("gpu-checks: " + be.description() + ", seed " + Conformance.baseSeed());
+            if (cases >= 0) {
+                smallCases(be, cases);
+            } else {
+                schedule(be);
+                graphAndViews(be);
+                baseline(be);
+                memoryBaseline(be);
+            }
+        }
+        System.out.println("gpu-checks: " + (failures == 0 ? "all passed" : failures + " FAILED"));
+        if (failures > 0) System.exit(1);
+    }
+
+    private static void check(boolean ok, String what) {
+        System.out.println((ok ? "ok   " : "FAIL ") + what);
+        if (!ok) failures++;
+    }
+
+    /** The first n cases of the standard matrix that have few rows (kept small for the sanitizers). */
+    static void smallCases(CudaBackend be, int n) {
+        List<Case> all = Conformance.standardCases().stream().filter(c -> c.numHeads() * c.queryLen() <= 64).limit(n).toList();
+        for (int i = 0; i < all.size(); i++) {
+            Report r = Conformance.run(be, all.get(i), Conformance.seedOf(i), Oracle.REFERENCE);
+            check(r.passed(), "case " + r);
+        }
+    }
+
+    static void schedule(CudaBackend be) {
+        java.util.Random r = new java.util.Random(5);
+        int[] many = new int[128];
+        for (int i = 0; i < many.length; i++) many[i] = r.nextInt(40000);
+        int[][] lens = {{1}, {0, 65, 2049, 1, 63, 64}, {3001}, many, {65536}};
+        for (int[] l : lens) {
+            for (int hq : new int[] {16, 128}) {
+                // no cache data needed: the plan reads only seqlens and the block table
+                int maxBlocks = 1, total = 0;
+                for (int v : l) {
+                    maxBlocks = Math.max(maxBlocks, Mla.blocksFor(v));
+                    total += Mla.blocksFor(v);
+                }
+                int[] table = new int[l.length * maxBlocks];
+                Arrays.fill(table, -1);
+                int next = 0;
+                for (int s = 0; s < l.length; s++)
+                    for (int j = 0; j < Mla.blocksFor(l[s]); j++) table[s * maxBlocks + j] = next++;
+                try (Arena a = Arena.ofConfined();
+                     MlaPlan plan = be.plan(io.mla4j.PlanSpec.of(Tensor.ofInts(a, l, l.length), Tensor.ofInts(a, table, l.length, maxBlocks),
+                             Math.max(1, total), hq, 1, DType.BF16))) {
+                    int[][] dev = ((CudaPlan) plan).deviceSchedule();
+                    SplitSchedule s = plan.schedule();
+                    boolean ok = Arrays.equals(dev[0], s.metadata()) && Arrays.equals(dev[1], s.splitOffsets());
+                    check(ok, "GPU scheduler == SplitSchedule for b=" + l.length + " h_q=" + hq + " parts=" + s.numParts()
+                            + " splits=" + s.totalSplits() + (ok ? "" : ": gpu " + Arrays.toString(dev[1]) + " host " + Arrays.toString(s.splitOffsets())));
+                }
+            }
+        }
+    }
+
+    /** Eager vs graph-replayed decode, and a decode through views of one caller-owned buffer: bitwise equal. */
+    static void graphAndViews(CudaBackend be) {
+        Case c = new Case(new int[] {65, 0, 2049, 1, 700}, 16, 2, DType.BF16, true);
+        try (Workload w = new Workload(c, 42); MlaPlan plan = be.plan(w.spec());
+             Tensor q = be.allocate(c.dtype(), w.q.shape()); Tensor k = be.allocate(c.dtype(), w.kCache.shape());
+             Tensor o1 = be.allocate(c.dtype(), c.batch(), c.queryLen(), c.numHeads(), Mla.D_V);
+             Tensor l1 = be.allocate(DType.FP32, c.batch(), c.numHeads(), c.queryLen());
+             Tensor o2 = be.allocate(c.dtype(), o1.shape()); Tensor l2 = be.allocate(DType.FP32, l1.shape());
+             Tensor arena = be.allocate(DType.BF16, q.numel() + k.numel() + 64)) {
+            be.copy(w.q, q);
+            be.copy(w.kCache, k);
+            GpuBench.poison(be, o1, l1);
+            GpuBench.poison(be, o2, l2);
+            be.decode(plan, q, k, o1, l1);
+            try (CudaGraph g = be.capture(() -> be.decode(plan, q, k, o2, l2))) {
+                g.launch();
+                g.launch();
+            }
+            be.synchronize();
+            check(sameBytes(be, o1, o2) && sameBytes(be, l1, l2), "graph replay == eager decode (bitwise)");
+
+            // views over one buffer "owned by an engine": q at offset 0, the cache after it (256-byte aligned)
+            long qBytes = (q.byteSize() + 255) / 256 * 256;
+            Tensor qv = be.wrap(arena.address(), c.dtype(), q.shape());
+            Tensor kv = be.wrap(arena.address() + qBytes, c.dtype(), k.shape());
+            be.copy(q, qv);
+            be.copy(k, kv);
+            GpuBench.poison(be, o2, l2);
+            be.decode(plan, qv, kv, o2, l2);
+            be.synchronize();
+            qv.close();
+            kv.close();
+            check(sameBytes(be, o1, o2) && sameBytes(be, l1, l2), "decode through views of caller memory == owned tensors");
+            try (Arena a = Arena.ofConfined()) {
+                Tensor oh = Tensor.allocate(a, c.dtype(), o1.shape()), lh = Tensor.allocate(a, DType.FP32, l1.shape());
+                be.copy(o1, oh);
+                be.copy(l1, lh);
+                Report r = Conformance.compare(c, 42, Oracle.REFERENCE.compute(w), oh.toFloatArray(), lh.toFloatArray());
+                check(r.passed(), "that decode vs the oracle: " + r);
+            }
+        }
+    }
+
+    static void baseline(CudaBackend be) {
+        CublasBaseline base;
+        try {
+            base = new CublasBaseline(be);
+        } catch (RuntimeException | LinkageError e) {
+            check(false, "cuBLAS baseline could not start: " + e.getMessage());
+            return;
+        }
+        try (base) {
+            Case[] cases = {new Case(new int[] {65, 0, 2049, 1, 63, 64}, 16, 1, DType.BF16, false),
+                    new Case(new int[] {2, 3, 0, 70}, 16, 4, DType.BF16, true),
+                    new Case(new int[] {1, 64, 130, 7}, 128, 2, DType.FP16, true)};
+            for (int i = 0; i < cases.length; i++) {
+                Case c = cases[i];
+                try (Workload w = new Workload(c, 100 + i); MlaPlan plan = be.plan(w.spec());
+                     Tensor q = be.allocate(c.dtype(), w.q.shape()); Tensor k = be.allocate(c.dtype(), w.kCache.shape());
+                     Tensor o = be.allocate(c.dtype(), c.batch(), c.queryLen(), c.numHeads(), Mla.D_V);
+                     Tensor l = be.allocate(DType.FP32, c.batch(), c.numHeads(), c.queryLen()); Arena a = Arena.ofConfined()) {
+                    be.copy(w.q, q);
+                    be.copy(w.kCache, k);
+                    GpuBench.poison(be, o, l);
+                    base.decode(plan, q, k, o, l);
+                    be.synchronize();
+                    Tensor oh = Tensor.allocate(a, c.dtype(), o.shape()), lh = Tensor.allocate(a, DType.FP32, l.shape());
+                    be.copy(o, oh);
+                    be.copy(l, lh);
+                    Report r = Conformance.compare(c, 100 + i, Oracle.REFERENCE.compute(w), oh.toFloatArray(), lh.toFloatArray());
+                    check(r.passed(), "cuBLAS baseline " + r);
+                }
+            }
+        }
+    }
+
+    /** Allocate, plan, decode, capture, free: free device memory must return exactly to where it started. */
+    static void memoryBaseline(CudaBackend be) {
+        be.synchronize();
+        long before = 0, liveBefore = 0;
+        for (int round = 0; round < 4; round++) {
+            if (round == 1) { // round 0 warms up: lazily loaded kernel code and driver pools stay resident
+                be.trimWorkspace(); // plan workspaces are pooled for the next step: free them to compare
+                be.synchronize();
+                before = be.memoryInfo()[0];
+                liveBefore = be.liveBuffers();
+            }
+            Case c = new Case(new int[] {4000, 17, 900}, 64, 2, DType.BF16, true);
+            try (Workload w = new Workload(c, round); MlaPlan plan = be.plan(w.spec());
+                 Tensor q = be.allocate(c.dtype(), w.q.shape()); Tensor k = be.allocate(c.dtype(), w.kCache.shape());
+                 Tensor o = be.allocate(c.dtype(), c.batch(), c.queryLen(), c.numHeads(), Mla.D_V);
+                 Tensor l = be.allocate(DType.FP32, c.batch(), c.numHeads(), c.queryLen());
+                 Tensor big = be.allocate(DType.BF16, 256L << 20)) { // 512 MiB, so a leak shows in cuMemGetInfo
+                be.copy(w.q, q);
+                be.copy(w.kCache, k);
+                be.decode(plan, q, k, o, l);
+                try (CudaGraph g = be.capture(() -> be.decode(plan, q, k, o, l))) {
+                    g.launch();
+                }
+                be.synchronize();
+            }
+        }
+        long pooled = be.pooledWorkspaceBytes();
+        check(pooled > 0, "closed plans' workspaces were pooled for reuse (" + pooled + " bytes)");
+        be.trimWorkspace();
+        be.synchronize();
+        long after = be.memoryInfo()[0];
+        check(after == before && be.liveBuffers() == liveBefore, "device memory back to baseline after 3 rounds (after a warm-up round): free "
+                + before + " -> " + after + " bytes, live buffers " + liveBefore + " -> " + be.liveBuffers());
+    }
+
+    private static boolean sameBytes(CudaBackend be, Tensor a, Tensor b) {
+        try (Arena ar = Arena.ofConfined()) {
+            Tensor ha = Tensor.allocate(ar, a.dtype(), a.shape()), hb = Tensor.allocate(ar, b.dtype(), b.shape());
+            be.copy(a, ha);
+            be.copy(b, hb);
+            return ha.segment().mismatch(hb.segment()) == -1;
+        }
+    }
+
+}

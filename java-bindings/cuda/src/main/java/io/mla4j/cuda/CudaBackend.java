@@ -1,0 +1,269 @@
+package io.mla4j.cuda;
+
+import io.mla4j.DType;
+import io.mla4j.MlaPlan;
+import io.mla4j.PlanSpec;
+import io.mla4j.SplitSchedule;
+import io.mla4j.Tensor;
+import io.mla4j.spi.AbstractMlaBackend;
+import io.mla4j.spi.Checks;
+
+/**
+ * MLA decode on an NVIDIA GPU. The cold path (context, module, memory) goes through JCuda; kernel
+ * launches and copies through FFM downcalls into libcuda. Tensors passed to {@link #decode} live in
+ * device memory: {@link #allocate} them here, or {@link #wrap} an engine's own device pointers.
+ *
+ * <p>{@code decode} launches the split-KV decode kernel and the combine kernel on the backend's stream
+ * and returns: no host synchronisation, so it can be captured in a CUDA graph ({@link #capture}).
+ */
+public final class CudaBackend extends AbstractMlaBackend {
+    private final CudaContext ctx;
+    private final Module module;
+    private final DecodeKernels kernels;
+    private final String location;
+    private HelperKernels helpers; // mla4j_baseline.fatbin, loaded on first use
+    private final WorkspacePool workspace;
+
+    private CudaBackend(int device, long stream) {
+        ctx = new CudaContext(device, stream);
+        Module m = null;
+        try {
+            m = Module.load(ctx, DecodeKernels.FATBIN_PROPERTY, DecodeKernels.FATBIN_RESOURCE);
+            if (m == null) throw new CudaException("the kernel fatbin " + DecodeKernels.FATBIN_RESOURCE
+                    + " is not on the class path (build kernels-cuda with nvcc, or set -D" + DecodeKernels.FATBIN_PROPERTY + "=FILE)");
+            kernels = new DecodeKernels(ctx, m);
+        } catch (RuntimeException e) {
+            if (m != null) m.close();
+            ctx.close();
+            throw e;
+        }
+        module = m;
+        location = "cuda:" + device;
+        workspace = new WorkspacePool(ctx);
+        verifyHopperKernel();
+    }
+
+    private static final System.Logger LOG = System.getLogger("io.mla4j.cuda");
+    private String fallbackReason;
+
+    /** The Hopper kernel, when picked automatically, must pass {@link SelfCheck} on this machine. */
+    private void verifyHopperKernel() {
+        if (!kernels.variant.equals("sm90") || kernels.forced || !Boolean.parseBoolean(System.getProperty("mla4j.cuda.selfCheck", "true"))) return;
+        String problem = SelfCheck.run(this);
+        if (problem == null) return;
+        if (kernels.fallBackToSm80()) {
+            fallbackReason = "mla4j_decode_sm90 failed its self-check (" + problem + "): using mla4j_decode_sm80";
+            LOG.log(System.Logger.Level.WARNING, fallbackReason);
+        } else {
+            LOG.log(System.Logger.Level.WARNING, "mla4j_decode_sm90 failed its self-check (" + problem + ") and there is no portable kernel");
+        }
+    }
+
+    /** Device 0, on a stream this backend creates and owns. */
+    public static CudaBackend open() { return new CudaBackend(0, 0L); }
+
+    /** The given device, on a stream this backend creates and owns. */
+    public static CudaBackend open(int device) { return new CudaBackend(device, 0L); }
+
+    /** The given device, on the caller's CUstream (e.g. an engine's compute stream); the caller keeps owning it. */
+    public static CudaBackend withStream(int device, long cuStream) {
+        if (cuStream == 0) throw new IllegalArgumentException("cuStream is 0: use open(device) for a backend-owned stream");
+        return new CudaBackend(device, cuStream);
+    }
+
+    @Override public String name() { return "cuda"; }
+
+    @Override
+    public String description() {
+        return ctx.name + " (sm_" + ctx.ccMajor + ctx.ccMinor + ", " + ctx.smCount + " SMs), kernel " + kernels.variant
+                + ", " + kernels.mode()
+                + (fallbackReason != null ? " [" + fallbackReason + "]" : "");
+    }
+
+    @Override public String memory() { return location; }
+
+    /** "sm80" or "sm90": the decode kernel in use. */
+    public String kernelVariant() { return kernels.variant; }
+
+    /** The CUstream all work is issued on. */
+    public long stream() { return ctx.stream(); }
+
+    public int smCount() { return ctx.smCount; }
+
+    @Override
+    public void checkSupported(int numHeads, int queryLen, DType dtype) {
+        super.checkSupported(numHeads, queryLen, dtype);
+    }
+
+    // ---- memory ----
+
+    @Override
+    public Tensor allocate(DType dtype, long... shape) {
+        ensureOpen();
+        long bytes = Math.multiplyExact(count(shape), dtype.byteSize());
+        DeviceBuffer buf = ctx.alloc(bytes);
+        return Tensor.onDevice(location, buf.address(), dtype, shape, buf);
+    }
+
+    /** A view over device memory the caller owns (e.g. an engine's KV cache); closing it frees nothing. */
+    public Tensor wrap(long deviceAddress, DType dtype, long... shape) {
+        ensureOpen();
+        if (deviceAddress == 0) throw Checks.bad("deviceAddress", "is 0");
+        return Tensor.onDevice(location, deviceAddress, dtype, shape, null);
+    }
+
+    @Override
+    public void copy(Tensor src, Tensor dst) {
+        ensureOpen();
+        if (src == null || dst == null) throw Checks.bad(src == null ? "src" : "dst", "is null");
+        if (src.dtype() != dst.dtype()) throw Checks.bad("dst", "dtype " + dst.dtype() + " differs from src " + src.dtype());
+        if (src.byteSize() != dst.byteSize()) throw Checks.bad("dst", dst.byteSize() + " bytes, src has " + src.byteSize());
+        for (Tensor t : new Tensor[] {src, dst}) {
+            if (t.isClosed()) throw Checks.bad(t == src ? "src" : "dst", "is closed");
+            if (!t.isHost() && !t.location().equals(location)) throw Checks.bad(t == src ? "src" : "dst", "is on " + t.location() + ", not " + location);
+        }
+        long n = src.byteSize();
+        if (n == 0) return;
+        ctx.makeCurrent();
+        long s = ctx.stream();
+        if (src.isHost() && dst.isHost()) {
+            java.lang.foreign.MemorySegment.copy(src.segment(), 0, dst.segment(), 0, n);
+        } else if (src.isHost()) {
+            Cu.memcpyHtoD(dst.address(), src.segment(), n, s);
+            Cu.streamSynchronize(s); // the caller may reuse the host memory as soon as we return
+        } else if (dst.isHost()) {
+            Cu.memcpyDtoH(dst.segment(), src.address(), n, s);
+            Cu.streamSynchronize(s);
+        } else {
+            Cu.memcpyDtoD(dst.address(), src.address(), n, s); // stream-ordered, like decode
+        }
+    }
+
+    /** Fills a device tensor's 32-bit words with {@code bits} (e.g. 0x7fc00000 = NaN for fp32), stream-ordered. */
+    public void fillWords(Tensor t, int bits) {
+        ensureOpen();
+        if (t.isHost()) throw Checks.bad("t", "is host memory");
+        if (t.byteSize() % 4 != 0) throw Checks.bad("t", t.byteSize() + " bytes is not a whole number of words");
+        ctx.makeCurrent();
+        Cu.memsetD32(t.address(), bits, t.byteSize() / 4, ctx.stream());
+    }
+
+    /**
+     * Fills a BF16/FP16 device tensor with N(0, 1) values drawn on the GPU from {@code seed} (never zeros),
+     * stream-ordered. For benches and tests of large shapes, where uploading from the host would dominate.
+     */
+    public void fillRandom(Tensor t, long seed) {
+        ensureOpen();
+        if (t.isHost()) throw Checks.bad("t", "is host memory");
+        ctx.makeCurrent();
+        helpers().fillRandom(t.address(), t.numel(), t.dtype(), seed, 1f);
+    }
+
+    synchronized HelperKernels helpers() {
+        if (helpers == null) helpers = new HelperKernels(ctx);
+        return helpers;
+    }
+
+    /** Free and total device memory in bytes (cuMemGetInfo). */
+    public long[] memoryInfo() {
+        ensureOpen();
+        return ctx.memInfo();
+    }
+
+    /** Device buffers this backend allocated and has not freed yet (tensors, plan workspaces, pooled ones). */
+    public long liveBuffers() { return ctx.liveBuffers(); }
+
+    /**
+     * Frees the plan workspaces kept for reuse by later steps (closed plans return theirs to a pool, so a
+     * step costs no cuMemAlloc/cuMemFree). Device memory then drops back to what live tensors and plans hold.
+     */
+    public void trimWorkspace() {
+        ensureOpen();
+        workspace.trim();
+    }
+
+    /** Bytes of device memory held for reuse by future plans. */
+    public long pooledWorkspaceBytes() { return workspace.pooledBytes(); }
+
+    WorkspacePool workspace() { return workspace; }
+
+    // ---- decode ----
+
+    @Override
+    protected int parallelism(PlanSpec spec) {
+        if (kernels.combine == null) return 1; // bring-up mode: nothing may be split
+        // FlashMLA's split: one part per group of SMs that one row tile's CTA occupies
+        int tiles = (spec.rows() + DecodeKernels.ROW_TILE - 1) / DecodeKernels.ROW_TILE;
+        return Math.max(1, ctx.smCount / tiles);
+    }
+
+    @Override
+    protected MlaPlan createPlan(PlanSpec spec, SplitSchedule schedule, int[] seqlens, int[] blockTable) {
+        ctx.makeCurrent();
+        return new CudaPlan(this, spec, schedule, seqlens, blockTable);
+    }
+
+    @Override
+    protected void doDecode(MlaPlan plan, Tensor q, Tensor kCache, Tensor out, Tensor lse) {
+        CudaPlan p = (CudaPlan) plan;
+        ctx.makeCurrent();
+        p.params.setTensors(q.address(), kCache.address(), out.address(), lse.address());
+        if (p.kvMap != null) p.params.setSecondArgument(p.kvMap.forCache(kCache.address()));
+        kernels.launchDecode(p);
+    }
+
+    @Override
+    public void synchronize() {
+        ensureOpen();
+        ctx.synchronize();
+    }
+
+    /** Call after code on this thread switched CUDA contexts behind mla4j's back. */
+    public void rebindContext() { ctx.forgetCurrent(); }
+
+    // ---- graphs and events ----
+
+    /**
+     * Records {@code work} (decodes on this backend, e.g. all layers of a step) into a CUDA graph instead
+     * of running it; replay it with {@link CudaGraph#launch()}. Inputs are baked in: replays read and
+     * write the same device addresses (fill them in place between replays).
+     */
+    public CudaGraph capture(Runnable work) {
+        ensureOpen();
+        ctx.makeCurrent();
+        return CudaGraph.capture(ctx, work);
+    }
+
+    /** A CUDA event on this backend's device, for timing work on its stream. */
+    public CudaEvent newEvent() {
+        ensureOpen();
+        ctx.makeCurrent();
+        return new CudaEvent(ctx);
+    }
+
+    // ---- package-private for the kernels, the plan, the baseline and tests ----
+
+    CudaContext context() { return ctx; }
+    DecodeKernels kernels() { return kernels; }
+
+    @Override
+    protected void release() {
+        try {
+            ctx.synchronize();
+            workspace.trim();
+            if (helpers != null) helpers.close();
+            module.close();
+        } finally {
+            ctx.close();
+        }
+    }
+
+    private static long count(long[] shape) {
+        long n = 1;
+        for (long d : shape) {
+            if (d < 0) throw Checks.bad("shape", "has a negative dimension");
+            n = Math.multiplyExact(n, d);
+        }
+        return n;
+    }
+}

@@ -1,0 +1,118 @@
+package io.mla4j.cuda;
+
+import io.mla4j.DType;
+import io.mla4j.Mla;
+import io.mla4j.MlaPlan;
+import io.mla4j.PlanSpec;
+import io.mla4j.SplitSchedule;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * A decode step on the GPU: seqlens and the block table uploaded once, the tile schedule computed by the
+ * GPU scheduler kernel, the split-KV workspace allocated, and the kernels' {@code MlaParams} written
+ * once. A decode then only patches four pointers and launches: no allocation, no copy, no host sync,
+ * so a sequence of decodes can be captured in a CUDA graph.
+ */
+public final class CudaPlan extends MlaPlan {
+    private final CudaBackend be;
+    private final Arena arena = Arena.ofShared();
+    final KernelParams params;
+    final DeviceBuffer seqlensBuf, tableBuf, schedBuf, offsetsBuf, oAccum, lseAccum;
+    final int numParts, maxSplits, rows;
+    final KvTensorMap kvMap; // sm90 only
+    final boolean needsCombine; // some sequence has more than one split
+
+    CudaPlan(CudaBackend be, PlanSpec spec, SplitSchedule schedule, int[] seqlens, int[] table) {
+        super(be, spec, schedule, seqlens, table);
+        this.be = be;
+        CudaContext ctx = be.context();
+        int b = seqlens.length;
+        rows = spec.rows();
+        numParts = schedule.numParts();
+        maxSplits = b + numParts; // a schedule never has more splits than this (SplitSchedule javadoc)
+        needsCombine = schedule.totalSplits() > b;
+        WorkspacePool pool = be.workspace();
+        DeviceBuffer[] bufs = new DeviceBuffer[6];
+        try {
+            bufs[0] = pool.take(4L * b);
+            bufs[1] = pool.take(4L * Math.max(1, table.length));
+            bufs[2] = pool.take(4L * numParts * SplitSchedule.META_INTS);
+            bufs[3] = pool.take(4L * (b + 1));
+            bufs[4] = pool.take(4L * maxSplits * rows * Mla.D_V);
+            bufs[5] = pool.take(4L * maxSplits * rows);
+        } catch (RuntimeException e) {
+            for (DeviceBuffer d : bufs) if (d != null) pool.give(d);
+            arena.close();
+            throw e;
+        }
+        seqlensBuf = bufs[0]; tableBuf = bufs[1]; schedBuf = bufs[2]; offsetsBuf = bufs[3]; oAccum = bufs[4]; lseAccum = bufs[5];
+
+        params = new KernelParams(arena);
+        kvMap = be.kernels().usesTensorMap() ? new KvTensorMap(arena, spec.numCacheBlocks()) : null;
+        params.setLong("block_table", tableBuf.address());
+        params.setLong("seqlens", seqlensBuf.address());
+        params.setLong("o_accum", oAccum.address());
+        params.setLong("lse_accum", lseAccum.address());
+        params.setLong("sched", schedBuf.address());
+        params.setLong("split_offsets", offsetsBuf.address());
+        params.setInt("b", b);
+        params.setInt("s_q", spec.queryLen());
+        params.setInt("h_q", spec.numHeads());
+        params.setInt("rows", rows);
+        params.setInt("max_blocks", maxBlocks());
+        params.setInt("num_blocks", spec.numCacheBlocks());
+        params.setInt("num_parts", numParts);
+        params.setInt("max_splits", maxSplits);
+        params.setInt("causal", spec.effectiveCausal() ? 1 : 0);
+        params.setInt("dtype", spec.dtype() == DType.BF16 ? 0 : 1);
+        params.setFloat("scale", spec.scale());
+        params.setFloat("scale_log2", (float) (spec.scale() / Math.log(2.0)));
+
+        // Upload once per step (host -> device, stream-ordered), then schedule on the GPU.
+        MemorySegment host = arena.allocate(4L * Math.max(b, table.length));
+        MemorySegment.copy(seqlens, 0, host, ValueLayout.JAVA_INT, 0, b);
+        Cu.memcpyHtoD(seqlensBuf.address(), host, 4L * b, ctx.stream());
+        if (table.length > 0) {
+            MemorySegment tHost = arena.allocate(4L * table.length);
+            MemorySegment.copy(table, 0, tHost, ValueLayout.JAVA_INT, 0, table.length);
+            Cu.memcpyHtoD(tableBuf.address(), tHost, 4L * table.length, ctx.stream());
+        }
+        be.kernels().launchSchedule(this);
+    }
+
+    /** Uploads the host's {@link SplitSchedule} (when the fatbin has no GPU scheduler, or it is turned off). */
+    void uploadHostSchedule() {
+        int[] meta = schedule().metadata(), offs = schedule().splitOffsets();
+        MemorySegment m = arena.allocate(4L * meta.length), o = arena.allocate(4L * offs.length);
+        MemorySegment.copy(meta, 0, m, ValueLayout.JAVA_INT, 0, meta.length);
+        MemorySegment.copy(offs, 0, o, ValueLayout.JAVA_INT, 0, offs.length);
+        long st = be.context().stream();
+        Cu.memcpyHtoD(schedBuf.address(), m, m.byteSize(), st);
+        Cu.memcpyHtoD(offsetsBuf.address(), o, o.byteSize(), st);
+    }
+
+    /** The GPU scheduler's output, [numParts * 8] then [b + 1] ints (synchronises; for tests). */
+    public int[][] deviceSchedule() {
+        CudaContext ctx = be.context();
+        ctx.makeCurrent();
+        int b = batch();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment m = a.allocate(4L * numParts * SplitSchedule.META_INTS);
+            MemorySegment o = a.allocate(4L * (b + 1));
+            Cu.memcpyDtoH(m, schedBuf.address(), m.byteSize(), ctx.stream());
+            Cu.memcpyDtoH(o, offsetsBuf.address(), o.byteSize(), ctx.stream());
+            Cu.streamSynchronize(ctx.stream());
+            return new int[][] {m.toArray(ValueLayout.JAVA_INT), o.toArray(ValueLayout.JAVA_INT)};
+        }
+    }
+
+    @Override
+    protected void release() {
+        // back to the pool, not freed: the next plan's work is stream-ordered after this plan's kernels
+        for (DeviceBuffer d : new DeviceBuffer[] {seqlensBuf, tableBuf, schedBuf, offsetsBuf, oAccum, lseAccum}) be.workspace().give(d);
+        // cuMemcpyHtoDAsync from pageable memory has staged the bytes before returning: the host copies may go
+        arena.close();
+    }
+}

@@ -1,0 +1,169 @@
+package io.mla4j.cuda;
+
+import java.util.Locale;
+
+/**
+ * The decode-path kernels of the fatbin (kernels-cuda) and how each is launched. Launch shapes follow
+ * kernels-cuda/README.md: keep the two in step.
+ *
+ * <p>Choice of decode kernel: {@code mla4j_decode_sm90} on compute capability 9.x when the fatbin has it,
+ * else the portable {@code mla4j_decode_sm80}; {@code -Dmla4j.cuda.kernel=sm80|sm90} forces one.
+ */
+final class DecodeKernels {
+    static final String PROPERTY = "mla4j.cuda.kernel";
+    static final String FATBIN_RESOURCE = "io/mla4j/cuda/mla4j_kernels.fatbin";
+    static final String FATBIN_PROPERTY = "mla4j.cuda.fatbin";
+
+    /** Rows of a query tile: packed rows are processed in tiles of 64 (one tile per CTA row). */
+    static final int ROW_TILE = 64;
+
+    final Module module;
+    final Kernel schedule, combine, sm80, sm90;
+    Kernel decode;
+    String variant;
+    final boolean forced;
+    private final CudaContext ctx;
+
+    DecodeKernels(CudaContext ctx, Module module) {
+        this.ctx = ctx;
+        this.module = module;
+        java.util.Properties launch = launchProperties();
+        sm90Threads = Integer.parseInt(launch.getProperty("sm90.threads", "" + SM90_THREADS_DEFAULT));
+        sm90Smem = Integer.parseInt(launch.getProperty("sm90.smem", "" + SM90_SMEM_DEFAULT));
+        sm80Threads = Integer.parseInt(launch.getProperty("sm80.threads", "" + SM80_THREADS_DEFAULT));
+        sm80Smem = Integer.parseInt(launch.getProperty("sm80.smem", "" + SM80_SMEM_DEFAULT));
+        // Without the GPU scheduler the plan uploads the host's SplitSchedule (the one definition);
+        // without the combine kernel every sequence must get exactly one split (one part: slow, for bring-up).
+        schedule = "host".equals(System.getProperty("mla4j.cuda.schedule")) ? null : optional(module, "mla4j_schedule");
+        combine = optional(module, "mla4j_combine");
+        sm80 = optional(module, "mla4j_decode_sm80");
+        sm90 = ctx.ccMajor == 9 ? optional(module, "mla4j_decode_sm90") : null;
+        checkBlock(combine, COMBINE_THREADS);
+        checkBlock(schedule, 32);
+        checkBlock(sm90, sm90Threads);
+        checkBlock(sm80, sm80Threads);
+        String forced = System.getProperty(PROPERTY);
+        this.forced = forced != null && !forced.isBlank();
+        if (this.forced) {
+            variant = forced.trim().toLowerCase(Locale.ROOT);
+            decode = switch (variant) {
+                case "sm80" -> need(sm80, "mla4j_decode_sm80");
+                case "sm90" -> need(sm90, ctx.ccMajor == 9 ? "mla4j_decode_sm90" : "mla4j_decode_sm90 (needs compute capability 9.x, this is "
+                        + ctx.ccMajor + "." + ctx.ccMinor + ")");
+                default -> throw new IllegalArgumentException("-D" + PROPERTY + "=" + forced + ": expected sm80 or sm90");
+            };
+        } else if (sm90 != null) {
+            variant = "sm90";
+            decode = sm90;
+        } else {
+            variant = "sm80";
+            decode = need(sm80, "mla4j_decode_sm80");
+        }
+        if (smemDecode() > 48 * 1024) decode.allowSharedMemory(smemDecode());
+    }
+
+    /** Switches to the portable kernel (after the Hopper kernel failed its self-check); false if there is none. */
+    boolean fallBackToSm80() {
+        if (sm80 == null) return false;
+        decode = sm80;
+        variant = "sm80";
+        if (smemDecode() > 48 * 1024) decode.allowSharedMemory(smemDecode());
+        return true;
+    }
+
+    /** The launch constants shipped with the image: FILE.properties beside -Dmla4j.cuda.fatbin=FILE, else the resource. */
+    static java.util.Properties launchProperties() {
+        java.util.Properties p = new java.util.Properties();
+        String file = System.getProperty(FATBIN_PROPERTY);
+        try {
+            if (file != null) {
+                java.nio.file.Path f = java.nio.file.Path.of(file.replaceAll("\\.fatbin$", "") + ".properties");
+                if (java.nio.file.Files.exists(f)) try (var in = java.nio.file.Files.newInputStream(f)) { p.load(in); }
+            } else {
+                try (var in = DecodeKernels.class.getClassLoader().getResourceAsStream("io/mla4j/cuda/mla4j_kernels.properties")) {
+                    if (in != null) p.load(in);
+                }
+            }
+        } catch (java.io.IOException e) {
+            throw new CudaException("cannot read the kernels' launch properties: " + e);
+        }
+        return p;
+    }
+
+    /** Fails early and clearly if a kernel's launch bounds no longer admit the block size Java launches it with. */
+    private static void checkBlock(Kernel k, int threads) {
+        if (k == null) return;
+        int max = k.attribute(jcuda.driver.CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK);
+        if (threads > max) throw new CudaException(k.name + " admits at most " + max + " threads per block but io.mla4j.cuda.DecodeKernels"
+                + " launches it with " + threads + ": the kernel's launch geometry changed, update DecodeKernels");
+    }
+
+    private static Kernel require(Module m, String name) {
+        Jcu.Fn f = m.function(name);
+        if (f == null) throw new CudaException("kernel " + name + " is missing from " + m.source);
+        return new Kernel(name, f);
+    }
+
+    private static Kernel optional(Module m, String name) {
+        Jcu.Fn f = m.function(name);
+        return f == null ? null : new Kernel(name, f);
+    }
+
+    private Kernel need(Kernel k, String what) {
+        if (k == null) throw new CudaException(what + " is not in " + module.source);
+        return k;
+    }
+
+    /**
+     * mla4j_decode_sm90's launch constants: read from mla4j_kernels.properties, written from
+     * kernels-cuda/sm90/sm90_launch.h when the fatbin is built (so image and numbers always match);
+     * these defaults are that header's values when this class was written (LaunchGeometryTest checks them).
+     */
+    static final int SM90_THREADS_DEFAULT = 384, SM90_SMEM_DEFAULT = 231584;
+    final int sm90Threads, sm90Smem;
+    /** mla4j_decode_sm80's, same source of truth (the properties file, compiled from decode_sm80.cu's constants). */
+    static final int SM80_THREADS_DEFAULT = 256, SM80_SMEM_DEFAULT = 154368;
+    static final String SM80_LAUNCH = "Launch: grid (num_parts, ceil(rows/64)), block 256";
+    final int sm80Threads, sm80Smem;
+
+    boolean usesTensorMap() { return decode == sm90; }
+
+    /** Dynamic shared memory of the decode kernel in use. */
+    int smemDecode() {
+        return decode == sm90 ? sm90Smem : sm80Smem;
+    }
+
+    /** Where the tile schedule comes from, and whether partials are combined: for the description line. */
+    String mode() {
+        return (schedule != null ? "GPU scheduler" : "host schedule upload")
+                + (combine != null ? "" : ", NO combine kernel: one split per sequence (bring-up mode, slow)");
+    }
+
+    void launchSchedule(CudaPlan p) {
+        if (schedule == null) {
+            p.uploadHostSchedule();
+            return;
+        }
+        schedule.launch(1, 1, 1, 32, 1, 1, 0, ctx.stream(), p.params.kernelParams());
+    }
+
+    /** One decode: the split-KV kernel, then the LSE combine. */
+    void launchDecode(CudaPlan p) {
+        int tiles = (p.rows + ROW_TILE - 1) / ROW_TILE;
+        if (decode == sm90) {
+            decode.launch(p.numParts, tiles, 1, sm90Threads, 1, 1, sm90Smem, ctx.stream(), p.params.kernelParams());
+        } else {
+            decode.launch(p.numParts, tiles, 1, sm80Threads, 1, 1, sm80Smem, ctx.stream(), p.params.kernelParams());
+        }
+        // the combine only touches sequences with more than one split; skip the launch when there are none
+        if (combine != null && p.needsCombine) {
+            combine.launch(p.batch(), p.rows, COMBINE_COLUMN_PARTS, COMBINE_THREADS, 1, 1, 0, ctx.stream(), p.params.kernelParams());
+        }
+    }
+
+    // mla4j_combine (kernels-cuda/common/combine.cu): one CTA per (sequence, row, 128-column quarter)
+    static final int COMBINE_THREADS = 128, COMBINE_COLUMN_PARTS = 4;
+    /** The launch lines the kernel sources state; LaunchGeometryTest checks the sources still say so. */
+    static final String COMBINE_LAUNCH = "Launch: grid (b, rows, 4), block 128.";
+    static final String SCHEDULE_LAUNCH = "Launch: grid 1, block 32.";
+}

@@ -1,0 +1,42 @@
+package io.mla4j.cuda;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * The TMA descriptor (CUtensorMap, 128 bytes) that mla4j_decode_sm90 takes as its second by-value
+ * argument: the paged cache seen as a 2-D array of 16-bit elements, 576 wide and num_blocks*64 tall,
+ * loaded in 64x64 boxes with 128-byte swizzle (kernels-cuda/sm90/README.md). Re-encoded on the host
+ * only when a decode passes a different cache address than the last one (one driver call, no GPU work).
+ */
+final class KvTensorMap {
+    private final MemorySegment map, dims, strides, box, elemStrides;
+    private long encodedFor;
+
+    KvTensorMap(Arena arena, int numBlocks) {
+        map = arena.allocate(128, 64);
+        dims = arena.allocate(ValueLayout.JAVA_LONG, 2);
+        dims.setAtIndex(ValueLayout.JAVA_LONG, 0, io.mla4j.Mla.D_QK);
+        dims.setAtIndex(ValueLayout.JAVA_LONG, 1, (long) numBlocks * io.mla4j.Mla.BLOCK_SIZE);
+        strides = arena.allocate(ValueLayout.JAVA_LONG, 1);
+        strides.setAtIndex(ValueLayout.JAVA_LONG, 0, io.mla4j.Mla.D_QK * 2L);
+        box = arena.allocate(ValueLayout.JAVA_INT, 2);
+        box.setAtIndex(ValueLayout.JAVA_INT, 0, 64);
+        box.setAtIndex(ValueLayout.JAVA_INT, 1, 64);
+        elemStrides = arena.allocate(ValueLayout.JAVA_INT, 2);
+        elemStrides.setAtIndex(ValueLayout.JAVA_INT, 0, 1);
+        elemStrides.setAtIndex(ValueLayout.JAVA_INT, 1, 1);
+    }
+
+    /** The descriptor for a cache at {@code cacheAddress}, encoding it first if the address changed. */
+    MemorySegment forCache(long cacheAddress) {
+        if (cacheAddress != encodedFor) {
+            Cu.tensorMapEncodeTiled(map, Cu.TENSOR_MAP_UINT16, 2, cacheAddress, dims, strides, box, elemStrides,
+                    Cu.TENSOR_MAP_INTERLEAVE_NONE, Cu.TENSOR_MAP_SWIZZLE_128B, Cu.TENSOR_MAP_L2_PROMOTION_256B,
+                    Cu.TENSOR_MAP_OOB_FILL_NONE);
+            encodedFor = cacheAddress;
+        }
+        return map;
+    }
+}

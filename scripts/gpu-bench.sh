@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The one device call: GPU tests (scripts/gpu-test.sh) then the GPU bench, results under $OUT.
+#   here:   scripts/jlink-runtime.sh        (builds, jlinks a JRE, copies jars + JCuda driver JNI to .carry/)
+#   device: run(command="bash scripts/gpu-bench.sh", carry=[".carry"])
+# Options: --quick (small grid), --limit N (first N configs), --no-tests, --bench-only-kernels sm90, --build (build the fatbin on the
+# device with kernels-cuda/Makefile instead of using the carried one).
+set -uo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+quick=""; tests=1; kernels="sm80,sm90"; build=0; limit=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) quick="--quick" ;;
+    --no-tests) tests=0 ;;
+    --bench-only-kernels) kernels="$2"; shift ;;
+    --build) build=1 ;;
+    --limit) limit=(--limit "$2"); shift ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+if [ $build = 1 ]; then
+  make -C "$here/../kernels-cuda" > /tmp/mla4j-build.log 2>&1 || { tail -30 /tmp/mla4j-build.log; exit 1; }
+  mkdir -p "$here/../kernels-cuda/target/device" && cp "$here/../kernels-cuda/target/mla4j_kernels.fatbin" "$here/../kernels-cuda/target/device/"
+fi
+source "$here/gpu-env.sh"
+{ nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu,power.draw --format=csv
+  echo "cublas: ${MLA4J_CUBLAS:-not found}"; "$JAVA" -version 2>&1 | head -1; } | tee "$OUT/env.txt"
+rc=0
+if [ $tests = 1 ]; then
+  bash "$here/gpu-test.sh" || rc=1
+fi
+echo "=== diagnostics (bare FFM launch cost, kernels in the fatbin)"
+"$JAVA" "${JOPTS[@]}" -cp "$CP" io.mla4j.cuda.CudaDiagnostics --no-ceilings 2>&1 | tee "$OUT/diagnostics.log"
+echo "=== bench"
+set -o pipefail
+"$JAVA" "${JOPTS[@]}" -cp "$CP" io.mla4j.gpubench.GpuBench --out "$OUT" --kernels "$kernels" $quick "${limit[@]}" 2>&1 | tee "$OUT/bench.log" || rc=1
+python3 "$here/../bench/gpu/src/main/python/plot_roofline.py" "$OUT" || echo "plot failed"
+exit $rc

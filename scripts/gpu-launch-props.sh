@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Prints the decode kernels' launch constants (from kernels-cuda/sm90/sm90_launch.h) as Java properties,
+# packaged next to the fatbin as io/mla4j/cuda/mla4j_kernels.properties so Java always launches an image
+# with the numbers of the same source snapshot.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+h="$root/kernels-cuda/sm90/sm90_launch.h"
+get() { sed -n "s/^#define $1 \([0-9][0-9]*\).*/\1/p" "$h"; }
+if [ -f "$h" ]; then
+  echo "sm90.threads=$(get MLA4J_SM90_THREADS)"
+  echo "sm90.smem=$(get MLA4J_SM90_SMEM_BYTES)"
+fi
+# the portable kernel's numbers are C++ constants (MLA4J_SM80_SMEM = mla4j_sm80::kSmemBytes): ask the compiler,
+# building exactly the source all_kernels.cu includes
+NVCC="${NVCC:-$(command -v nvcc || true)}"
+src="$root/kernels-cuda/sm80/decode_sm80.cu"
+if [ -n "$NVCC" ] && [ -f "$src" ]; then
+  tmp="$(mktemp -d)"
+  printf '#include <cstdio>\n#include "sm80/decode_sm80.cu"\nint main() { printf("sm80.smem=%%d\\nsm80.threads=%%d\\n", (int)(MLA4J_SM80_SMEM), (int)mla4j_sm80::kThreads); return 0; }\n' > "$tmp/p.cu"
+  if "$NVCC" -std=c++17 -arch=sm_80 -I"$root/kernels-cuda/include" -I"$root/kernels-cuda" -o "$tmp/p" "$tmp/p.cu" >/dev/null 2>&1; then
+    "$tmp/p"
+  else
+    echo "gpu-launch-props: could not compile the sm80 constants; Java uses its defaults" >&2
+  fi
+  rm -rf "$tmp"
+fi
+exit 0

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# GPU tests, on the GPU machine (after scripts/jlink-runtime.sh here; carry .carry):
+#   1. the whole conformance matrix (ConformanceMain --backend cuda) once per decode kernel variant;
+#   2. GpuChecks: GPU scheduler == SplitSchedule, graph replay == eager, views over caller memory,
+#      cuBLAS baseline vs the oracle, device memory back to its cuMemGetInfo baseline;
+#   3. compute-sanitizer memcheck and racecheck over a few small harness shapes per variant.
+# Writes $OUT/test.log and $OUT/sanitizer.log; prints a summary last; exits non-zero on any failure.
+set -uo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/gpu-env.sh"
+log="$OUT/test.log"; slog="$OUT/sanitizer.log"
+: > "$log"; : > "$slog"
+summary=()
+status=0
+step() { # name, then the command
+  local name="$1"; shift
+  echo "=== $name" | tee -a "$log"
+  local t0=$SECONDS
+  "$@" >> "$log" 2>&1
+  local rc=$?
+  summary+=("$(printf '%-48s rc=%d  %3ds  %s' "$name" "$rc" $((SECONDS - t0)) "$(grep -E 'cases passed|gpu-checks: (all|[0-9]+ FAILED)' "$log" | tail -1)")")
+  [ $rc -ne 0 ] && status=1
+  return 0
+}
+variants="${MLA4J_VARIANTS:-sm80 sm90}"
+for k in $variants; do
+  step "conformance cuda kernel=$k" "$JAVA" "${JOPTS[@]}" -Dmla4j.cuda.kernel=$k -cp "$CP" io.mla4j.conformance.ConformanceMain --backend cuda
+done
+step "gpu-checks (schedule, graph, views, cuBLAS, memory)" "$JAVA" "${JOPTS[@]}" -cp "$CP" io.mla4j.gpubench.GpuChecks
+if command -v compute-sanitizer >/dev/null 2>&1 && [ "${MLA4J_SANITIZE:-1}" = 1 ]; then
+  for k in $variants; do
+    for tool in memcheck racecheck; do
+      echo "=== compute-sanitizer $tool kernel=$k" >> "$slog"
+      t0=$SECONDS
+      timeout "${MLA4J_SANITIZE_TIMEOUT:-150}" compute-sanitizer --tool $tool --error-exitcode 3 --print-limit 20 \
+        "$JAVA" "${JOPTS[@]}" -Dmla4j.cuda.kernel=$k -cp "$CP" io.mla4j.gpubench.GpuChecks --cases 3 >> "$slog" 2>&1
+      rc=$?
+      summary+=("$(printf '%-48s rc=%d  %3ds  %s' "compute-sanitizer $tool $k" "$rc" $((SECONDS - t0)) "$(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$slog" | tail -1)")")
+      [ $rc -ne 0 ] && status=1
+    done
+  done
+else
+  summary+=("compute-sanitizer: not run (not on the PATH or MLA4J_SANITIZE=0)")
+fi
+grep -E "^FAIL|FAIL " "$log" | head -40
+echo "---- gpu-test summary"
+printf '%s\n' "${summary[@]}"
+exit $status
