@@ -1,0 +1,389 @@
+// mla4j_decode_sm80: portable split-KV MLA decode (mma.sync m16n8k16 + ldmatrix + cp.async), sm_80 and later.
+//
+// Launch: grid (num_parts, ceil(rows/64)), block 256, dynamic smem MLA4J_SM80_SMEM_BYTES(stages) bytes with
+// stages in 2..4 K buffers: the kernel reads its stage count back from %dynamic_smem_size, so one image serves
+// any depth. io.mla4j.cuda launches 2 stages (154,368 B, fits the A100's 163 KB): on the H100, 4 stages
+// (228,096 B) measured no faster (kernels-cuda/test/results/v2-bench*.txt; see kernels-cuda/README.md).
+// (blockIdx.x = part of the split schedule, blockIdx.y = 64-row tile of packed query rows r = i_q*h_q + head;
+// the same grid as mla4j_decode_sm90, which is how io.mla4j.cuda.DecodeKernels launches both).
+//
+// One CTA walks the splits of its part (schedule.h). Per split: Q tile (64 x 576) stays in smem; the KV
+// blocks stream through smem in KT-token stages with cp.async, stages-1 of them in flight (2 stages keep the
+// kernel under the A100's 163 KB of shared memory; deeper ones fit on Hopper but measured no faster). Per stage:
+//   S = Q K^T     8 warps as 4 row groups x 2 key halves (16 rows x KT/2 keys each)
+//   softmax       fp32 online softmax in log2 units; the two key halves exchange row max/sum through smem
+//   O += P V      8 warps x 64 output columns, all 64 rows (4 x 8 m16n8 tiles = 128 fp32 regs per thread);
+//                 V is the first 512 columns of the same smem stage.
+// Row groups past p.rows skip their mma work (h_q = 16, s_q = 1 fills 16 of 64 rows).
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <math.h>
+#include <stdint.h>
+
+#include "mla4j/schedule.h"
+
+#ifndef MLA4J_SM80_KT
+#define MLA4J_SM80_KT 32  // tokens per pipeline stage (32 or 64; 64 needs 229 KB of smem: Hopper only)
+#endif
+
+namespace mla4j_sm80 {
+constexpr int kThreads = 256;
+constexpr int kRows = 64;                 // query rows per CTA
+constexpr int kKT = MLA4J_SM80_KT;        // keys per stage
+constexpr int kDQ = MLA4J_D_QK, kDV = MLA4J_D_V;
+constexpr int kChunks = kDQ / 8;          // 16-byte chunks per 576-wide row
+constexpr int kPStride = kKT + 8;         // padded P row (bf16 elements): ldmatrix rows hit distinct banks
+constexpr int kQBytes = kRows * kDQ * 2;
+constexpr int kKBytes = kKT * kDQ * 2;
+constexpr int kPBytes = kRows * kPStride * 2;
+constexpr int kStatBytes = 2 * kRows * 4 /*red_max*/ + 2 * kRows * 4 /*red_sum*/ + kRows * 4 /*alpha*/ +
+                           2 * kRows * 4 /*final m, l*/;
+constexpr int kFixedBytes = kQBytes + kPBytes + kStatBytes;  // then the K stages
+constexpr int kMaxStages = 4;
+static_assert(kKT == 32 || kKT == 64, "stage must be 32 or 64 tokens");
+static_assert(kFixedBytes + 2 * kKBytes <= 227 * 1024, "two stages must fit the largest opt-in shared memory");
+static_assert(kFixedBytes % 128 == 0, "K stages stay 128-byte aligned");
+static_assert(MLA4J_BLOCK % kKT == 0, "a page holds whole stages");
+
+// Swizzled offset (elements) of 16-byte chunk `ck` of row `row` in a 576-wide tile: rows are 1152 B apart
+// (a multiple of 128 B), so without the XOR the 8 rows of an ldmatrix would all hit the same banks.
+__device__ __forceinline__ int swz(int row, int ck) { return row * kDQ + ((ck ^ (row & 7)) << 3); }
+
+__device__ __forceinline__ uint32_t smem_u32(const void* p) { return (uint32_t)__cvta_generic_to_shared(p); }
+
+__device__ __forceinline__ void cp_async16(uint32_t dst, const void* src, bool valid) {
+    // src-size 0 zero-fills the 16 bytes without reading: used past seqlen and past p.rows
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(valid ? 16 : 0));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+__device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_group 0;\n" ::); }
+
+__device__ __forceinline__ void ldsm_x4(uint32_t addr, uint32_t (&r)[4]) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(addr));
+}
+__device__ __forceinline__ void ldsm_x4_t(uint32_t addr, uint32_t (&r)[4]) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(addr));
+}
+
+template <typename T> struct Mma;
+template <> struct Mma<__nv_bfloat16> {
+    __device__ __forceinline__ static void run(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                     : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+    }
+    __device__ __forceinline__ static uint32_t pack(float x, float y) {
+        __nv_bfloat162 v = __floats2bfloat162_rn(x, y);
+        return *reinterpret_cast<uint32_t*>(&v);
+    }
+};
+template <> struct Mma<__half> {
+    __device__ __forceinline__ static void run(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                     : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+    }
+    __device__ __forceinline__ static uint32_t pack(float x, float y) {
+        __half2 v = __floats2half2_rn(x, y);
+        return *reinterpret_cast<uint32_t*>(&v);
+    }
+};
+
+__device__ __forceinline__ float ex2(float x) {  // ex2.approx(-inf) = +0, which the masking relies on
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+    return y;
+}
+
+struct Smem {
+    uint16_t* q;     // [64][576] swizzled
+    uint16_t* k;     // stages x [KT][576] swizzled
+    int stages;      // K buffers (2..4), from the dynamic smem size of the launch
+    uint16_t* p;     // [64][kPStride]
+    float* red_max;  // [2][64] row max of each key half
+    float* red_sum;  // [2][64] row sum of each key half
+    float* alpha;    // [64] rescale of the running output for this stage
+    float* fin_m;    // [64] final running max (log2 units)
+    float* fin_l;    // [64] final row sum
+};
+
+__device__ __forceinline__ Smem carve(unsigned char* base) {
+    Smem s;
+    uint32_t dyn;
+    asm("mov.u32 %0, %%dynamic_smem_size;" : "=r"(dyn));
+    s.stages = min(kMaxStages, (int)(dyn - kFixedBytes) / kKBytes);  // the host guarantees >= 2
+    s.q = reinterpret_cast<uint16_t*>(base);
+    s.p = reinterpret_cast<uint16_t*>(base + kQBytes);
+    float* f = reinterpret_cast<float*>(base + kQBytes + kPBytes);
+    s.red_max = f; s.red_sum = f + 2 * kRows; s.alpha = f + 4 * kRows; s.fin_m = f + 5 * kRows; s.fin_l = f + 6 * kRows;
+    s.k = reinterpret_cast<uint16_t*>(base + kFixedBytes);
+    return s;
+}
+
+// Wait until at most stages-2 cp.async groups are pending (the count must be an immediate).
+__device__ __forceinline__ void cp_async_wait_stage(int stages) {
+    if (stages >= 4) asm volatile("cp.async.wait_group 2;\n" ::);
+    else if (stages == 3) asm volatile("cp.async.wait_group 1;\n" ::);
+    else asm volatile("cp.async.wait_group 0;\n" ::);
+}
+
+// Query rows [row0, row0 + 64) of sequence s into smem; rows past p.rows are zero-filled.
+template <typename T>
+__device__ __forceinline__ void load_q(const MlaParams& p, const Smem& sm, int s, int row0) {
+    const T* q = reinterpret_cast<const T*>(p.q);
+    for (int c = threadIdx.x; c < kRows * kChunks; c += kThreads) {
+        const int r = c / kChunks, ck = c % kChunks, gr = row0 + r;
+        const bool ok = gr < p.rows;
+        const T* src = q + ((size_t)s * p.rows + (ok ? gr : 0)) * kDQ + ck * 8;
+        cp_async16(smem_u32(sm.q + swz(r, ck)), src, ok);
+    }
+}
+
+// Keys [tok0, tok0 + KT) of sequence s into one stage, through the block table; keys >= seqlen are zero-filled
+// (never read: the page may hold garbage, even NaN, and P = 0 times NaN would poison O).
+template <typename T>
+__device__ __forceinline__ void load_k(const MlaParams& p, uint16_t* dst, int s, int tok0, int seqlen) {
+    const T* kc = reinterpret_cast<const T*>(p.k_cache);
+    const int page = p.block_table[(size_t)s * p.max_blocks + tok0 / MLA4J_BLOCK];  // one page per stage
+    const int in_page = tok0 % MLA4J_BLOCK;
+    for (int c = threadIdx.x; c < kKT * kChunks; c += kThreads) {
+        const int r = c / kChunks, ck = c % kChunks;
+        const bool ok = tok0 + r < seqlen;
+        const T* src = kc + ((size_t)(ok ? page : 0) * MLA4J_BLOCK + in_page + r) * kDQ + ck * 8;
+        cp_async16(smem_u32(dst + swz(r, ck)), src, ok);
+    }
+}
+
+template <typename T>
+__device__ void decode_split(const MlaParams& p, const Smem& sm, int s, int row0, int blk_begin, int blk_end,
+                             int slot, bool direct) {
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+    const int seqlen = p.seqlens[s];
+    const int valid_rows = min(kRows, p.rows - row0);
+    const int valid_mt = (valid_rows + 15) >> 4;
+
+    // stages of this split: tokens [blk_begin*64, min(blk_end*64, seqlen)) in KT steps
+    const int tok_begin = blk_begin * MLA4J_BLOCK;
+    const int tok_end = min(blk_end * MLA4J_BLOCK, seqlen);
+    const int n_stages = tok_end > tok_begin ? (tok_end - tok_begin + kKT - 1) / kKT : 0;
+
+    // ---- QK^T / softmax role: row group rg (16 rows), key half kh (KT/2 keys)
+    const int rg = warp & 3, kh = warp >> 2;
+    constexpr int kNT = kKT / 16;  // m16n8 tiles per warp in S (KT/2 keys / 8)
+    const int qrow[2] = {rg * 16 + g, rg * 16 + g + 8};
+    // last key a packed row may see (causal bottom-right), or seqlen-1
+    int last_key[2];
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+        const int gr = row0 + qrow[i];
+        const int iq = gr / p.h_q;
+        last_key[i] = p.causal ? min(seqlen - 1, seqlen - p.s_q + iq) : seqlen - 1;
+    }
+    float m_run[2] = {-INFINITY, -INFINITY}, l_run[2] = {0.f, 0.f}, alpha_reg[2] = {1.f, 1.f};
+
+    // ---- P.V role: output columns [warp*64, warp*64+64), all 64 rows
+    float acc[4][8][4];
+#pragma unroll
+    for (int mt = 0; mt < 4; ++mt)
+#pragma unroll
+        for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) acc[mt][nt][e] = 0.f;
+
+    // prologue: Q with stage 0, then stages 1 .. stages-2, one cp.async group each (empty groups keep the count)
+    constexpr int kKElems = kKBytes / 2;
+    load_q<T>(p, sm, s, row0);
+    if (n_stages > 0) load_k<T>(p, sm.k, s, tok_begin, seqlen);
+    cp_async_commit();
+    for (int j = 1; j < sm.stages - 1; ++j) {
+        if (j < n_stages) load_k<T>(p, sm.k + j * kKElems, s, tok_begin + j * kKT, seqlen);
+        cp_async_commit();
+    }
+
+    const uint32_t q_base = smem_u32(sm.q), p_base = smem_u32(sm.p);
+    int buf = 0, buf_next = sm.stages - 1;  // ring slots of stage st and of stage st + stages - 1
+    for (int st = 0; st < n_stages; ++st) {
+        cp_async_wait_stage(sm.stages);
+        __syncthreads();  // stage st landed for everyone; every warp is done with stage st-1's buffer (= buf_next)
+        const int nxt = st + sm.stages - 1;
+        if (nxt < n_stages) load_k<T>(p, sm.k + buf_next * kKElems, s, tok_begin + nxt * kKT, seqlen);
+        cp_async_commit();
+        const uint32_t k_base = smem_u32(sm.k) + buf * kKBytes;
+        buf = buf + 1 == sm.stages ? 0 : buf + 1;
+        buf_next = buf_next + 1 == sm.stages ? 0 : buf_next + 1;
+        const int tok0 = tok_begin + st * kKT;
+
+        // S = Q K^T for 16 rows x KT/2 keys
+        float sc[kNT][4];
+#pragma unroll
+        for (int nt = 0; nt < kNT; ++nt)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) sc[nt][e] = 0.f;
+        if (rg < valid_mt) {
+            const int a_row = rg * 16 + (lane & 7) + ((lane >> 3) & 1) * 8, a_ck = lane >> 4;
+            const int b_row = kh * (kKT / 2) + (lane & 7) + (lane >> 4) * 8, b_ck = (lane >> 3) & 1;
+#pragma unroll 4
+            for (int kk = 0; kk < kDQ / 16; ++kk) {
+                uint32_t a[4];
+                ldsm_x4(q_base + 2 * swz(a_row, kk * 2 + a_ck), a);
+#pragma unroll
+                for (int np = 0; np < kNT / 2; ++np) {
+                    uint32_t b[4];
+                    ldsm_x4(k_base + 2 * swz(b_row + np * 16, kk * 2 + b_ck), b);
+                    Mma<T>::run(sc[2 * np], a, b[0], b[1]);
+                    Mma<T>::run(sc[2 * np + 1], a, b[2], b[3]);
+                }
+            }
+        }
+        // scale into log2 units, mask, row max over this warp's keys
+        float mx[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+        for (int nt = 0; nt < kNT; ++nt)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+                const int i = e >> 1;
+                const int key = tok0 + kh * (kKT / 2) + nt * 8 + 2 * t + (e & 1);
+                const float v = key <= last_key[i] ? sc[nt][e] * p.scale_log2 : -INFINITY;
+                sc[nt][e] = v;
+                mx[i] = fmaxf(mx[i], v);
+            }
+#pragma unroll
+        for (int i = 0; i < 2; ++i) {
+            mx[i] = fmaxf(mx[i], __shfl_xor_sync(0xffffffffu, mx[i], 1));
+            mx[i] = fmaxf(mx[i], __shfl_xor_sync(0xffffffffu, mx[i], 2));
+            if (t == 0) sm.red_max[kh * kRows + qrow[i]] = mx[i];
+        }
+        __syncthreads();  // both key halves' maxima are in
+        float sum[2];
+#pragma unroll
+        for (int i = 0; i < 2; ++i) {
+            const float m_new = fmaxf(m_run[i], fmaxf(sm.red_max[qrow[i]], sm.red_max[kRows + qrow[i]]));
+            // a row that has seen no key yet keeps m = -inf: exponentiate against 0 so masked keys give 0, not NaN
+            const float m_use = m_new == -INFINITY ? 0.f : m_new;
+            alpha_reg[i] = ex2(m_run[i] - m_use);  // m_run = -inf -> 0 (acc is 0 anyway)
+            m_run[i] = m_new;
+            sum[i] = 0.f;
+#pragma unroll
+            for (int nt = 0; nt < kNT; ++nt) {
+                const float p0 = ex2(sc[nt][2 * i] - m_use), p1 = ex2(sc[nt][2 * i + 1] - m_use);
+                sum[i] += p0 + p1;
+                const int col = kh * (kKT / 2) + nt * 8 + 2 * t;
+                *reinterpret_cast<uint32_t*>(sm.p + qrow[i] * kPStride + col) = Mma<T>::pack(p0, p1);
+            }
+            sum[i] += __shfl_xor_sync(0xffffffffu, sum[i], 1);
+            sum[i] += __shfl_xor_sync(0xffffffffu, sum[i], 2);
+            if (t == 0) {
+                sm.red_sum[kh * kRows + qrow[i]] = sum[i];
+                if (kh == 0) sm.alpha[qrow[i]] = alpha_reg[i];
+            }
+        }
+        __syncthreads();  // P, alpha and the half sums are in
+        if (kh == 0) {
+#pragma unroll
+            for (int i = 0; i < 2; ++i)
+                l_run[i] = l_run[i] * alpha_reg[i] + sm.red_sum[qrow[i]] + sm.red_sum[kRows + qrow[i]];
+        }
+
+        // O = O * alpha + P V over this warp's 64 columns
+#pragma unroll
+        for (int mt = 0; mt < 4; ++mt) {
+            if (mt < valid_mt) {
+                const float a0 = sm.alpha[mt * 16 + g], a1 = sm.alpha[mt * 16 + g + 8];
+#pragma unroll
+                for (int nt = 0; nt < 8; ++nt) {
+                    acc[mt][nt][0] *= a0; acc[mt][nt][1] *= a0;
+                    acc[mt][nt][2] *= a1; acc[mt][nt][3] *= a1;
+                }
+            }
+        }
+        const int v_row = (lane & 7) + ((lane >> 3) & 1) * 8, v_ck = warp * 8 + (lane >> 4);
+        const int pa_row = (lane & 7) + ((lane >> 3) & 1) * 8, pa_col = (lane >> 4) * 8;
+#pragma unroll
+        for (int kk = 0; kk < kKT / 16; ++kk) {
+            uint32_t b[4][4];  // 8 n-tiles of V (16 keys x 64 columns)
+#pragma unroll
+            for (int np = 0; np < 4; ++np) ldsm_x4_t(k_base + 2 * swz(kk * 16 + v_row, v_ck + np * 2), b[np]);
+#pragma unroll
+            for (int mt = 0; mt < 4; ++mt) {
+                if (mt < valid_mt) {
+                    uint32_t a[4];
+                    ldsm_x4(p_base + 2 * ((mt * 16 + pa_row) * kPStride + kk * 16 + pa_col), a);
+#pragma unroll
+                    for (int np = 0; np < 4; ++np) {
+                        Mma<T>::run(acc[mt][2 * np], a, b[np][0], b[np][1]);
+                        Mma<T>::run(acc[mt][2 * np + 1], a, b[np][2], b[np][3]);
+                    }
+                }
+            }
+        }
+    }
+    cp_async_wait_all();  // an empty split still committed its Q group
+
+    if (kh == 0 && t == 0) {
+#pragma unroll
+        for (int i = 0; i < 2; ++i) { sm.fin_m[qrow[i]] = m_run[i]; sm.fin_l[qrow[i]] = l_run[i]; }
+    }
+    __syncthreads();  // final row stats are in
+
+    // epilogue: normalise and write o/lse directly (one split) or the partial slot
+    constexpr float kLn2 = 0.6931471805599453f;
+#pragma unroll
+    for (int mt = 0; mt < 4; ++mt) {
+#pragma unroll
+        for (int i = 0; i < 2; ++i) {
+            const int r = mt * 16 + g + 8 * i, gr = row0 + r;
+            if (gr >= p.rows) continue;
+            const float l = sm.fin_l[r];
+            const bool empty = !(l > 0.f);
+            const float inv = empty ? 0.f : 1.f / l;
+            if (direct) {
+                T* o = reinterpret_cast<T*>(p.o) + ((size_t)s * p.rows + gr) * kDV + warp * 64 + 2 * t;
+#pragma unroll
+                for (int nt = 0; nt < 8; ++nt)
+                    *reinterpret_cast<uint32_t*>(o + nt * 8) =
+                        Mma<T>::pack(acc[mt][nt][2 * i] * inv, acc[mt][nt][2 * i + 1] * inv);
+                if (warp == 0 && t == 0) {
+                    const int iq = gr / p.h_q, h = gr % p.h_q;
+                    p.lse[((size_t)s * p.h_q + h) * p.s_q + iq] = empty ? INFINITY : (sm.fin_m[r] + log2f(l)) * kLn2;
+                }
+            } else {
+                float* o = p.o_accum + ((size_t)slot * p.rows + gr) * kDV + warp * 64 + 2 * t;
+#pragma unroll
+                for (int nt = 0; nt < 8; ++nt)
+                    *reinterpret_cast<float2*>(o + nt * 8) = make_float2(acc[mt][nt][2 * i] * inv, acc[mt][nt][2 * i + 1] * inv);
+                if (warp == 0 && t == 0)
+                    p.lse_accum[(size_t)slot * p.rows + gr] = empty ? -INFINITY : (sm.fin_m[r] + log2f(l)) * kLn2;
+            }
+        }
+    }
+    __syncthreads();  // the next split reuses Q, K and the row stats
+}
+
+template <typename T>
+__device__ __forceinline__ void run_part(const MlaParams& p, unsigned char* smem_raw) {
+    const Smem sm = carve(smem_raw);
+    const int part = blockIdx.x, row0 = blockIdx.y * kRows;
+    const int* m = p.sched + part * MLA4J_SCHED_INTS;
+    const int begin_idx = m[0], begin_blk = m[1], end_idx = m[2], end_blk = m[3], begin_split = m[4];
+    for (int s = begin_idx; s <= end_idx; ++s) {
+        const int blocks = (p.seqlens[s] + MLA4J_BLOCK - 1) / MLA4J_BLOCK;
+        const int b0 = s == begin_idx ? begin_blk : 0;
+        const int b1 = s == end_idx ? end_blk : blocks;
+        const int first = p.split_offsets[s], n_splits = p.split_offsets[s + 1] - first;
+        const int slot = first + (s == begin_idx ? begin_split : 0);
+        decode_split<T>(p, sm, s, row0, b0, b1, slot, n_splits == 1);
+    }
+}
+}  // namespace mla4j_sm80
+
+// Dynamic shared memory for a launch with `stages` K buffers (2..4): the kernel derives the count from it.
+#define MLA4J_SM80_SMEM_BYTES(stages) (mla4j_sm80::kFixedBytes + (stages) * mla4j_sm80::kKBytes)
+
+extern "C" __global__ void __launch_bounds__(mla4j_sm80::kThreads, 1)
+    mla4j_decode_sm80(const __grid_constant__ MlaParams p) {
+    extern __shared__ __align__(128) unsigned char mla4j_sm80_smem[];
+    if (p.dtype == MLA4J_BF16) mla4j_sm80::run_part<__nv_bfloat16>(p, mla4j_sm80_smem);
+    else mla4j_sm80::run_part<__half>(p, mla4j_sm80_smem);
+}
