@@ -16,12 +16,16 @@ NVCC="${NVCC:-$(command -v nvcc || true)}"
 src="$root/kernels-cuda/sm80/decode_sm80.cu"
 if [ -n "$NVCC" ] && [ -f "$src" ]; then
   tmp="$(mktemp -d)"
-  printf '#include <cstdio>\n#include "sm80/decode_sm80.cu"\nint main() { printf("sm80.smem=%%d\\nsm80.threads=%%d\\n", (int)(MLA4J_SM80_SMEM), (int)mla4j_sm80::kThreads); return 0; }\n' > "$tmp/p.cu"
-  if "$NVCC" -std=c++17 -arch=sm_80 -I"$root/kernels-cuda/include" -I"$root/kernels-cuda" -o "$tmp/p" "$tmp/p.cu" >/dev/null 2>&1; then
-    "$tmp/p"
-  else
-    echo "gpu-launch-props: could not compile the sm80 constants; Java uses its defaults" >&2
-  fi
+  # two K stages of the image's stage size: 32 tokens for the sm_80/PTX image, 64 for sm_90a (all_kernels.cu)
+  for kt in 32 64; do
+    key=$([ $kt = 32 ] && echo sm80.smem || echo sm80.smem.sm90a)
+    printf '#include <cstdio>\n#define MLA4J_SM80_KT %s\n#include "sm80/decode_sm80.cu"\nint main() { printf("%s=%%d\\nsm80.threads=%%d\\n", (int)MLA4J_SM80_SMEM_BYTES(2), (int)mla4j_sm80::kThreads); return 0; }\n' "$kt" "$key" > "$tmp/p.cu"
+    if "$NVCC" -std=c++17 -arch=sm_80 -I"$root/kernels-cuda/include" -I"$root/kernels-cuda" -o "$tmp/p" "$tmp/p.cu" >/dev/null 2>&1; then
+      "$tmp/p"
+    else
+      echo "gpu-launch-props: could not compile the sm80 constants (KT=$kt); Java uses its defaults" >&2
+    fi
+  done
   rm -rf "$tmp"
 fi
 exit 0

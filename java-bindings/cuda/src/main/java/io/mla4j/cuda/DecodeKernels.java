@@ -31,7 +31,11 @@ final class DecodeKernels {
         sm90Threads = Integer.parseInt(launch.getProperty("sm90.threads", "" + SM90_THREADS_DEFAULT));
         sm90Smem = Integer.parseInt(launch.getProperty("sm90.smem", "" + SM90_SMEM_DEFAULT));
         sm80Threads = Integer.parseInt(launch.getProperty("sm80.threads", "" + SM80_THREADS_DEFAULT));
-        sm80Smem = Integer.parseInt(launch.getProperty("sm80.smem", "" + SM80_SMEM_DEFAULT));
+        // The sm_90a image builds the portable kernel with 64-token stages, the sm_80/PTX one with 32
+        // (kernels-cuda/all_kernels.cu): the driver loads the sm_90a image exactly on compute capability 9.0.
+        sm80Smem = ctx.ccMajor == 9 && ctx.ccMinor == 0
+                ? Integer.parseInt(launch.getProperty("sm80.smem.sm90a", "" + SM80_SMEM_SM90A_DEFAULT))
+                : Integer.parseInt(launch.getProperty("sm80.smem", "" + SM80_SMEM_DEFAULT));
         // Without the GPU scheduler the plan uploads the host's SplitSchedule (the one definition);
         // without the combine kernel every sequence must get exactly one split (one part: slow, for bring-up).
         schedule = "host".equals(System.getProperty("mla4j.cuda.schedule")) ? null : optional(module, "mla4j_schedule");
@@ -122,7 +126,7 @@ final class DecodeKernels {
     static final int SM90_THREADS_DEFAULT = 384, SM90_SMEM_DEFAULT = 231584;
     final int sm90Threads, sm90Smem;
     /** mla4j_decode_sm80's, same source of truth (the properties file, compiled from decode_sm80.cu's constants). */
-    static final int SM80_THREADS_DEFAULT = 256, SM80_SMEM_DEFAULT = 154368;
+    static final int SM80_THREADS_DEFAULT = 256, SM80_SMEM_DEFAULT = 154368, SM80_SMEM_SM90A_DEFAULT = 232192;
     static final String SM80_LAUNCH = "Launch: grid (num_parts, ceil(rows/64)), block 256";
     final int sm80Threads, sm80Smem;
 
