@@ -50,6 +50,12 @@ __device__ __forceinline__ void combine_column(const MlaParams& p, int s, int r,
 }  // namespace
 
 extern "C" __global__ void __launch_bounds__(kColsPerCta) mla4j_combine(const __grid_constant__ MlaParams p) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    // On Hopper the host launches this with programmatic dependent launch right behind the decode kernel,
+    // so its launch and ramp-up overlap the decode's tail: wait here until the decode grid has finished and
+    // its partials are visible. A no-op for a normal launch.
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
     const int s = blockIdx.x, r = blockIdx.y;
     const int first = p.split_offsets[s], n = p.split_offsets[s + 1] - first;
     if (n <= 1 || r >= p.rows) return;

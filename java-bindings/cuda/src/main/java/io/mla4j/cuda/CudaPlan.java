@@ -19,6 +19,9 @@ public final class CudaPlan extends MlaPlan {
     private final CudaBackend be;
     private final Arena arena = Arena.ofShared();
     final KernelParams params;
+    /** The combine's cuLaunchKernelEx config (programmatic dependent launch), built once per plan and stream. */
+    private LaunchConfig combineLaunch;
+    private long combineLaunchStream;
     final DeviceBuffer seqlensBuf, tableBuf, schedBuf, offsetsBuf, oAccum, lseAccum;
     final int numParts, maxSplits, rows;
     final KvTensorMap kvMap; // sm90 only
@@ -114,5 +117,14 @@ public final class CudaPlan extends MlaPlan {
         for (DeviceBuffer d : new DeviceBuffer[] {seqlensBuf, tableBuf, schedBuf, offsetsBuf, oAccum, lseAccum}) be.workspace().give(d);
         // cuMemcpyHtoDAsync from pageable memory has staged the bytes before returning: the host copies may go
         arena.close();
+    }
+
+    /** The combine's launch config on {@code stream} with programmatic dependent launch; rebuilt only if the stream changes. */
+    LaunchConfig combineLaunch(int gx, int gy, int gz, int bx, long stream) {
+        if (combineLaunch == null || combineLaunchStream != stream) {
+            combineLaunch = new LaunchConfig(arena, gx, gy, gz, bx, 1, 1, 0, stream, true);
+            combineLaunchStream = stream;
+        }
+        return combineLaunch;
     }
 }

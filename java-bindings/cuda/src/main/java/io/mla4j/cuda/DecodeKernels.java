@@ -161,9 +161,20 @@ final class DecodeKernels {
         }
         // the combine only touches sequences with more than one split; skip the launch when there are none
         if (combine != null && p.needsCombine) {
-            combine.launch(p.batch(), p.rows, COMBINE_COLUMN_PARTS, COMBINE_THREADS, 1, 1, 0, ctx.stream(), p.params.kernelParams());
+            if (PDL && decode == sm90) { // the sm90 kernel triggers its dependents early; the combine waits (combine.cu)
+                combine.launch(p.combineLaunch(p.batch(), p.rows, COMBINE_COLUMN_PARTS, COMBINE_THREADS, ctx.stream()), p.params.kernelParams());
+            } else {
+                combine.launch(p.batch(), p.rows, COMBINE_COLUMN_PARTS, COMBINE_THREADS, 1, 1, 0, ctx.stream(), p.params.kernelParams());
+            }
         }
     }
+
+    /**
+     * Programmatic dependent launch of the combine behind the Hopper kernel: off unless -Dmla4j.cuda.pdl=true.
+     * Measured on the H100 (docs/PERF.md r7): correct, but b=1 steps got slower (46 -> 56 us, 46 -> 67 us at
+     * s_k=65536, h_q=16), so it stays an opt-in experiment.
+     */
+    static final boolean PDL = "true".equalsIgnoreCase(System.getProperty("mla4j.cuda.pdl"));
 
     // mla4j_combine (kernels-cuda/common/combine.cu): one CTA per (sequence, row, 128-column quarter)
     static final int COMBINE_THREADS = 128, COMBINE_COLUMN_PARTS = 4;
