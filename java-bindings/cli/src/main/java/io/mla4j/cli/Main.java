@@ -98,10 +98,10 @@ public final class Main {
             Tensor hostO = w.poisoned(dt, b, sq, hq, Mla.D_V), hostL = w.poisoned(DType.FP32, b, hq, sq);
             be.copy(hostO, out);
             be.copy(hostL, lse);
-            // Warm up for the asked number of calls and at least 0.5 s (at most 1000 calls), so the JIT
+            // Warm up for the asked number of calls and at least 2 s (at most 1000 calls), so the JIT
             // has compiled the hot loops of a CPU backend before timing even a tiny config.
             long warmStart = System.nanoTime();
-            for (int i = 0; i < o.warmup || (o.warmup > 0 && i < 1000 && System.nanoTime() - warmStart < 500_000_000L); i++) {
+            for (int i = 0; i < o.warmup || (o.warmup > 0 && i < 1000 && System.nanoTime() - warmStart < 2_000_000_000L); i++) {
                 p.say("warm-up " + (i + 1));
                 be.decode(plan, q, cache, out, lse);
                 be.synchronize();

@@ -36,7 +36,7 @@ final class Options {
                   --no-causal      disable the bottom-right causal mask (only matters for s_q > 1)
                   --backend NAME   force a backend (default: best available; see --list-backends)
                   --iters N        timed calls per config          (default 20; median reported)
-                  --warmup N       untimed calls first (default 3; continued to 0.5 s so the JIT warms)
+                  --warmup N       untimed calls first (default 3; continued to 2 s so the JIT has compiled the hot loops)
                   --check N        sequences checked against the fp64 oracle (default 2; 0 = skip)
                   --seed N         input seed (default: fresh each run)
                   --format F       table | md | csv | json         (default table)
