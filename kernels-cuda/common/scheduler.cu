@@ -13,7 +13,7 @@ __device__ __forceinline__ int blocks_of(int seqlen) { return (seqlen + MLA4J_BL
 
 extern "C" __global__ void __launch_bounds__(32) mla4j_schedule(const __grid_constant__ MlaParams p) {
     const int lane = threadIdx.x;
-    const int b = p.b, parts = p.num_parts, F = MLA4J_FIXED_OVERHEAD_BLOCKS;
+    const int b = p.b, parts = p.num_parts, F = p.split_overhead;
     long long total = 0;
     for (int s = lane; s < b; s += 32) total += blocks_of(p.seqlens[s]) + F;
     for (int o = 16; o > 0; o >>= 1) total += __shfl_xor_sync(0xffffffffu, total, o);

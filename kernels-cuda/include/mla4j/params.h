@@ -7,12 +7,12 @@
 #pragma once
 #include <stdint.h>
 
-#define MLA4J_PARAMS_VERSION 1
+#define MLA4J_PARAMS_VERSION 2
 #define MLA4J_D_QK 576      // latent 512 + rope 64
 #define MLA4J_D_V 512       // V = first 512 dims of the cached vector
 #define MLA4J_BLOCK 64      // tokens per page
 #define MLA4J_SCHED_INTS 8  // ints per part in the tile-scheduler metadata
-#define MLA4J_FIXED_OVERHEAD_BLOCKS 5
+#define MLA4J_FIXED_OVERHEAD_BLOCKS 5  // the default F of the split schedule (FlashMLA's); a plan may pick another
 
 enum MlaDType : int32_t { MLA4J_BF16 = 0, MLA4J_FP16 = 1 };
 
@@ -39,4 +39,6 @@ struct MlaParams {
     int32_t dtype;            // MlaDType
     float scale;              // softmax scale (default 576^-0.5)
     float scale_log2;         // scale * log2(e), for exp2-based softmax
+    int32_t split_overhead;   // F of the split schedule (cost of a split, in blocks): what p.sched was built with
+    int32_t reserved;         // 0; keeps the size a multiple of 8 explicitly
 };

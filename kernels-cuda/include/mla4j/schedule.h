@@ -2,7 +2,7 @@
 // io.mla4j.SplitSchedule (java-bindings/core); the GPU scheduler kernel must produce exactly the same
 // numbers, and a test compares them. Restated here for kernel authors:
 //
-//   blocks[s] = ceil(seqlen[s] / 64); F = MLA4J_FIXED_OVERHEAD_BLOCKS (5)
+//   blocks[s] = ceil(seqlen[s] / 64); F = p.split_overhead (>= 1; MLA4J_FIXED_OVERHEAD_BLOCKS = 5 is FlashMLA's)
 //   total = sum_s (blocks[s] + F); perPart = max(ceil(total / P) + F, 2F)
 //   cursor (s, blk) = (0, 0); splits[s] = 0
 //   for p in 0 .. P-1:

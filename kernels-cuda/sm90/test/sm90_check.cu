@@ -50,8 +50,10 @@ struct Schedule {
     std::vector<int> meta;     // [parts * 8]
     std::vector<int> offsets;  // [b + 1]
 };
+static int g_F = MLA4J_FIXED_OVERHEAD_BLOCKS;  // split overhead F of the schedule (SM90_F=..., sweep mode varies it)
+static bool g_pdl = false;                     // SM90_PDL=1: the shared combine launched with programmatic dependent launch
 static Schedule make_schedule(const std::vector<int>& seqlens, int parts) {
-    const int b = (int)seqlens.size(), f = MLA4J_FIXED_OVERHEAD_BLOCKS;
+    const int b = (int)seqlens.size(), f = g_F;
     std::vector<int> blocks(b);
     long long total = 0;
     for (int s = 0; s < b; ++s) blocks[s] = (seqlens[s] + 63) / 64, total += blocks[s] + f;
@@ -226,6 +228,7 @@ static void setup(Problem& P, const void* cache, long long num_blocks, uint64_t 
     m.causal = P.causal && P.s_q > 1; m.dtype = P.dtype;
     m.scale = 1.0f / std::sqrt(576.0f);
     m.scale_log2 = m.scale * 1.4426950408889634f;
+    m.split_overhead = g_F;
     P.tm = make_kv_map(cache, num_blocks);
 }
 static void release(Problem& P) {
@@ -266,9 +269,17 @@ static int max_active_pairs() {
 }
 static void launch_combine(const Problem& P, cudaStream_t st, bool pdl) {
 #ifdef MLA4J_HAVE_SHARED_COMBINE
-    if (g_shared_combine) {  // grid (b, ceil(rows / 8)), block 256; plain stream order (it has no PDL wait)
-        mla4j_combine<<<dim3(P.b, (P.rows() + 7) / 8), 256, 0, st>>>(P.prm);
-        CK(cudaGetLastError());
+    if (g_shared_combine) {  // grid (b, rows, 4), block 256 (combine.cu); PDL only with SM90_PDL=1
+        cudaLaunchConfig_t cfg = {};
+        cfg.gridDim = dim3(P.b, P.rows(), 4);
+        cfg.blockDim = dim3(256);
+        cfg.stream = st;
+        cudaLaunchAttribute attr[1];
+        attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+        attr[0].val.programmaticStreamSerializationAllowed = 1;
+        cfg.attrs = attr;
+        cfg.numAttrs = g_pdl ? 1 : 0;
+        CK(cudaLaunchKernelEx(&cfg, mla4j_combine, P.prm));
         return;
     }
 #endif
@@ -463,10 +474,8 @@ static std::vector<int> draw_lens(const BenchCfg& c, std::mt19937_64& rng) {
     return l;
 }
 
+static int bench_cfgs(const std::vector<BenchCfg>& cfgs, double gemm_tflops, const std::vector<int>& fs);
 static int bench_mode(double gemm_tflops) {
-    CK(cudaFuncSetAttribute(mla4j_decode_sm90, cudaFuncAttributeMaxDynamicSharedMemorySize, MLA4J_SM90_SMEM_BYTES));
-    const double bw = copy_bandwidth();
-    printf("device copy bandwidth (read+write): %.3f TB/s; GEMM peak used: %.0f TFLOP/s\n", bw / 1e12, gemm_tflops);
     std::vector<BenchCfg> cfgs;
     for (int mean : {4096, 8192, 16384, 32768})
         for (int h_q : {16, 64, 128})
@@ -476,6 +485,27 @@ static int bench_mode(double gemm_tflops) {
     cfgs.push_back({1, 32768, 16, 1, false});
     cfgs.push_back({1, 32768, 128, 1, false});
     cfgs.push_back({4, 32768, 128, 1, false});
+    return bench_cfgs(cfgs, gemm_tflops, {g_F});
+}
+// Small-batch split policy sweep: the same configs under several split overheads F.
+static int sweep_mode(double gemm_tflops) {
+    std::vector<BenchCfg> cfgs;
+    for (int b : {1, 2, 4, 8})
+        for (int mean : {4096, 32768})
+            for (int h_q : {16, 128}) cfgs.push_back({b, mean, h_q, 1, false});
+    cfgs.push_back({1, 65536, 16, 1, false});
+    cfgs.push_back({16, 8192, 16, 1, false});
+    cfgs.push_back({32, 4096, 128, 1, false});
+    cfgs.push_back({128, 4096, 16, 1, true});
+    cfgs.push_back({128, 4096, 64, 2, true});
+    cfgs.push_back({128, 32768, 16, 1, true});
+    return bench_cfgs(cfgs, gemm_tflops, {5, 3, 2, 1});
+}
+static int bench_cfgs(const std::vector<BenchCfg>& cfgs, double gemm_tflops, const std::vector<int>& fs) {
+    CK(cudaFuncSetAttribute(mla4j_decode_sm90, cudaFuncAttributeMaxDynamicSharedMemorySize, MLA4J_SM90_SMEM_BYTES));
+    const double bw = copy_bandwidth();
+    printf("device copy bandwidth (read+write): %.3f TB/s; GEMM peak used: %.0f TFLOP/s; combine PDL %s\n", bw / 1e12,
+           gemm_tflops, g_pdl ? "on" : "off");
 
     std::mt19937_64 rng(7);
     std::vector<std::vector<int>> lens;
@@ -493,16 +523,19 @@ static int bench_mode(double gemm_tflops) {
     fill_random<<<4096, 256>>>(cache, (size_t)nblk * 64 * 576, 99, 1.0f, MLA4J_BF16);
     CK(cudaDeviceSynchronize());
 
-    printf("\n| b | s_k mean | h_q | s_q | varlen | parts | us (decode+combine) | us (decode) | TB/s | TFLOP/s | floor us | fraction of floor |\n");
-    printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    printf("\n| b | s_k mean | h_q | s_q | varlen | F | parts | splits | us (decode+combine) | us (decode) | TB/s | TFLOP/s | floor us | fraction of floor |\n");
+    printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     cudaStream_t st; CK(cudaStreamCreate(&st));
     cudaEvent_t e0, e1; cudaEventCreate(&e0); cudaEventCreate(&e1);
-    for (size_t ci = 0; ci < cfgs.size(); ++ci) {
+    for (size_t ci = 0; ci < cfgs.size(); ++ci)
+      for (int F : fs) {
+        g_F = F;
         const BenchCfg& c = cfgs[ci];
-        const int rot = c.b <= 4 ? 16 : 1;  // small problems: rotate block tables so the cache is not L2-resident
-        std::vector<Problem> Ps(rot);
         long long sumk = 0;
         for (int l : lens[ci]) sumk += l;
+        // Small problems (< 160 MB of KV): rotate 16 block tables so the cache is not L2-resident.
+        const int rot = sumk * 1152 < (160ll << 20) ? 16 : 1;
+        std::vector<Problem> Ps(rot);
         std::vector<int> perm(nblk);
         std::iota(perm.begin(), perm.end(), 0);
         std::shuffle(perm.begin(), perm.end(), rng);
@@ -552,8 +585,8 @@ static int bench_mode(double gemm_tflops) {
         const double flops = 2.0 * c.s_q * (double)sumk * c.h_q * (576 + 512);
         const double bytes = 2.0 * ((double)sumk * 576 + (double)c.b * c.s_q * c.h_q * (576 + 512));
         const double floor_us = std::max(bytes / bw, flops / (gemm_tflops * 1e12)) * 1e6;
-        printf("| %d | %d | %d | %d | %s | %d | %.1f | %.1f | %.2f | %.0f | %.1f | %.3f |\n", c.b, c.mean, c.h_q, c.s_q,
-               c.varlen ? "N(m,m/2)" : "fixed", Ps[0].parts, us_all, us_dec, bytes / (us_all * 1e-6) / 1e12,
+        printf("| %d | %d | %d | %d | %s | %d | %d | %d | %.1f | %.1f | %.2f | %.0f | %.1f | %.3f |\n", c.b, c.mean, c.h_q, c.s_q,
+               c.varlen ? "N(m,m/2)" : "fixed", F, Ps[0].parts, Ps[0].sched.offsets[c.b], us_all, us_dec, bytes / (us_all * 1e-6) / 1e12,
                flops / (us_all * 1e-6) / 1e12, floor_us, floor_us / us_all);
         fflush(stdout);
         for (auto& P : Ps) release(P);
@@ -600,6 +633,10 @@ int main(int argc, char** argv) {
     g_max_pairs = max_active_pairs();
     if (getenv("SM90_CLUSTER")) g_cluster = true;
     if (getenv("SM90_TEST_COMBINE")) g_shared_combine = false;
+    if (getenv("SM90_F")) g_F = atoi(getenv("SM90_F"));
+    if (getenv("SM90_PDL")) g_pdl = atoi(getenv("SM90_PDL")) != 0;
+    if (getenv("SM90_CARVEOUT")) CK(cudaFuncSetAttribute(mla4j_combine, cudaFuncAttributePreferredSharedMemoryCarveout, 100));
+    printf("split overhead F = %d (SM90_F)\n", g_F);
     printf("combine kernel: %s\n", g_shared_combine ? "kernels-cuda/common/combine.cu (mla4j_combine)" : "test-only (sm90_check.cu)");
     printf("co-resident 2-CTA clusters: %d; clusters %s\n", g_max_pairs, g_cluster ? "on (even tile counts)" : "off");
     // Same shared-memory carveout for the combine as for the decode: no SM reconfiguration between them.
@@ -609,7 +646,8 @@ int main(int argc, char** argv) {
     if (mode == "check") return check_mode(false);
     if (mode == "quick") return check_mode(true);
     if (mode == "bench") return bench_mode(argc > 2 ? atof(argv[2]) : 790.0);
+    if (mode == "sweep") return sweep_mode(argc > 2 ? atof(argv[2]) : 790.0);
     if (mode == "one" && argc > 5) return one_mode(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
-    fprintf(stderr, "usage: sm90_check check | quick | bench [gemm_tflops] | one b mean h_q s_q\n");
+    fprintf(stderr, "usage: sm90_check check | quick | bench [gemm_tflops] | sweep [gemm_tflops] | one b mean h_q s_q\n");
     return 2;
 }

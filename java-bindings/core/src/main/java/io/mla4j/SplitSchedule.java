@@ -17,7 +17,7 @@ import java.util.Arrays;
  *
  * <h2>The algorithm</h2>
  * <pre>
- * blocks[s] = ceil(seqlen[s] / 64);  F = 5
+ * blocks[s] = ceil(seqlen[s] / 64);  F = the split overhead (5 by default, FlashMLA's; a backend may pick another)
  * total     = sum over s of (blocks[s] + F)
  * perPart   = max(ceil(total / P) + F, 2F)
  * cursor (s, blk) = (0, 0); splits[s] = 0
@@ -38,25 +38,39 @@ import java.util.Arrays;
  * still gets one (empty) split, so every sequence's output is written.
  */
 public final class SplitSchedule {
-    /** Fixed cost of one split, in 64-token blocks (FlashMLA uses 5). */
+    /**
+     * Default fixed cost of one split, in 64-token blocks (FlashMLA uses 5). A backend whose split costs
+     * less passes its own value to {@link #compute(int[], int, int)}: a smaller F lets a short batch spread
+     * over more workers (b = 1, s_k = 4096 gets 13 splits with F = 5 and 64 with F = 1).
+     */
     public static final int FIXED_OVERHEAD_BLOCKS = 5;
     /** Ints per part in {@link #metadata()}: beginIdx, beginBlock, endIdx, endBlock, beginSplit, 3 unused. */
     public static final int META_INTS = 8;
 
-    private final int numParts;
+    private final int numParts, splitOverhead;
     private final int[] meta;          // [numParts * 8]
     private final int[] splitOffsets;  // [b + 1], running total of splits, starts at 0
 
-    private SplitSchedule(int numParts, int[] meta, int[] splitOffsets) {
+    private SplitSchedule(int numParts, int splitOverhead, int[] meta, int[] splitOffsets) {
         this.numParts = numParts;
+        this.splitOverhead = splitOverhead;
         this.meta = meta;
         this.splitOffsets = splitOffsets;
     }
 
-    /** Computes the schedule for these sequence lengths over {@code numParts} workers. */
+    /** Computes the schedule for these sequence lengths over {@code numParts} workers, with the default F. */
     public static SplitSchedule compute(int[] seqlens, int numParts) {
+        return compute(seqlens, numParts, FIXED_OVERHEAD_BLOCKS);
+    }
+
+    /**
+     * Computes the schedule for these sequence lengths over {@code numParts} workers, a split costing
+     * {@code splitOverhead} blocks (F in the algorithm above; at least 1 so every part's budget covers a block).
+     */
+    public static SplitSchedule compute(int[] seqlens, int numParts, int splitOverhead) {
         if (numParts < 1) throw new IllegalArgumentException("numParts must be >= 1, got " + numParts);
-        final int b = seqlens.length, f = FIXED_OVERHEAD_BLOCKS;
+        if (splitOverhead < 1) throw new IllegalArgumentException("splitOverhead must be >= 1, got " + splitOverhead);
+        final int b = seqlens.length, f = splitOverhead;
         int[] blocks = new int[b];
         long total = 0;
         for (int s = 0; s < b; s++) {
@@ -101,10 +115,12 @@ public final class SplitSchedule {
         }
         int[] offsets = new int[b + 1];
         for (int i = 0; i < b; i++) offsets[i + 1] = offsets[i] + splits[i];
-        return new SplitSchedule(numParts, meta, offsets);
+        return new SplitSchedule(numParts, f, meta, offsets);
     }
 
     public int numParts() { return numParts; }
+    /** The F this schedule was computed with (the GPU scheduler must be given the same). */
+    public int splitOverhead() { return splitOverhead; }
     public int batch() { return splitOffsets.length - 1; }
     /** Total partial slots: the sum of splits over all sequences (at most b + numParts). */
     public int totalSplits() { return splitOffsets[splitOffsets.length - 1]; }

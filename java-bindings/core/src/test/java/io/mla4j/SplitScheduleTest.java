@@ -23,7 +23,9 @@ class SplitScheduleTest {
             int[] lens = new int[b];
             for (int i = 0; i < b; i++) lens[i] = r.nextInt(10) == 0 ? 0 : r.nextInt(r.nextBoolean() ? 200 : 20000);
             int parts = 1 + r.nextInt(140);
-            SplitSchedule s = SplitSchedule.compute(lens, parts);
+            int f = iter % 2 == 0 ? SplitSchedule.FIXED_OVERHEAD_BLOCKS : 1 + r.nextInt(6);
+            SplitSchedule s = SplitSchedule.compute(lens, parts, f);
+            assertEquals(f, s.splitOverhead());
             int[][] covered = new int[b][];
             for (int i = 0; i < b; i++) covered[i] = new int[Mla.blocksFor(lens[i])];
             int[] splitsSeen = new int[b];
@@ -47,6 +49,15 @@ class SplitScheduleTest {
             }
             assertTrue(s.totalSplits() <= b + parts, "at most b + P splits");
         }
+    }
+
+    @Test
+    void smallerOverheadSpreadsShortBatchesWider() {
+        // b = 1, s_k = 4096 (64 blocks) on 132 parts: F = 5 gives perPart = max(1 + 5, 10) = 10, 5 blocks a split;
+        // F = 1 gives perPart = max(1 + 1, 2) = 2, one block a split
+        assertEquals(13, SplitSchedule.compute(new int[] {4096}, 132).splitsOf(0));
+        assertEquals(64, SplitSchedule.compute(new int[] {4096}, 132, 1).splitsOf(0));
+        assertThrows(IllegalArgumentException.class, () -> SplitSchedule.compute(new int[] {4096}, 132, 0));
     }
 
     @Test

@@ -87,7 +87,7 @@ public final class GpuChecks {
                     int[][] dev = ((CudaPlan) plan).deviceSchedule();
                     SplitSchedule s = plan.schedule();
                     boolean ok = Arrays.equals(dev[0], s.metadata()) && Arrays.equals(dev[1], s.splitOffsets());
-                    check(ok, "GPU scheduler == SplitSchedule for b=" + l.length + " h_q=" + hq + " parts=" + s.numParts()
+                    check(ok, "GPU scheduler == SplitSchedule for b=" + l.length + " h_q=" + hq + " parts=" + s.numParts() + " F=" + s.splitOverhead()
                             + " splits=" + s.totalSplits() + (ok ? "" : ": gpu " + Arrays.toString(dev[1]) + " host " + Arrays.toString(s.splitOffsets())));
                 }
             }

@@ -18,6 +18,13 @@ public abstract class AbstractMlaBackend implements MlaBackend {
     /** Number of parallel workers to split the KV work over for this shape (SMs / cores / NPU cores). */
     protected abstract int parallelism(PlanSpec spec);
 
+    /**
+     * The split schedule's fixed cost of one split, in 64-token blocks, for this shape: what starting a
+     * split costs this backend relative to one KV block ({@link SplitSchedule#FIXED_OVERHEAD_BLOCKS} unless
+     * a backend has measured otherwise).
+     */
+    protected int splitOverheadBlocks(PlanSpec spec) { return SplitSchedule.FIXED_OVERHEAD_BLOCKS; }
+
     /** Builds the plan (allocating whatever workspace it needs). Inputs are valid. */
     protected MlaPlan createPlan(PlanSpec spec, SplitSchedule schedule, int[] seqlens, int[] blockTable) {
         return new BackendPlan(this, spec, schedule, seqlens, blockTable);
@@ -40,7 +47,7 @@ public abstract class AbstractMlaBackend implements MlaBackend {
         int[] seqlens = Checks.planSpec(spec);
         checkSupported(spec.numHeads(), spec.queryLen(), spec.dtype());
         int[] table = spec.blockTable().toIntArray();
-        SplitSchedule schedule = SplitSchedule.compute(seqlens, Math.max(1, parallelism(spec)));
+        SplitSchedule schedule = SplitSchedule.compute(seqlens, Math.max(1, parallelism(spec)), splitOverheadBlocks(spec));
         return createPlan(spec, schedule, seqlens, table);
     }
 

@@ -197,6 +197,17 @@ public final class CudaBackend extends AbstractMlaBackend {
         return Math.max(1, ctx.smCount / tiles);
     }
 
+    /**
+     * A split of these kernels costs about one KV block, not FlashMLA's 5: F = 1 lets b = 1, s_k = 4096 use
+     * 64 SMs instead of 13 (sm90 harness, H100, 2026-11-23: 19.8 -> 11.9 us decode + combine at h_q = 16;
+     * docs/PERF.md r8). With more than one 64-row tile the same sweep favoured F = 2 (b = 1, s_k = 4096,
+     * h_q = 128: 19.1 us vs 20.7 at F = 1 and 24.5 at F = 5). At b = 128 F made no difference beyond noise.
+     */
+    @Override
+    protected int splitOverheadBlocks(PlanSpec spec) {
+        return spec.rows() <= DecodeKernels.ROW_TILE ? 1 : 2;
+    }
+
     @Override
     protected MlaPlan createPlan(PlanSpec spec, SplitSchedule schedule, int[] seqlens, int[] blockTable) {
         ctx.makeCurrent();

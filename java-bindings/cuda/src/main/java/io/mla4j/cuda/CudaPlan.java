@@ -72,6 +72,7 @@ public final class CudaPlan extends MlaPlan {
         params.setInt("dtype", spec.dtype() == DType.BF16 ? 0 : 1);
         params.setFloat("scale", spec.scale());
         params.setFloat("scale_log2", (float) (spec.scale() / Math.log(2.0)));
+        params.setInt("split_overhead", schedule.splitOverhead()); // the GPU scheduler must build the host's schedule
 
         // Upload once per step (host -> device, stream-ordered), then schedule on the GPU.
         MemorySegment host = arena.allocate(4L * Math.max(b, table.length));

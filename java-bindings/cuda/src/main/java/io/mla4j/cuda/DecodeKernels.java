@@ -176,9 +176,10 @@ final class DecodeKernels {
      */
     static final boolean PDL = "true".equalsIgnoreCase(System.getProperty("mla4j.cuda.pdl"));
 
-    // mla4j_combine (kernels-cuda/common/combine.cu): one CTA per (sequence, row, 128-column quarter)
-    static final int COMBINE_THREADS = 128, COMBINE_COLUMN_PARTS = 4;
+    // mla4j_combine (kernels-cuda/common/combine.cu): one CTA per (sequence, row, 128-column quarter),
+    // 8 warps sharing out the splits
+    static final int COMBINE_THREADS = 256, COMBINE_COLUMN_PARTS = 4;
     /** The launch lines the kernel sources state; LaunchGeometryTest checks the sources still say so. */
-    static final String COMBINE_LAUNCH = "Launch: grid (b, rows, 4), block 128.";
+    static final String COMBINE_LAUNCH = "Launch: grid (b, rows, 4), block 256.";
     static final String SCHEDULE_LAUNCH = "Launch: grid 1, block 32.";
 }

@@ -22,7 +22,9 @@ class LaunchGeometryTest {
         String combine = Files.readString(KC.resolve("common/combine.cu"));
         assertTrue(combine.contains(DecodeKernels.COMBINE_LAUNCH), "combine.cu no longer says '" + DecodeKernels.COMBINE_LAUNCH
                 + "': update DecodeKernels.launchDecode");
-        assertEquals(DecodeKernels.COMBINE_THREADS, define(combine, "constexpr int kColsPerCta = (\\d+);"), "combine block size");
+        assertEquals(DecodeKernels.COMBINE_THREADS, 32 * define(combine, "constexpr int kCombineWarps = (\\d+);"), "combine block size");
+        assertEquals(io.mla4j.Mla.D_V / DecodeKernels.COMBINE_COLUMN_PARTS, define(combine, "constexpr int kColsPerCta = (\\d+);"),
+                "combine columns per CTA");
         String sched = Files.readString(KC.resolve("common/scheduler.cu"));
         assertTrue(sched.contains(DecodeKernels.SCHEDULE_LAUNCH), "scheduler.cu no longer says '" + DecodeKernels.SCHEDULE_LAUNCH + "'");
     }
