@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 NVCC=${NVCC:-nvcc}
 OUTDIR=${OUTDIR:-.carry/sm90}
 mkdir -p "$OUTDIR"
-FLAGS="-gencode=arch=compute_90a,code=sm_90a -O3 -std=c++17 -Ikernels-cuda/include"
+FLAGS="-gencode=arch=compute_90a,code=sm_90a -O3 -std=c++17 -lineinfo -Ikernels-cuda/include"
 SRC="kernels-cuda/sm90/decode_sm90.cu kernels-cuda/sm90/test/sm90_check.cu"
 # Link the project's combine kernel when it exists (the harness then uses it; SM90_TEST_COMBINE=1 does not).
 if [ -f kernels-cuda/common/combine.cu ]; then
@@ -16,4 +16,11 @@ $NVCC $FLAGS -Xptxas -v -o "$OUTDIR/sm90_check" $SRC 2>&1 | tee "$OUTDIR/ptxas.t
 $NVCC $FLAGS -DMLA4J_SM90_VDESC_SWAP=1 -o "$OUTDIR/sm90_check_vswap" $SRC
 $NVCC $FLAGS -DMLA4J_SM90_SEESAW=0 -o "$OUTDIR/sm90_check_keysplit" $SRC
 $NVCC $FLAGS -DMLA4J_SM90_SEESAW=2 -o "$OUTDIR/sm90_check_seesaw_all" $SRC
+$NVCC $FLAGS -DMLA4J_SM90_PROBE=1 -o "$OUTDIR/sm90_check_probe" $SRC  # timeline probe (probe mode)
+if [ -n "${SM90_VARIANTS:-}" ]; then  # A/B builds, e.g. SM90_VARIANTS="QFIRST=1 QFIRST=2"
+  for v in $SM90_VARIANTS; do
+    $NVCC $FLAGS -DMLA4J_SM90_$v -o "$OUTDIR/sm90_check_${v/=/}" $SRC
+    $NVCC $FLAGS -DMLA4J_SM90_$v -DMLA4J_SM90_PROBE=1 -o "$OUTDIR/sm90_check_probe_${v/=/}" $SRC
+  done
+fi
 $NVCC $FLAGS -cubin -o "$OUTDIR/decode_sm90.cubin" kernels-cuda/sm90/decode_sm90.cu

@@ -3,13 +3,14 @@
 // All lse_j = -inf (no visible key in any split) -> o = 0, lse = +inf.
 // Sequences with one split were written directly by the decode kernel and are skipped here.
 //
-// Launch: grid (b, rows, 4), block 256. One CTA per (sequence, packed query row, 128-column quarter).
-// The 8 warps of a CTA take the splits round-robin (warp w: splits w, w+8, ...), each lane 4 columns
-// (one 16-byte load per split), and their sums meet in shared memory. Why: at small batch the
-// combine is latency-bound, not bandwidth-bound. b = 1, s_k = 32768 has ~130 splits per row; the
-// previous version (one thread per column walking all splits) kept ~8 loads in flight per thread and
-// took ~10 us for 4 MB of partials that sit in L2. Spreading the splits over warps puts ~8x more
-// independent loads in flight per CTA (measured in docs/PERF.md, r8).
+// Launch: grid (b, ceil(rows / rpc), 4), block 256, rpc in {1, 2, 4, 8}. One CTA per (sequence, rpc
+// packed query rows, 128-column quarter); the kernel derives rpc from gridDim.y (the smallest power of
+// two >= ceil(rows / gridDim.y)). Each row gets 8 / rpc warps, which take its splits round-robin; each
+// lane owns 4 columns (one 16-byte load per split); a row's warps meet in shared memory.
+// Why adaptive: at small batch a sequence has ~130 splits and the combine is latency-bound, so many
+// warps per row (rpc = 1) keep many loads in flight (b = 1, s_k = 32768: 36 -> 25 us per step); at b = 128
+// a sequence has 1-3 splits and one warp per row (rpc = 8) avoids launching 8x idle warps (docs/PERF.md
+// r8, r9). The host picks rpc from the schedule's largest split count (io.mla4j.cuda.DecodeKernels).
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <math.h>
@@ -34,62 +35,63 @@ template <> struct Out<__half> {
     }
 };
 
-__device__ __forceinline__ float block_max(float v, float* red) {
-    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-    const int warp = threadIdx.x >> 5;
-    if ((threadIdx.x & 31) == 0) red[warp] = v;
-    __syncthreads();
-    float m = red[0];
-#pragma unroll
-    for (int w = 1; w < kCombineWarps; ++w) m = fmaxf(m, red[w]);
-    return m;
-}
-
 template <typename T>
-__device__ __forceinline__ void combine_row(const MlaParams& p, int s, int r, int first, int n) {
+__device__ __forceinline__ void combine_rows(const MlaParams& p, int s, int first, int n) {
     __shared__ float red_max[kCombineWarps];
     __shared__ float red_sum[kCombineWarps];
     __shared__ float4 red_acc[kCombineWarps][32];
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int need = (p.rows + gridDim.y - 1) / gridDim.y;
+    int rpc = 1;
+    while (rpc < need && rpc < kCombineWarps) rpc <<= 1;  // rows per CTA
+    const int wpr = kCombineWarps / rpc;                 // warps per row
+    const int sub = warp % wpr, lead = warp - sub;       // this warp's index among its row's, the row's first warp
+    const int r = blockIdx.y * rpc + warp / wpr;
+    const bool live = r < p.rows;  // no early return: every thread reaches both __syncthreads
     const float* lse_acc = p.lse_accum + static_cast<size_t>(first) * p.rows + r;
 
     float m = -INFINITY;
-    for (int j = threadIdx.x; j < n; j += blockDim.x) m = fmaxf(m, lse_acc[static_cast<size_t>(j) * p.rows]);
-    m = block_max(m, red_max);
-
-    const int col = blockIdx.z * kColsPerCta + 4 * lane;
-    uint2* out = reinterpret_cast<uint2*>(static_cast<T*>(p.o) + (static_cast<size_t>(s) * p.rows + r) * MLA4J_D_V + col);
-    const int iq = r / p.h_q, h = r % p.h_q;
-    float* lse_out = p.lse + (static_cast<size_t>(s) * p.h_q + h) * p.s_q + iq;
-    if (m == -INFINITY) {  // the row saw no key in any split
-        if (warp == 0) *out = make_uint2(0u, 0u);
-        if (threadIdx.x == 0 && blockIdx.z == 0) *lse_out = INFINITY;
-        return;
-    }
+    if (live)
+        for (int j = sub * 32 + lane; j < n; j += wpr * 32) m = fmaxf(m, lse_acc[static_cast<size_t>(j) * p.rows]);
+    for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
+    if (lane == 0) red_max[warp] = m;
+    __syncthreads();
+    m = red_max[lead];
+    for (int w = 1; w < wpr; ++w) m = fmaxf(m, red_max[lead + w]);
 
     // Each warp: its splits' weights e_j = exp(lse_j - m) (0 for an empty split) and sum_j e_j * o_j.
-    const size_t split_stride = static_cast<size_t>(p.rows) * MLA4J_D_V / 4;  // in float4
-    const float4* part = reinterpret_cast<const float4*>(p.o_accum + (static_cast<size_t>(first) * p.rows + r) * MLA4J_D_V + col);
+    const int col = blockIdx.z * kColsPerCta + 4 * lane;
     float sum = 0.f;
     float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
+    if (live && m != -INFINITY) {
+        const size_t split_stride = static_cast<size_t>(p.rows) * MLA4J_D_V / 4;  // in float4
+        const float4* part = reinterpret_cast<const float4*>(p.o_accum + (static_cast<size_t>(first) * p.rows + r) * MLA4J_D_V + col);
 #pragma unroll 4
-    for (int j = warp; j < n; j += kCombineWarps) {
-        const float e = __expf(lse_acc[static_cast<size_t>(j) * p.rows] - m);
-        const float4 v = __ldg(part + j * split_stride);
-        sum += e;
-        acc.x += e * v.x; acc.y += e * v.y; acc.z += e * v.z; acc.w += e * v.w;
+        for (int j = sub; j < n; j += wpr) {
+            const float e = __expf(lse_acc[static_cast<size_t>(j) * p.rows] - m);
+            const float4 v = __ldg(part + j * split_stride);
+            sum += e;
+            acc.x += e * v.x; acc.y += e * v.y; acc.z += e * v.z; acc.w += e * v.w;
+        }
     }
     red_acc[warp][lane] = acc;
     if (lane == 0) red_sum[warp] = sum;
     __syncthreads();
-    if (warp != 0) return;
+    if (!live || sub != 0) return;
     float total = 0.f;
     acc = make_float4(0.f, 0.f, 0.f, 0.f);
-#pragma unroll
-    for (int w = 0; w < kCombineWarps; ++w) {
-        const float4 v = red_acc[w][lane];
-        total += red_sum[w];
+    for (int w = 0; w < wpr; ++w) {
+        const float4 v = red_acc[lead + w][lane];
+        total += red_sum[lead + w];
         acc.x += v.x; acc.y += v.y; acc.z += v.z; acc.w += v.w;
+    }
+    uint2* out = reinterpret_cast<uint2*>(static_cast<T*>(p.o) + (static_cast<size_t>(s) * p.rows + r) * MLA4J_D_V + col);
+    const int iq = r / p.h_q, h = r % p.h_q;
+    float* lse_out = p.lse + (static_cast<size_t>(s) * p.h_q + h) * p.s_q + iq;
+    if (m == -INFINITY) {  // the row saw no key in any split
+        *out = make_uint2(0u, 0u);
+        if (lane == 0 && blockIdx.z == 0) *lse_out = INFINITY;
+        return;
     }
     const float inv = 1.f / total;  // total >= 1: the split holding the max has weight 1
     *out = Out<T>::pack4(make_float4(acc.x * inv, acc.y * inv, acc.z * inv, acc.w * inv));
@@ -104,9 +106,9 @@ extern "C" __global__ void __launch_bounds__(kCombineWarps * 32) mla4j_combine(c
     // visible. A no-op for a normal launch.
     asm volatile("griddepcontrol.wait;" ::: "memory");
 #endif
-    const int s = blockIdx.x, r = blockIdx.y;
+    const int s = blockIdx.x;
     const int first = p.split_offsets[s], n = p.split_offsets[s + 1] - first;
-    if (n <= 1 || r >= p.rows) return;  // uniform per CTA: no thread is left behind at a barrier
-    if (p.dtype == MLA4J_BF16) combine_row<__nv_bfloat16>(p, s, r, first, n);
-    else combine_row<__half>(p, s, r, first, n);
+    if (n <= 1) return;  // uniform per CTA: no thread is left behind at a barrier
+    if (p.dtype == MLA4J_BF16) combine_rows<__nv_bfloat16>(p, s, first, n);
+    else combine_rows<__half>(p, s, first, n);
 }

@@ -31,8 +31,30 @@
 #ifndef MLA4J_SM90_SEESAW
 #define MLA4J_SM90_SEESAW 1  // 0: key-split for every row count, 2: seesaw for every row count (A/B)
 #endif
+#ifndef MLA4J_SM90_RELAY
+#define MLA4J_SM90_RELAY 2  // 2: relay for every row count (shipped, r9); 1: relay for rows > 64 only; 0: key-split/seesaw
+#endif
+#ifndef MLA4J_SM90_QFIRST
+#define MLA4J_SM90_QFIRST 0  // A/B: the producer holds KV block 0 (1) or block 1 (2) until the first Q tile landed
+#endif
 #ifndef MLA4J_SM90_VDESC_SWAP
 #define MLA4J_SM90_VDESC_SWAP 0  // test-only: swaps LBO/SBO of the V descriptor (layout diagnosis)
+#endif
+
+// Test-only timeline probe (-DMLA4J_SM90_PROBE=1, built by scripts/cuda-sm90-build.sh as sm90_check_probe):
+// %globaltimer at fixed points of each CTA's life, read back by the harness's `probe` mode.
+#if MLA4J_SM90_PROBE
+__device__ unsigned long long mla4j_sm90_probe[264][12];
+#define PROBE(i)                                                                                         \
+    do {                                                                                                 \
+        unsigned long long t_;                                                                           \
+        asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t_));                                           \
+        mla4j_sm90_probe[(blockIdx.y * gridDim.x + blockIdx.x) % 264][i] = t_;                           \
+    } while (0)
+#else
+#define PROBE(i) \
+    do {         \
+    } while (0)
 #endif
 
 namespace mla4j_sm90 {
@@ -50,8 +72,9 @@ constexpr int kOffKV = kOffQ + kTileBytes;
 constexpr int kOffP = kOffKV + kStages * kTileBytes;
 constexpr int kOffMax = kOffP + kRowsPerTile * 128;  // float [2][64]
 constexpr int kOffSum = kOffMax + 2 * 64 * 4;        // float [2][64]
-constexpr int kOffBar = kOffSum + 2 * 64 * 4;        // u64 full[kStages][kBoxes], empty[kStages]
-constexpr int kSmemUsed = kOffBar + (kBoxes + 1) * kStages * 8;
+constexpr int kOffBar = kOffSum + 2 * 64 * 4;        // u64 full[kStages][kBoxes], empty[kStages], qready
+constexpr int kOffQReady = kOffBar + (kBoxes + 1) * kStages * 8;
+constexpr int kSmemUsed = kOffQReady + 8;
 constexpr int kSmemBytes = kSmemUsed + 1024;  // slack to align the base to 1024 (swizzle atoms)
 static_assert(kSmemBytes == MLA4J_SM90_SMEM_BYTES, "update sm90_launch.h");
 static_assert(kThreads == MLA4J_SM90_THREADS, "update sm90_launch.h");
@@ -115,6 +138,11 @@ __device__ void produce(const MlaParams& p, const CUtensorMap* tm, const PartWor
             const uint32_t use = it / kStages;
             mbar_wait(empty + st * 8, (use & 1) ^ 1);  // first use of a stage passes at once
             const int row = bt[blk] * MLA4J_BLOCK;
+            if (it == 0) PROBE(2);  // producer has the first block's address
+#if MLA4J_SM90_QFIRST
+            // The Q tile's bytes would otherwise queue behind up to 144 KiB of KV on the way into the SM.
+            if (it == MLA4J_SM90_QFIRST - 1) mbar_wait(smem_addr(smem + kOffQReady), 0);
+#endif
             // One barrier per box: Q K^T starts on the first 64 columns while the rest still arrive.
 #pragma unroll
             for (int j = 0; j < kBoxes; ++j) {
@@ -130,33 +158,26 @@ __device__ void produce(const MlaParams& p, const CUtensorMap* tm, const PartWor
 }
 
 // ---------------------------------------------------------------- consumers
-// Copies the sequence's 64-row query tile into the K-major 128B-swizzled layout wgmma reads
-// (rows past the sequence's query rows are zero). All 256 consumer threads take part; loads are
-// issued in two batches of 9 before their stores so the round trips to memory overlap (this sits on the
-// critical path of each split, and of the whole kernel at small batch).
+// Starts copying the sequence's 64-row query tile into the K-major 128B-swizzled layout wgmma reads
+// (rows past the sequence's query rows are zero-filled). All 256 consumer threads take part, each
+// issuing its 18 16-byte cp.async copies at once: one memory round trip (the register-staged copy it
+// replaced took two, ~1.4 us more at the start of every split; docs/PERF.md r9). Completed by
+// cp_async_wait_all() in split_begin.
 __device__ __forceinline__ void load_q_tile(const MlaParams& p, int s, int tile_row0, int t, uint8_t* smem) {
     constexpr int kChunks = MLA4J_D_QK / 8;                               // 72 x 16 B per row
     constexpr int kPerThread = kRowsPerTile * kChunks / kConsumerThreads;  // 18
-    constexpr int kBatch = kPerThread / 2;                                 // loads in flight per thread  // loads in flight per thread (register budget)  // loads in flight per thread (register budget)                                 // registers allow 9 in flight
     const uint4* q = reinterpret_cast<const uint4*>(p.q) + static_cast<size_t>(s) * p.rows * kChunks;
-#pragma unroll 1  // a rolled outer loop keeps the index math from being hoisted (register pressure)
-    for (int b0 = 0; b0 < kPerThread; b0 += kBatch) {
-        uint4 v[kBatch];
-#pragma unroll
-        for (int i = 0; i < kBatch; ++i) {
-            const int idx = t + (b0 + i) * kConsumerThreads;
-            const int r = idx / kChunks, c = idx % kChunks;
-            const int grow = tile_row0 + r;
-            v[i] = grow < p.rows ? __ldg(q + static_cast<size_t>(grow) * kChunks + c) : make_uint4(0, 0, 0, 0);
-        }
-#pragma unroll
-        for (int i = 0; i < kBatch; ++i) {
-            const int idx = t + (b0 + i) * kConsumerThreads;
-            const int r = idx / kChunks, c = idx % kChunks;
-            const int off = (c >> 3) * kBoxBytes + r * 128 + (((c & 7) ^ (r & 7)) << 4);
-            *reinterpret_cast<uint4*>(smem + kOffQ + off) = v[i];
-        }
+    const uint32_t base = smem_addr(smem + kOffQ);
+#pragma unroll 1  // copies in flight need no registers, so no unrolling (which raised the spills)
+    for (int i = 0; i < kPerThread; ++i) {
+        const int idx = t + i * kConsumerThreads;
+        const int r = idx / kChunks, c = idx % kChunks;
+        const int grow = tile_row0 + r;
+        const bool real = grow < p.rows;
+        const uint4* src = real ? q + static_cast<size_t>(grow) * kChunks + c : q;  // 0 bytes read when padding
+        cp_async_16_zfill(base + (c >> 3) * kBoxBytes + r * 128 + (((c & 7) ^ (r & 7)) << 4), src, real ? 16 : 0);
     }
+    cp_async_commit();
 }
 
 // Zeroes V rows (boxes [box0, box0 + nbox)) of tokens past the sequence end, so that stale cache
@@ -256,25 +277,38 @@ __device__ __forceinline__ void release_stage(const Ctx& c, int st) {
     }
 }
 
+// What a split's epilogue needs, read at its start so the loads overlap the Q copy instead of sitting
+// on the epilogue's critical path (~0.6 us at small batch).
+struct SplitOut {
+    int slot;     // partial slot (when not direct)
+    bool direct;  // the sequence has one split: write o/lse
+};
+
 // Split prologue: Q tile into shared memory, and the last visible key of this thread's two rows
 // (bottom-right causal mask; never past the sequence end, also for padding rows).
-__device__ __forceinline__ void split_begin(const MlaParams& p, const Ctx& c, int s, int (&lim)[2]) {
+__device__ __forceinline__ SplitOut split_begin(const MlaParams& p, const PartWork& w, const Ctx& c, int s, int (&lim)[2]) {
     load_q_tile(p, s, c.tile_row0, c.t, c.smem);
-    fence_proxy_async();
-    named_barrier(kBarQ, kConsumerThreads);
     const int seqlen = p.seqlens[s];
+    const int off0 = p.split_offsets[s], off1 = p.split_offsets[s + 1];
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
         const int iq = (c.tile_row0 + c.r0 + 8 * h) / p.h_q;
         const int l = p.causal ? seqlen - p.s_q + iq : seqlen - 1;
         lim[h] = min(l, seqlen - 1);
     }
+    if (c.t == 0 && s == w.begin_idx) PROBE(9);  // Q copies issued
+    cp_async_wait_all();
+    if (c.t == 0 && s == w.begin_idx) PROBE(10);  // this thread's Q copies landed
+    if (s == w.begin_idx) mbar_arrive(smem_addr(c.smem + kOffQReady));  // the producer may go on (QFIRST)
+    fence_proxy_async();  // the copies' writes, before wgmma (async proxy) reads them
+    named_barrier(kBarQ, kConsumerThreads);
+    return SplitOut{off0 + (s == w.begin_idx ? w.begin_split : 0), off1 - off0 == 1};
 }
 
 // Split epilogue: total row sums (this warpgroup's part + the other's), then o/lse directly for a
 // sequence with one split, else the normalised partial and its LSE (-inf when no key was seen).
 template <class T>
-__device__ __forceinline__ void split_end(const MlaParams& p, const PartWork& w, const Ctx& c, int s,
+__device__ __forceinline__ void split_end(const MlaParams& p, const SplitOut& so, const Ctx& c, int s,
                                           const float (&o)[128], const float (&m)[2], float (&lsum)[2]) {
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
@@ -287,9 +321,8 @@ __device__ __forceinline__ void split_end(const MlaParams& p, const PartWork& w,
     }
     named_barrier(kBarSum, kConsumerThreads);
 
-    const int nsplits = p.split_offsets[s + 1] - p.split_offsets[s];
-    const int slot = p.split_offsets[s] + (s == w.begin_idx ? w.begin_split : 0);
-    const bool direct = nsplits == 1;
+    const int slot = so.slot;
+    const bool direct = so.direct;
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
         const int r = c.r0 + 8 * h;
@@ -393,7 +426,8 @@ __device__ void consume_keysplit(const MlaParams& p, const PartWork& w, const Ct
         const int seqlen = p.seqlens[s];
         const int first = split_first_block(w, s), end = split_end_block(p, w, s);
         int lim[2];
-        split_begin(p, c, s, lim);
+        const SplitOut so = split_begin(p, w, c, s, lim);
+        if (c.t == 0 && s == w.begin_idx) PROBE(3);  // Q tile in shared memory
         float m[2] = {-INFINITY, -INFINITY}, lsum[2] = {0.f, 0.f};
         float o[128];
 #pragma unroll
@@ -405,6 +439,7 @@ __device__ void consume_keysplit(const MlaParams& p, const PartWork& w, const Ct
             issue_qk32<T>(sc, c.dq, dk, st, c.full, (it / kStages) & 1);
             wgmma_wait<0>();
             fence_regs(sc);
+            if (c.t == 0 && it == 0) PROBE(4);  // first block's S
 
             const int key0 = blk * 64 + c.wg * 32 + c.cq;
             float mx[2] = {-INFINITY, -INFINITY};
@@ -477,8 +512,11 @@ __device__ void consume_keysplit(const MlaParams& p, const PartWork& w, const Ct
             wgmma_wait<0>();
             fence_regs(o);
             release_stage(c, st);
+            if (c.t == 0 && it == 0) PROBE(5);  // first block done
         }
-        split_end<T>(p, w, c, s, o, m, lsum);
+        if (c.t == 0 && s == w.end_idx) PROBE(6);  // last block done
+        split_end<T>(p, so, c, s, o, m, lsum);
+        if (c.t == 0 && s == w.end_idx) PROBE(7);  // outputs written
     }
 }
 
@@ -502,7 +540,7 @@ __device__ void consume_seesaw(const MlaParams& p, const PartWork& w, const Ctx&
         const int seqlen = p.seqlens[s];
         const int first = split_first_block(w, s), end = split_end_block(p, w, s);
         int lim[2];
-        split_begin(p, c, s, lim);
+        const SplitOut so = split_begin(p, w, c, s, lim);
         float m[2] = {-INFINITY, -INFINITY}, lsum[2] = {0.f, 0.f};
         float o[128];
 #pragma unroll
@@ -632,7 +670,109 @@ __device__ void consume_seesaw(const MlaParams& p, const PartWork& w, const Ctx&
         }
         wgmma_wait<0>();  // nothing is in flight here; tells ptxas so
         fence_regs(o);
-        split_end<T>(p, w, c, s, o, m, lsum);
+        split_end<T>(p, so, c, s, o, m, lsum);
+    }
+}
+
+// ---------------------------------------------------------------- relay schedule (A/B: MLA4J_SM90_RELAY)
+// One block at a time, in a fixed order per block i:
+//   WG0: S = Q K_i^T (m64n64, whole block), mask, m_i = max(m, rowmax S) (lazy), P_i; publish m_i, P_i;
+//        O_L *= e(m - m_i); O_L += P_i V_i,L (P from registers)
+//   WG1: (waits for the publication) O_R *= e(m - m_i); O_R += P_i V_i,R (P from shared memory)
+// Why: with two KV stages, a stage is refilled only after its block's last P V; the next block to need a
+// new stage must come at least one load latency later. Keeping each block's use compact (its S, softmax
+// and both P V halves back to back) gives the load of block i+2 the whole of block i+1's work as lead
+// time, where the seesaw (two blocks in flight at once) left ~0 for its second block. The price: the
+// tensor core idles during the softmax (~15% by the cycle count in docs/KERNEL-SM90.md).
+// WG0 may overwrite the one P buffer (and the published max) for block i+1 only after WG1's P_i V
+// retired: both sync on kBarB, WG1 after it, WG0 before its next store (within a split; the split
+// epilogue's barrier orders splits). Both handoffs are full bar.sync, not arrive/sync: the waiting side
+// has nothing else to do, so it costs nothing, and compute-sanitizer's racecheck flagged the arrive form.
+template <class T>
+__device__ void consume_relay(const MlaParams& p, const PartWork& w, const Ctx& c) {
+    int it = 0;
+    float* sm_m = c.smax;  // running max per row, published by WG0 for the block in flight
+    uint8_t* sp = c.smem + kOffP;
+    for (int s = w.begin_idx; s <= w.end_idx; ++s) {
+        const int seqlen = p.seqlens[s];
+        const int first = split_first_block(w, s), end = split_end_block(p, w, s);
+        int lim[2];
+        const SplitOut so = split_begin(p, w, c, s, lim);
+        float m[2] = {-INFINITY, -INFINITY}, lsum[2] = {0.f, 0.f};
+        float o[128];
+#pragma unroll
+        for (int i = 0; i < 128; ++i) o[i] = 0.f;
+
+        for (int blk = first; blk < end; ++blk, ++it) {
+            const int st = it % kStages;
+            if (c.wg == 0) {
+                float sc[32], mx[2];
+                issue_qk64<T>(sc, c.dq, c.dkv, st, c.full, (it / kStages) & 1);
+                wgmma_wait<0>();
+                fence_regs(sc);
+                if (c.t == 0 && it == 0) PROBE(4);  // first block's S
+                mask64(sc, c, blk, lim, p.scale_log2, mx);
+                const int valid = seqlen - blk * 64;  // stale tail rows of V -> 0 (both halves)
+                if (valid < 64) zero_v_tail(c.smem + kOffKV + st * kTileBytes, 0, 8, valid, c.tw);
+                float mn[2], base[2], f[2], rs[2];
+                bool moved = false;
+#pragma unroll
+                for (int h = 0; h < 2; ++h) {
+                    mn[h] = lazy_max(m[h], fmaxf(m[h], mx[h]));
+                    moved |= mn[h] != m[h];
+                    base[h] = exp_base(mn[h]);
+                    f[h] = exp2f(m[h] - base[h]);
+                }
+                uint32_t pa[4][4];
+                exp_pack64<T>(sc, base, pa, rs);
+                if (blk != first) named_barrier(kBarB, kConsumerThreads);  // WG1's previous P V retired
+                if ((c.lane & 3) == 0) {
+                    sm_m[c.r0] = mn[0];
+                    sm_m[c.r0 + 8] = mn[1];
+                }
+                store_p64(sp, c, pa);
+                fence_proxy_async();
+                named_barrier(kBarA, kConsumerThreads);
+#pragma unroll
+                for (int h = 0; h < 2; ++h) {
+                    lsum[h] = lsum[h] * f[h] + rs[h];
+                    m[h] = mn[h];
+                }
+                rescale(o, f, moved);
+                wgmma_fence();
+#pragma unroll
+                for (int k = 0; k < 4; ++k) T::pv_rs(o, pa[k], c.dv + ((st * kTileBytes + k * 2048) >> 4));
+                wgmma_commit();
+                wgmma_wait<0>();
+                fence_regs(o);
+                release_stage(c, st);
+                if (c.t == 0 && it == 0) PROBE(5);  // first block done
+            } else {
+                named_barrier(kBarA, kConsumerThreads);  // m_i and P_i published
+                float f[2];
+                bool moved = false;
+#pragma unroll
+                for (int h = 0; h < 2; ++h) {
+                    const float mn = sm_m[c.r0 + 8 * h];
+                    moved |= mn != m[h];
+                    f[h] = exp2f(m[h] - exp_base(mn));
+                    lsum[h] *= f[h];
+                    m[h] = mn;
+                }
+                rescale(o, f, moved);
+                wgmma_fence();
+#pragma unroll
+                for (int k = 0; k < 4; ++k) T::pv(o, c.dp + ((k * 32) >> 4), c.dv + ((st * kTileBytes + k * 2048) >> 4));
+                wgmma_commit();
+                wgmma_wait<0>();
+                fence_regs(o);
+                release_stage(c, st);
+                if (blk + 1 != end) named_barrier(kBarB, kConsumerThreads);  // P and sm_m free again
+            }
+        }
+        if (c.t == 0 && s == w.end_idx) PROBE(6);  // last block done
+        split_end<T>(p, so, c, s, o, m, lsum);
+        if (c.t == 0 && s == w.end_idx) PROBE(7);  // outputs written
     }
 }
 
@@ -651,6 +791,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1)
     // grid's completion itself), and wait for a preceding scheduler kernel if launched as dependent.
     asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
     asm volatile("griddepcontrol.wait;" ::: "memory");
+    if (threadIdx.x == 0) PROBE(0);
     const PartWork w = read_part(p, blockIdx.x);
     if (w.end_idx < w.begin_idx) return;  // an empty part: both CTAs of a cluster leave here together
     const uint32_t ncta = cluster_nctarank(), rank = cluster_ctarank();
@@ -660,6 +801,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1)
         for (int i = 0; i < kStages * kBoxes; ++i) mbar_init(bars + i * 8, 1);  // full: producer + tx bytes
         for (int st = 0; st < kStages; ++st)  // empty: see release_stage
             mbar_init(bars + (kStages * kBoxes + st) * 8, ncta == 1 ? kConsumerThreads : 2 * kConsumerThreads / 32);
+        mbar_init(smem_addr(smem + kOffQReady), kConsumerThreads);  // first Q tile copied
         fence_barrier_init();
         tma_prefetch_desc(&tm_kv);
     }
@@ -667,19 +809,37 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1)
         cluster_sync();  // the peer's barriers exist before any multicast or remote arrive
     else
         __syncthreads();
+    if (threadIdx.x == 0) PROBE(1);
 
     if (threadIdx.x >= kConsumerThreads) {  // warpgroup 2: the producer, one thread issues TMA
         regs_dealloc<24>();
         if (threadIdx.x == kConsumerThreads) produce(p, &tm_kv, w, smem, ncta, rank);
     } else {
         regs_alloc<240>();  // consumers: 128 accumulators + S + P fragments
+        if (threadIdx.x == 0) PROBE(8);
         const Ctx c = make_ctx(smem, blockIdx.y, ncta, rank);
         const bool seesaw = MLA4J_SM90_SEESAW == 2 || (MLA4J_SM90_SEESAW && p.rows > kRowsPerTile);  // tensor-bound
+        const bool relay = MLA4J_SM90_RELAY == 2 || (MLA4J_SM90_RELAY == 1 && p.rows > kRowsPerTile);
         if (p.dtype == MLA4J_FP16) {
-            if (seesaw) consume_seesaw<Fp16>(p, w, c); else consume_keysplit<Fp16>(p, w, c);
+            if (relay) consume_relay<Fp16>(p, w, c);
+            else if (seesaw) consume_seesaw<Fp16>(p, w, c);
+            else consume_keysplit<Fp16>(p, w, c);
         } else {
-            if (seesaw) consume_seesaw<Bf16>(p, w, c); else consume_keysplit<Bf16>(p, w, c);
+            if (relay) consume_relay<Bf16>(p, w, c);
+            else if (seesaw) consume_seesaw<Bf16>(p, w, c);
+            else consume_keysplit<Bf16>(p, w, c);
         }
     }
     if (ncta > 1) cluster_sync();  // no CTA leaves while its peer may still write into it
 }
+
+#if MLA4J_SM90_PROBE
+// Test-only: copies the probe timeline ([264][8] globaltimer stamps) to the host, or clears it.
+extern "C" void mla4j_sm90_probe_read(unsigned long long* host) {
+    cudaMemcpyFromSymbol(host, mla4j_sm90_probe, sizeof(mla4j_sm90_probe));
+}
+extern "C" void mla4j_sm90_probe_clear() {
+    static unsigned long long zero[264][12];
+    cudaMemcpyToSymbol(mla4j_sm90_probe, zero, sizeof(zero));
+}
+#endif

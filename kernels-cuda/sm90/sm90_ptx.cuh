@@ -88,6 +88,12 @@ __device__ __forceinline__ void tma_load_2d_multicast(uint32_t dst, const void* 
 
 // ---- proxies, barriers, registers ----
 // Generic-proxy smem writes (st.shared) that wgmma/TMA read next need this before the barrier.
+// 16-byte global -> shared copy (cp.async, L2 only); src_bytes = 0 writes 16 zero bytes and reads nothing.
+__device__ __forceinline__ void cp_async_16_zfill(uint32_t dst, const void* src, uint32_t src_bytes) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(dst), "l"(src), "r"(src_bytes) : "memory");
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;" ::: "memory"); }
+__device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_group 0;" ::: "memory"); }
 __device__ __forceinline__ void fence_proxy_async() {
     asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
 }

@@ -190,15 +190,24 @@ static void release(Problem& pr) {
         CK(cudaFree(d));
 }
 
+// Combine rows per CTA (combine.cu) from the largest split count of any sequence: about 4 splits per warp.
+static int combine_rows_per_cta(const std::vector<int>& seqlens, int parts, int F) {
+    std::vector<int> offs = host_schedule(seqlens, parts, F).offsets;
+    int most = 1, wpr = 1;
+    for (size_t s = 0; s + 1 < offs.size(); ++s) most = std::max(most, offs[s + 1] - offs[s]);
+    while (wpr < 8 && wpr * 4 < most) wpr <<= 1;
+    return 8 / wpr;
+}
+
 // The decode step as io.mla4j.cuda.DecodeKernels launches it: schedule, decode, combine.
-// ev (optional): events recorded around the decode kernel alone.
-static void launch_step(const MlaParams& p, cudaStream_t st, cudaEvent_t* ev = nullptr) {
+// ev (optional): events recorded around the decode kernel alone. rpc: combine rows per CTA.
+static void launch_step(const MlaParams& p, int rpc, cudaStream_t st, cudaEvent_t* ev = nullptr) {
     mla4j_schedule<<<1, 32, 0, st>>>(p);
     dim3 grid(p.num_parts, (p.rows + 63) / 64);
     if (ev) CK(cudaEventRecord(ev[0], st));
     mla4j_decode_sm80<<<grid, mla4j_sm80::kThreads, sm80_smem(), st>>>(p);
     if (ev) CK(cudaEventRecord(ev[1], st));
-    mla4j_combine<<<dim3(p.b, p.rows, 4), 256, 0, st>>>(p);
+    mla4j_combine<<<dim3(p.b, (p.rows + rpc - 1) / rpc, 4), 256, 0, st>>>(p);
 }
 
 // ---------------------------------------------------------------- fp64 reference and comparison
@@ -215,7 +224,7 @@ static bool check_one(Problem& pr, std::mt19937& rng, const char* label) {
     CK(cudaMemset(pr.d_lacc, 0xff, (size_t)p.max_splits * pr.rows * 4));
     CK(cudaMemset(pr.d_sched, 0xff, (size_t)pr.parts * MLA4J_SCHED_INTS * 4));
     CK(cudaMemset(pr.d_offsets, 0xff, (size_t)(pr.b + 1) * 4));
-    launch_step(p, 0);
+    launch_step(p, combine_rows_per_cta(pr.seqlens, pr.parts, pr.split_overhead), 0);
     CK(cudaGetLastError());
     CK(cudaDeviceSynchronize());
 
@@ -368,7 +377,7 @@ static void bench_one(int b, int mean, int h_q, int s_q, bool varlen, double cop
         p.k_cache = (const uint16_t*)pr.d_cache + (size_t)c * pr.cache_elems;
         p.q = (const uint16_t*)pr.d_q + (size_t)c * pr.q_elems;
         CK(cudaEventRecord(e0));
-        launch_step(p, 0, ed);
+        launch_step(p, combine_rows_per_cta(pr.seqlens, pr.parts, pr.split_overhead), 0, ed);
         CK(cudaEventRecord(e1)); CK(cudaEventSynchronize(e1));
         float ms, md; CK(cudaEventElapsedTime(&ms, e0, e1)); CK(cudaEventElapsedTime(&md, ed[0], ed[1]));
         if (i >= 3) { ts.push_back(ms); td.push_back(md); }

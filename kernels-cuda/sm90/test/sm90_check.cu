@@ -269,9 +269,14 @@ static int max_active_pairs() {
 }
 static void launch_combine(const Problem& P, cudaStream_t st, bool pdl) {
 #ifdef MLA4J_HAVE_SHARED_COMBINE
-    if (g_shared_combine) {  // grid (b, rows, 4), block 256 (combine.cu); PDL only with SM90_PDL=1
+    if (g_shared_combine) {  // grid (b, ceil(rows / rpc), 4), block 256 (combine.cu); PDL only with SM90_PDL=1
+        int most = 1;
+        for (int s = 0; s < P.b; ++s) most = std::max(most, P.sched.offsets[s + 1] - P.sched.offsets[s]);
+        int wpr = 1;  // warps per row: about 4 splits each, at most 8
+        while (wpr < 8 && wpr * 4 < most) wpr <<= 1;
+        const int rpc = 8 / wpr;
         cudaLaunchConfig_t cfg = {};
-        cfg.gridDim = dim3(P.b, P.rows(), 4);
+        cfg.gridDim = dim3(P.b, (P.rows() + rpc - 1) / rpc, 4);
         cfg.blockDim = dim3(256);
         cfg.stream = st;
         cudaLaunchAttribute attr[1];
@@ -499,6 +504,7 @@ static int sweep_mode(double gemm_tflops) {
     cfgs.push_back({128, 4096, 16, 1, true});
     cfgs.push_back({128, 4096, 64, 2, true});
     cfgs.push_back({128, 32768, 16, 1, true});
+    if (getenv("SM90_SWEEP_F")) return bench_cfgs(cfgs, gemm_tflops, {atoi(getenv("SM90_SWEEP_F"))});
     return bench_cfgs(cfgs, gemm_tflops, {5, 3, 2, 1});
 }
 static int bench_cfgs(const std::vector<BenchCfg>& cfgs, double gemm_tflops, const std::vector<int>& fs) {
@@ -624,6 +630,89 @@ static int one_mode(int b, int mean, int h_q, int s_q) {
     return 0;
 }
 
+#if MLA4J_SM90_PROBE
+extern "C" void mla4j_sm90_probe_read(unsigned long long* host);
+extern "C" void mla4j_sm90_probe_clear();
+__global__ void empty_kernel(int x) {
+    if (x == 12345) printf("never\n");
+}
+// Timeline of one decode (the last of 20 back-to-back launches) per CTA, from %globaltimer stamps:
+// 0 entry, 1 barriers ready, 2 producer has block 0's address, 3 Q tile loaded, 4 first S, 5 first
+// block done, 6 last block done, 7 outputs written. Then the cost of an empty kernel of the same shape
+// in a graph, i.e. the launch floor.
+static int probe_mode(int b, int mean, int h_q) {
+    std::mt19937_64 rng(11);
+    Problem P;
+    P.b = b; P.s_q = 1; P.h_q = h_q; P.dtype = MLA4J_BF16; P.causal = 1;
+    P.seqlens.assign(b, mean);
+    long long total = 0;
+    for (int l : P.seqlens) P.max_blocks = std::max(P.max_blocks, (l + 63) / 64), total += (l + 63) / 64;
+    const long long nblk = total + 64;
+    uint16_t* cache;
+    CK(cudaMalloc(&cache, (size_t)nblk * 64 * 576 * 2));
+    fill_random<<<4096, 256>>>(cache, (size_t)nblk * 64 * 576, 5, 1.0f, MLA4J_BF16);
+    std::vector<int> perm(nblk);
+    std::iota(perm.begin(), perm.end(), 0);
+    std::shuffle(perm.begin(), perm.end(), rng);
+    P.block_table.assign((size_t)b * P.max_blocks, 0);
+    int next = 0;
+    for (int s = 0; s < b; ++s)
+        for (int k = 0; k < (P.seqlens[s] + 63) / 64; ++k) P.block_table[(size_t)s * P.max_blocks + k] = perm[next++];
+    P.parts = default_parts(P.tiles());
+    setup(P, cache, nblk, 3);
+    CK(cudaDeviceSynchronize());
+    mla4j_sm90_probe_clear();
+    for (int i = 0; i < 20; ++i) launch_decode(P, 0);
+    CK(cudaDeviceSynchronize());
+    static unsigned long long t[264][12];
+    mla4j_sm90_probe_read(&t[0][0]);
+    const int ctas = P.parts * P.tiles();
+    unsigned long long t0 = ~0ull;
+    for (int i = 0; i < ctas && i < 264; ++i) if (t[i][0]) t0 = std::min(t0, t[i][0]);
+    printf("probe b=%d s_k=%d h_q=%d F=%d parts=%d splits=%d (times in ns from the first CTA's entry)\n", b, mean, h_q, g_F,
+           P.parts, P.sched.offsets[b]);
+    std::vector<std::vector<long long>> col(12);
+    for (int i = 0; i < ctas && i < 264; ++i) {
+        if (!t[i][7]) continue;  // a CTA without work
+        for (int k = 0; k < 12; ++k) col[k].push_back(t[i][k] ? (long long)(t[i][k] - t0) : -1);
+        if (i < 4 || i % 32 == 0) {
+            printf("  cta %3d:", i);
+            for (int k = 0; k < 8; ++k) printf(" %7lld", t[i][k] ? (long long)(t[i][k] - t0) : -1);
+            printf("\n");
+        }
+    }
+    const char* names[12] = {"entry", "barriers", "prod.addr", "Q loaded", "first S", "first blk", "last blk", "written",
+                             "cons.regs", "Q issued", "Q landed", "-"};
+    for (int k = 0; k < 11; ++k) {
+        auto v = col[k];
+        if (v.empty()) continue;
+        std::sort(v.begin(), v.end());
+        printf("  %-10s min %7lld  median %7lld  max %7lld\n", names[k], v.front(), v[v.size() / 2], v.back());
+    }
+    // launch floor: 16 empty kernels of the decode's shape in a graph
+    cudaStream_t st; CK(cudaStreamCreate(&st));
+    CK(cudaFuncSetAttribute(empty_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, MLA4J_SM90_SMEM_BYTES));
+    for (int smem : {0, MLA4J_SM90_SMEM_BYTES}) {
+        cudaGraph_t g; cudaGraphExec_t ge;
+        CK(cudaStreamBeginCapture(st, cudaStreamCaptureModeGlobal));
+        for (int i = 0; i < 16; ++i) empty_kernel<<<ctas, MLA4J_SM90_THREADS, smem, st>>>(i);
+        CK(cudaStreamEndCapture(st, &g));
+        CK(cudaGraphInstantiate(&ge, g, 0));
+        cudaEvent_t e0, e1; cudaEventCreate(&e0); cudaEventCreate(&e1);
+        std::vector<float> ts;
+        for (int r = 0; r < 30; ++r) {
+            cudaEventRecord(e0, st); CK(cudaGraphLaunch(ge, st)); cudaEventRecord(e1, st);
+            CK(cudaEventSynchronize(e1)); float ms; cudaEventElapsedTime(&ms, e0, e1); if (r >= 5) ts.push_back(ms * 1000.f / 16);
+        }
+        printf("  empty kernel <<<%d, %d, %d B smem>>> in a graph: %.2f us per launch\n", ctas, MLA4J_SM90_THREADS, smem, median(ts));
+        cudaGraphExecDestroy(ge); cudaGraphDestroy(g);
+    }
+    release(P);
+    cudaFree(cache);
+    return 0;
+}
+#endif
+
 int main(int argc, char** argv) {
     cudaDeviceProp prop;
     CK(cudaGetDeviceProperties(&prop, 0));
@@ -647,6 +736,9 @@ int main(int argc, char** argv) {
     if (mode == "quick") return check_mode(true);
     if (mode == "bench") return bench_mode(argc > 2 ? atof(argv[2]) : 790.0);
     if (mode == "sweep") return sweep_mode(argc > 2 ? atof(argv[2]) : 790.0);
+#if MLA4J_SM90_PROBE
+    if (mode == "probe" && argc > 4) return probe_mode(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
+#endif
     if (mode == "one" && argc > 5) return one_mode(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
     fprintf(stderr, "usage: sm90_check check | quick | bench [gemm_tflops] | sweep [gemm_tflops] | one b mean h_q s_q\n");
     return 2;

@@ -24,6 +24,7 @@ public final class CudaPlan extends MlaPlan {
     private long combineLaunchStream;
     final DeviceBuffer seqlensBuf, tableBuf, schedBuf, offsetsBuf, oAccum, lseAccum;
     final int numParts, maxSplits, rows;
+    final int combineGridY; // ceil(rows / combine rows per CTA), see DecodeKernels.combineRowsPerCta
     final KvTensorMap kvMap; // sm90 only
     final boolean needsCombine; // some sequence has more than one split
 
@@ -36,6 +37,10 @@ public final class CudaPlan extends MlaPlan {
         numParts = schedule.numParts();
         maxSplits = b + numParts; // a schedule never has more splits than this (SplitSchedule javadoc)
         needsCombine = schedule.totalSplits() > b;
+        int mostSplits = 1;
+        for (int s = 0; s < b; s++) mostSplits = Math.max(mostSplits, schedule.splitsOf(s));
+        int rpc = DecodeKernels.combineRowsPerCta(mostSplits);
+        combineGridY = (rows + rpc - 1) / rpc;
         WorkspacePool pool = be.workspace();
         DeviceBuffer[] bufs = new DeviceBuffer[6];
         try {

@@ -162,9 +162,9 @@ final class DecodeKernels {
         // the combine only touches sequences with more than one split; skip the launch when there are none
         if (combine != null && p.needsCombine) {
             if (PDL && decode == sm90) { // the sm90 kernel triggers its dependents early; the combine waits (combine.cu)
-                combine.launch(p.combineLaunch(p.batch(), p.rows, COMBINE_COLUMN_PARTS, COMBINE_THREADS, ctx.stream()), p.params.kernelParams());
+                combine.launch(p.combineLaunch(p.batch(), p.combineGridY, COMBINE_COLUMN_PARTS, COMBINE_THREADS, ctx.stream()), p.params.kernelParams());
             } else {
-                combine.launch(p.batch(), p.rows, COMBINE_COLUMN_PARTS, COMBINE_THREADS, 1, 1, 0, ctx.stream(), p.params.kernelParams());
+                combine.launch(p.batch(), p.combineGridY, COMBINE_COLUMN_PARTS, COMBINE_THREADS, 1, 1, 0, ctx.stream(), p.params.kernelParams());
             }
         }
     }
@@ -176,10 +176,22 @@ final class DecodeKernels {
      */
     static final boolean PDL = "true".equalsIgnoreCase(System.getProperty("mla4j.cuda.pdl"));
 
-    // mla4j_combine (kernels-cuda/common/combine.cu): one CTA per (sequence, row, 128-column quarter),
-    // 8 warps sharing out the splits
-    static final int COMBINE_THREADS = 256, COMBINE_COLUMN_PARTS = 4;
+    // mla4j_combine (kernels-cuda/common/combine.cu): one CTA per (sequence, rpc rows, 128-column quarter),
+    // 8 warps, 8 / rpc of them per row sharing out its splits
+    static final int COMBINE_THREADS = 256, COMBINE_COLUMN_PARTS = 4, COMBINE_WARPS = COMBINE_THREADS / 32;
+
+    /**
+     * Combine rows per CTA for a schedule whose busiest sequence has {@code mostSplits} splits: about 4
+     * splits per warp, up to all 8 warps on one row (b = 1, long context: latency-bound, needs many loads in
+     * flight), down to one warp per row (b = 128: 1-3 splits, where idle warps only cost launch work).
+     */
+    static int combineRowsPerCta(int mostSplits) {
+        int warpsPerRow = 1;
+        while (warpsPerRow < COMBINE_WARPS && warpsPerRow * 4 < mostSplits) warpsPerRow <<= 1;
+        return COMBINE_WARPS / warpsPerRow;
+    }
+
     /** The launch lines the kernel sources state; LaunchGeometryTest checks the sources still say so. */
-    static final String COMBINE_LAUNCH = "Launch: grid (b, rows, 4), block 256.";
+    static final String COMBINE_LAUNCH = "Launch: grid (b, ceil(rows / rpc), 4), block 256, rpc in {1, 2, 4, 8}.";
     static final String SCHEDULE_LAUNCH = "Launch: grid 1, block 32.";
 }

@@ -29,6 +29,17 @@ class LaunchGeometryTest {
         assertTrue(sched.contains(DecodeKernels.SCHEDULE_LAUNCH), "scheduler.cu no longer says '" + DecodeKernels.SCHEDULE_LAUNCH + "'");
     }
 
+    /** The combine's rows per CTA: a power of two dividing its 8 warps, more warps per row for more splits. */
+    @Test
+    void combineRowsPerCtaFollowsTheSplitCount() {
+        assertEquals(8, DecodeKernels.combineRowsPerCta(1));
+        assertEquals(8, DecodeKernels.combineRowsPerCta(4));
+        assertEquals(4, DecodeKernels.combineRowsPerCta(5));
+        assertEquals(2, DecodeKernels.combineRowsPerCta(16));
+        assertEquals(1, DecodeKernels.combineRowsPerCta(17));
+        assertEquals(1, DecodeKernels.combineRowsPerCta(132));
+    }
+
     /** The sm90 numbers reach Java through scripts/gpu-launch-props.sh (packaged beside the fatbin): it must find them. */
     @Test
     void sm90LaunchHeaderStillParses() throws IOException {
