@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the sm90 decode kernel + its standalone harness (and a test-only variant with the V
-# descriptor's LBO/SBO swapped, for layout diagnosis) into .carry/sm90. Runs where nvcc 13 is.
+# Builds the sm90 decode kernel + its standalone harness (and test-only variants: V descriptor LBO/SBO
+# swapped for layout diagnosis, the older schedules, the timeline probe; SM90_VARIANTS="X=1 ..." adds
+# -DMLA4J_SM90_X=1 builds) into .carry/sm90. Runs where nvcc 13 is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NVCC=${NVCC:-nvcc}
@@ -14,8 +15,9 @@ if [ -f kernels-cuda/common/combine.cu ]; then
 fi
 $NVCC $FLAGS -Xptxas -v -o "$OUTDIR/sm90_check" $SRC 2>&1 | tee "$OUTDIR/ptxas.txt" | grep -A2 "mla4j_decode_sm90" || true
 $NVCC $FLAGS -DMLA4J_SM90_VDESC_SWAP=1 -o "$OUTDIR/sm90_check_vswap" $SRC
-$NVCC $FLAGS -DMLA4J_SM90_SEESAW=0 -o "$OUTDIR/sm90_check_keysplit" $SRC
-$NVCC $FLAGS -DMLA4J_SM90_SEESAW=2 -o "$OUTDIR/sm90_check_seesaw_all" $SRC
+# the r5 kernel's schedules, for A/B: key-split (rows <= 64) + seesaw (rows > 64), and key-split only
+$NVCC $FLAGS -DMLA4J_SM90_RELAY=0 -o "$OUTDIR/sm90_check_keysplit_seesaw" $SRC
+$NVCC $FLAGS -DMLA4J_SM90_RELAY=0 -DMLA4J_SM90_SEESAW=0 -o "$OUTDIR/sm90_check_keysplit" $SRC
 $NVCC $FLAGS -DMLA4J_SM90_PROBE=1 -o "$OUTDIR/sm90_check_probe" $SRC  # timeline probe (probe mode)
 if [ -n "${SM90_VARIANTS:-}" ]; then  # A/B builds, e.g. SM90_VARIANTS="QFIRST=1 QFIRST=2"
   for v in $SM90_VARIANTS; do
