@@ -3,7 +3,7 @@
 #   1. the whole conformance matrix (ConformanceMain --backend cuda) once per decode kernel variant;
 #   2. GpuChecks: GPU scheduler == SplitSchedule, graph replay == eager, views over caller memory,
 #      cuBLAS baseline vs the oracle, device memory back to its cuMemGetInfo baseline;
-#   3. compute-sanitizer memcheck and racecheck over a few small harness shapes per variant.
+#   3. compute-sanitizer memcheck, racecheck and synccheck over a few small harness shapes per variant.
 # Writes $OUT/test.log and $OUT/sanitizer.log; prints a summary last; exits non-zero on any failure.
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/gpu-env.sh"
@@ -28,7 +28,7 @@ done
 step "gpu-checks (schedule, graph, views, cuBLAS, memory)" "$JAVA" "${JOPTS[@]}" -cp "$CP" io.mla4j.gpubench.GpuChecks
 if command -v compute-sanitizer >/dev/null 2>&1 && [ "${MLA4J_SANITIZE:-1}" = 1 ]; then
   for k in $variants; do
-    for tool in memcheck racecheck; do
+    for tool in memcheck racecheck synccheck; do
       echo "=== compute-sanitizer $tool kernel=$k" >> "$slog"
       t0=$SECONDS
       timeout "${MLA4J_SANITIZE_TIMEOUT:-150}" compute-sanitizer --tool $tool --error-exitcode 3 --print-limit 20 \

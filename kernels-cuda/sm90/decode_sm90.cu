@@ -200,6 +200,7 @@ __device__ __forceinline__ void issue_qk32(float (&sc)[16], uint64_t dq, uint64_
     for (int k = 0; k < 36; ++k) {
         if ((k & 3) == 0) {
             mbar_wait(full + (st * kBoxes + (k >> 2)) * 8, parity);
+            __syncwarp();   // the wait loop may leave the lanes diverged; wgmma is .sync.aligned
             wgmma_fence();  // after the (divergent) wait loop, so ptxas need not serialise the wgmmas
         }
         const uint32_t kofs = (k >> 2) * kBoxBytes + (k & 3) * 32;
@@ -214,6 +215,7 @@ __device__ __forceinline__ void issue_qk64(float (&sc)[32], uint64_t dq, uint64_
     for (int k = 0; k < 36; ++k) {
         if ((k & 3) == 0) {
             mbar_wait(full + (st * kBoxes + (k >> 2)) * 8, parity);
+            __syncwarp();   // the wait loop may leave the lanes diverged; wgmma is .sync.aligned
             wgmma_fence();  // after the (divergent) wait loop, so ptxas need not serialise the wgmmas
         }
         const uint32_t kofs = (k >> 2) * kBoxBytes + (k & 3) * 32;

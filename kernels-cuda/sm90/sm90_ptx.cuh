@@ -97,13 +97,16 @@ __device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wai
 __device__ __forceinline__ void fence_proxy_async() {
     asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
 }
-// Barrier among a subset of warps (id 1..15; id 0 is __syncthreads).
+// Barrier among a subset of warps (id 1..15; id 0 is __syncthreads). The non-.aligned forms: the two
+// consumer warpgroups reach the same barrier from different instructions (the relay schedule's
+// handoffs), which the .aligned forms (what bar.sync / bar.arrive mean) leave undefined; compute-
+// sanitizer synccheck reported "divergent threads" with them.
 __device__ __forceinline__ void named_barrier(uint32_t id, uint32_t threads) {
-    asm volatile("bar.sync %0, %1;" ::"r"(id), "r"(threads) : "memory");
+    asm volatile("barrier.sync %0, %1;" ::"r"(id), "r"(threads) : "memory");
 }
 // Signals a named barrier without waiting (the producer side of a producer/consumer handoff).
 __device__ __forceinline__ void named_barrier_arrive(uint32_t id, uint32_t threads) {
-    asm volatile("bar.arrive %0, %1;" ::"r"(id), "r"(threads) : "memory");
+    asm volatile("barrier.arrive %0, %1;" ::"r"(id), "r"(threads) : "memory");
 }
 template <uint32_t N>
 __device__ __forceinline__ void regs_dealloc() {
