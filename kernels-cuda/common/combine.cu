@@ -66,12 +66,26 @@ __device__ __forceinline__ void combine_rows(const MlaParams& p, int s, int firs
     if (live && m != -INFINITY) {
         const size_t split_stride = static_cast<size_t>(p.rows) * MLA4J_D_V / 4;  // in float4
         const float4* part = reinterpret_cast<const float4*>(p.o_accum + (static_cast<size_t>(first) * p.rows + r) * MLA4J_D_V + col);
-#pragma unroll 4
-        for (int j = sub; j < n; j += wpr) {
-            const float e = __expf(lse_acc[static_cast<size_t>(j) * p.rows] - m);
-            const float4 v = __ldg(part + j * split_stride);
-            sum += e;
-            acc.x += e * v.x; acc.y += e * v.y; acc.z += e * v.z; acc.w += e * v.w;
+#ifndef MLA4J_COMBINE_BATCH
+#define MLA4J_COMBINE_BATCH 4  // splits per warp whose loads are issued together (A/B knob)
+#endif
+        // Batches of MLA4J_COMBINE_BATCH splits: all their loads are issued before any is used, so a warp
+        // waits for one memory round trip per batch, not per split.
+        for (int j0 = sub; j0 < n; j0 += MLA4J_COMBINE_BATCH * wpr) {
+            float l[MLA4J_COMBINE_BATCH];
+            float4 v[MLA4J_COMBINE_BATCH];
+#pragma unroll
+            for (int b = 0; b < MLA4J_COMBINE_BATCH; ++b) {
+                const int j = j0 + b * wpr;
+                l[b] = j < n ? lse_acc[static_cast<size_t>(j) * p.rows] : -INFINITY;
+                v[b] = j < n ? __ldg(part + j * split_stride) : make_float4(0.f, 0.f, 0.f, 0.f);
+            }
+#pragma unroll
+            for (int b = 0; b < MLA4J_COMBINE_BATCH; ++b) {
+                const float e = __expf(l[b] - m);  // 0 past the end and for an empty split
+                sum += e;
+                acc.x += e * v[b].x; acc.y += e * v[b].y; acc.z += e * v[b].z; acc.w += e * v[b].w;
+            }
         }
     }
     red_acc[warp][lane] = acc;
