@@ -6,13 +6,13 @@
 //        "full" per box (Q K^T starts on the first box while the rest still arrive), one "empty" per stage.
 //   threads 0..255, two consumer warpgroups: the 64x512 fp32 output is split by columns, WG0 owns V
 //        columns 0..255 and WG1 256..511 (128 accumulator registers per thread each).
-// Two consumer schedules, chosen per launch:
-//   key-split (rows <= 64, bandwidth-bound): per block each warpgroup computes S for 32 of the 64 keys
-//        (m64n32, K = 576), they exchange row maxima and P through shared memory, then each runs P V
-//        for its columns (m64n256). Each stage is released as early as possible.
-//   seesaw (rows > 64, tensor-bound): blocks in pairs; each warpgroup computes S for a whole block
-//        (m64n64), then the two are staggered so one's softmax overlaps the other's P V
-//        (see consume_seesaw).
+// Consumer schedule (shipped since r9, every row count): relay (consume_relay): per block WG0 computes
+//   S for the whole block (m64n64, K = 576), the softmax and P, publishes them, and both warpgroups run
+//   P V for their columns (m64n256). Kept for A/B builds (-DMLA4J_SM90_RELAY=0), the r5 kernel's two:
+//   key-split (rows <= 64): per block each warpgroup computes S for 32 of the 64 keys (m64n32), they
+//        exchange row maxima and P through shared memory, then each runs P V for its columns.
+//   seesaw (rows > 64): blocks in pairs; each warpgroup computes S for a whole block, then the two are
+//        staggered so one's softmax overlaps the other's P V (see consume_seesaw).
 // Shared memory: Q tile 72 KiB + 2 KV stages 144 KiB + P 8 KiB + row max/sum exchange 1 KiB.
 // Softmax is in base 2: scores are scaled by scale*log2(e), LSE converted back to natural log.
 // Outputs follow include/mla4j/schedule.h: a sequence with one split writes o/lse directly, otherwise
@@ -676,7 +676,7 @@ __device__ void consume_seesaw(const MlaParams& p, const PartWork& w, const Ctx&
     }
 }
 
-// ---------------------------------------------------------------- relay schedule (A/B: MLA4J_SM90_RELAY)
+// ---------------------------------------------------------------- relay schedule (shipped; MLA4J_SM90_RELAY)
 // One block at a time, in a fixed order per block i:
 //   WG0: S = Q K_i^T (m64n64, whole block), mask, m_i = max(m, rowmax S) (lazy), P_i; publish m_i, P_i;
 //        O_L *= e(m - m_i); O_L += P_i V_i,L (P from registers)
@@ -688,8 +688,9 @@ __device__ void consume_seesaw(const MlaParams& p, const PartWork& w, const Ctx&
 // tensor core idles during the softmax (~15% by the cycle count in docs/KERNEL-SM90.md).
 // WG0 may overwrite the one P buffer (and the published max) for block i+1 only after WG1's P_i V
 // retired: both sync on kBarB, WG1 after it, WG0 before its next store (within a split; the split
-// epilogue's barrier orders splits). Both handoffs are full bar.sync, not arrive/sync: the waiting side
-// has nothing else to do, so it costs nothing, and compute-sanitizer's racecheck flagged the arrive form.
+// epilogue's barrier orders splits). Both handoffs are full barrier syncs, not arrive/sync: the waiting
+// side has nothing else to do, so it costs nothing, and compute-sanitizer's racecheck flagged the arrive
+// form (named_barrier is the non-.aligned barrier.sync: the two sides execute different instructions).
 template <class T>
 __device__ void consume_relay(const MlaParams& p, const PartWork& w, const Ctx& c) {
     int it = 0;

@@ -202,6 +202,8 @@ public final class CudaBackend extends AbstractMlaBackend {
      * 64 SMs instead of 13 (sm90 harness, H100, 2026-11-23: 19.8 -> 11.9 us decode + combine at h_q = 16;
      * docs/PERF.md r8). With more than one 64-row tile the same sweep favoured F = 2 (b = 1, s_k = 4096,
      * h_q = 128: 19.1 us vs 20.7 at F = 1 and 24.5 at F = 5). At b = 128 F made no difference beyond noise.
+     * The sweep was of the sm90 kernel; the portable kernel uses the same rule (its split prologue is no
+     * dearer), checked by the conformance matrix and timed in the Java bench (PERF.md r9, r10).
      */
     @Override
     protected int splitOverheadBlocks(PlanSpec spec) {
