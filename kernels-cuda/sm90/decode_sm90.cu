@@ -806,8 +806,8 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1)
     if (w.end_idx < w.begin_idx) return;  // an empty part: both CTAs of a cluster leave here together
     const uint32_t ncta = cluster_nctarank(), rank = cluster_ctarank();
     // The first block's physical id, read before the barrier set-up so that the first TMA load does not
-    // wait for it afterwards (the first TMA ~0.2 us earlier at b = 1; end to end within noise). In bounds whenever begin_block < max_blocks; otherwise the part's first split
-    // is empty and the value is never used.
+    // wait for it afterwards (the first TMA ~0.2 us earlier at b = 1; end to end within noise). In bounds
+    // whenever begin_block < max_blocks; otherwise the part's first split is empty and it is never used.
     int first_phys = 0;
     if (threadIdx.x == kConsumerThreads && w.begin_block < p.max_blocks)
         first_phys = p.block_table[static_cast<size_t>(w.begin_idx) * p.max_blocks + w.begin_block];
