@@ -197,10 +197,11 @@ __device__ __forceinline__ void zero_v_tail(uint8_t* stage, int box0, int nbox, 
     }
 }
 
-// Queues S half = Q K^T (this warpgroup's 32 keys of the block in stage st, K = 576) as one group.
-// Waits for each 64-column box of the block as it lands (full barriers of stage st, this parity).
-template <class T>
-__device__ __forceinline__ void issue_qk32(float (&sc)[16], uint64_t dq, uint64_t dk, int st, uint32_t full, uint32_t parity) {
+// Queues S = Q K^T (K = 576) as one group for N keys of the block in stage st: N = 32 is one warpgroup's
+// half in the key-split schedule (dk points at its keys), N = 64 the whole block. Waits for each
+// 64-column box of the block as it lands (full barriers of stage st, this parity).
+template <class T, int N>
+__device__ __forceinline__ void issue_qk(float (&sc)[N / 2], uint64_t dq, uint64_t dk, int st, uint32_t full, uint32_t parity) {
 #pragma unroll
     for (int k = 0; k < 36; ++k) {
         if ((k & 3) == 0) {
@@ -209,22 +210,8 @@ __device__ __forceinline__ void issue_qk32(float (&sc)[16], uint64_t dq, uint64_
             wgmma_fence();  // after the (divergent) wait loop, so ptxas need not serialise the wgmmas
         }
         const uint32_t kofs = (k >> 2) * kBoxBytes + (k & 3) * 32;
-        T::qk(sc, dq + (kofs >> 4), dk + ((st * kTileBytes + kofs) >> 4), k > 0);
-    }
-    wgmma_commit();
-}
-// Queues S = Q K^T for all 64 keys of the block in stage st (seesaw path).
-template <class T>
-__device__ __forceinline__ void issue_qk64(float (&sc)[32], uint64_t dq, uint64_t dk, int st, uint32_t full, uint32_t parity) {
-#pragma unroll
-    for (int k = 0; k < 36; ++k) {
-        if ((k & 3) == 0) {
-            mbar_wait(full + (st * kBoxes + (k >> 2)) * 8, parity);
-            __syncwarp();   // the wait loop may leave the lanes diverged; wgmma is .sync.aligned
-            wgmma_fence();  // after the (divergent) wait loop, so ptxas need not serialise the wgmmas
-        }
-        const uint32_t kofs = (k >> 2) * kBoxBytes + (k & 3) * 32;
-        T::qk64(sc, dq + (kofs >> 4), dk + ((st * kTileBytes + kofs) >> 4), k > 0);
+        if constexpr (N == 32) T::qk(sc, dq + (kofs >> 4), dk + ((st * kTileBytes + kofs) >> 4), k > 0);
+        else T::qk64(sc, dq + (kofs >> 4), dk + ((st * kTileBytes + kofs) >> 4), k > 0);
     }
     wgmma_commit();
 }
@@ -308,7 +295,9 @@ __device__ __forceinline__ SplitOut split_begin(const MlaParams& p, const PartWo
     if (c.t == 0 && s == w.begin_idx) PROBE(9);  // Q copies issued
     cp_async_wait_all();
     if (c.t == 0 && s == w.begin_idx) PROBE(10);  // this thread's Q copies landed
-    if (s == w.begin_idx) mbar_arrive(smem_addr(c.smem + kOffQReady));  // the producer may go on (QFIRST)
+#if MLA4J_SM90_QFIRST
+    if (s == w.begin_idx) mbar_arrive(smem_addr(c.smem + kOffQReady));  // the producer may go on
+#endif
     fence_proxy_async();  // the copies' writes, before wgmma (async proxy) reads them
     named_barrier(kBarQ, kConsumerThreads);
     return SplitOut{off0 + (s == w.begin_idx ? w.begin_split : 0), off1 - off0 == 1};
@@ -445,7 +434,7 @@ __device__ void consume_keysplit(const MlaParams& p, const PartWork& w, const Ct
         for (int blk = first; blk < end; ++blk, ++it) {
             const int st = it % kStages;
             float sc[16];
-            issue_qk32<T>(sc, c.dq, dk, st, c.full, (it / kStages) & 1);
+            issue_qk<T, 32>(sc, c.dq, dk, st, c.full, (it / kStages) & 1);
             wgmma_wait<0>();
             fence_regs(sc);
             if (c.t == 0 && it == 0) PROBE(4);  // first block's S
@@ -564,7 +553,7 @@ __device__ void consume_seesaw(const MlaParams& p, const PartWork& w, const Ctx&
             float sc[32];
             float mx[2] = {-INFINITY, -INFINITY};
             if (mine) {
-                issue_qk64<T>(sc, c.dq, c.dkv, my_st, c.full, (my_it / kStages) & 1);
+                issue_qk<T, 64>(sc, c.dq, c.dkv, my_st, c.full, (my_it / kStages) & 1);
                 wgmma_wait<0>();
                 fence_regs(sc);
                 mask64(sc, c, my_blk, lim, p.scale_log2, mx);
@@ -717,7 +706,7 @@ __device__ void consume_relay(const MlaParams& p, const PartWork& w, const Ctx& 
             const int st = it % kStages;
             if (c.wg == 0) {
                 float sc[32], mx[2];
-                issue_qk64<T>(sc, c.dq, c.dkv, st, c.full, (it / kStages) & 1);
+                issue_qk<T, 64>(sc, c.dq, c.dkv, st, c.full, (it / kStages) & 1);
                 wgmma_wait<0>();
                 fence_regs(sc);
                 if (c.t == 0 && it == 0) PROBE(4);  // first block's S
@@ -822,7 +811,9 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1)
         for (int i = 0; i < kStages * kBoxes; ++i) mbar_init(bars + i * 8, 1);  // full: producer + tx bytes
         for (int st = 0; st < kStages; ++st)  // empty: see release_stage
             mbar_init(bars + (kStages * kBoxes + st) * 8, ncta == 1 ? kConsumerThreads : 2 * kConsumerThreads / 32);
+#if MLA4J_SM90_QFIRST
         mbar_init(smem_addr(smem + kOffQReady), kConsumerThreads);  // first Q tile copied
+#endif
         fence_barrier_init();
         tma_prefetch_desc(&tm_kv);
     }

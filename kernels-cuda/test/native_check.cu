@@ -193,10 +193,9 @@ static void release(Problem& pr) {
 // Combine rows per CTA (combine.cu) from the largest split count of any sequence: about 4 splits per warp.
 static int combine_rows_per_cta(const std::vector<int>& seqlens, int parts, int F) {
     std::vector<int> offs = host_schedule(seqlens, parts, F).offsets;
-    int most = 1, wpr = 1;
+    int most = 1;
     for (size_t s = 0; s + 1 < offs.size(); ++s) most = std::max(most, offs[s + 1] - offs[s]);
-    while (wpr < 8 && wpr * 4 < most) wpr <<= 1;
-    return 8 / wpr;
+    return mla4j_combine_rows_per_cta(most);
 }
 
 // The decode step as io.mla4j.cuda.DecodeKernels launches it: schedule, decode, combine.

@@ -26,3 +26,15 @@
 // s_k > 0 (s_q > s_k): same rule.
 #pragma once
 #include "params.h"
+
+// Rows per CTA of mla4j_combine (common/combine.cu) for a schedule whose busiest sequence has most_splits
+// splits: about 4 splits per warp, from one row per CTA (all 8 warps on its splits) to 8. The Java host
+// (io.mla4j.cuda.DecodeKernels.combineRowsPerCta) states the same rule.
+#ifdef __CUDACC__
+__host__ __device__
+#endif
+static inline int mla4j_combine_rows_per_cta(int most_splits) {
+    int warps_per_row = 1;
+    while (warps_per_row < 8 && warps_per_row * 4 < most_splits) warps_per_row <<= 1;
+    return 8 / warps_per_row;
+}

@@ -272,9 +272,7 @@ static void launch_combine(const Problem& P, cudaStream_t st, bool pdl) {
     if (g_shared_combine) {  // grid (b, ceil(rows / rpc), 4), block 256 (combine.cu); PDL only with SM90_PDL=1
         int most = 1;
         for (int s = 0; s < P.b; ++s) most = std::max(most, P.sched.offsets[s + 1] - P.sched.offsets[s]);
-        int wpr = 1;  // warps per row: about 4 splits each, at most 8
-        while (wpr < 8 && wpr * 4 < most) wpr <<= 1;
-        const int rpc = 8 / wpr;
+        const int rpc = mla4j_combine_rows_per_cta(most);
         cudaLaunchConfig_t cfg = {};
         cfg.gridDim = dim3(P.b, (P.rows() + rpc - 1) / rpc, 4);
         cfg.blockDim = dim3(256);

@@ -184,6 +184,7 @@ final class DecodeKernels {
      * Combine rows per CTA for a schedule whose busiest sequence has {@code mostSplits} splits: about 4
      * splits per warp, up to all 8 warps on one row (b = 1, long context: latency-bound, needs many loads in
      * flight), down to one warp per row (b = 128: 1-3 splits, where idle warps only cost launch work).
+     * The C harnesses use the same rule, mla4j_combine_rows_per_cta in kernels-cuda/include/mla4j/schedule.h.
      */
     static int combineRowsPerCta(int mostSplits) {
         int warpsPerRow = 1;
