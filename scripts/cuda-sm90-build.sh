@@ -19,10 +19,12 @@ $NVCC $FLAGS -DMLA4J_SM90_VDESC_SWAP=1 -o "$OUTDIR/sm90_check_vswap" $SRC
 $NVCC $FLAGS -DMLA4J_SM90_RELAY=0 -o "$OUTDIR/sm90_check_keysplit_seesaw" $SRC
 $NVCC $FLAGS -DMLA4J_SM90_RELAY=0 -DMLA4J_SM90_SEESAW=0 -o "$OUTDIR/sm90_check_keysplit" $SRC
 $NVCC $FLAGS -DMLA4J_SM90_PROBE=1 -o "$OUTDIR/sm90_check_probe" $SRC  # timeline probe (probe mode)
-if [ -n "${SM90_VARIANTS:-}" ]; then  # A/B builds, e.g. SM90_VARIANTS="QFIRST=1 QFIRST=2"
+if [ -n "${SM90_VARIANTS:-}" ]; then  # A/B builds, e.g. SM90_VARIANTS="QFIRST=1 PAIRED=2,EVICT_FIRST=1"
   for v in $SM90_VARIANTS; do
-    $NVCC $FLAGS -DMLA4J_SM90_$v -o "$OUTDIR/sm90_check_${v/=/}" $SRC
-    $NVCC $FLAGS -DMLA4J_SM90_$v -DMLA4J_SM90_PROBE=1 -o "$OUTDIR/sm90_check_probe_${v/=/}" $SRC
+    defs=$(echo "$v" | tr ',' '\n' | sed 's/^/-DMLA4J_SM90_/' | tr '\n' ' ')
+    name=$(echo "$v" | tr -d '=' | tr ',' '_')  # PAIRED=2,EVICT_FIRST=1 -> PAIRED2_EVICT_FIRST1
+    $NVCC $FLAGS $defs -o "$OUTDIR/sm90_check_$name" $SRC
+    [ -n "${SM90_NO_PROBE:-}" ] || $NVCC $FLAGS $defs -DMLA4J_SM90_PROBE=1 -o "$OUTDIR/sm90_check_probe_$name" $SRC
   done
 fi
 $NVCC $FLAGS -cubin -o "$OUTDIR/decode_sm90.cubin" kernels-cuda/sm90/decode_sm90.cu
