@@ -34,12 +34,6 @@
 #ifndef MLA4J_SM90_RELAY
 #define MLA4J_SM90_RELAY 2  // 2: relay for every row count (shipped, r9); 1: relay for rows > 64 only; 0: key-split/seesaw
 #endif
-#ifndef MLA4J_SM90_PAIRED
-#define MLA4J_SM90_PAIRED 0  // A/B: paired schedule (consume_paired) for rows > 64 (1) or every row count (2)
-#endif
-#ifndef MLA4J_SM90_EVICT_FIRST
-#define MLA4J_SM90_EVICT_FIRST 0  // A/B: KV boxes loaded with an L2 evict-first policy
-#endif
 #ifndef MLA4J_SM90_QFIRST
 #define MLA4J_SM90_QFIRST 0  // A/B: the producer holds KV block 0 (1) or block 1 (2) until the first Q tile landed
 #endif
@@ -88,8 +82,8 @@ static_assert(kThreads == MLA4J_SM90_THREADS, "update sm90_launch.h");
 constexpr float kLazyMax = 8.f;  // running max moves only past this (log2 units): p <= 256
 
 // Named barrier ids among the 256 consumer threads (A/B: the seesaw's one-way handoffs).
-// kBarS/kBarMA/kBarMB: the paired schedule's handoffs; kBarWG + wg: one warpgroup's own 128 threads.
-enum : uint32_t { kBarQ = 1, kBarMax = 2, kBarP = 3, kBarSum = 4, kBarA = 5, kBarB = 6, kBarS = 7, kBarMA = 8, kBarMB = 9, kBarWG = 10 };
+// kBarWG0: warpgroup 0's own 128 threads.
+enum : uint32_t { kBarQ = 1, kBarMax = 2, kBarP = 3, kBarSum = 4, kBarA = 5, kBarB = 6, kBarWG0 = 7 };
 
 struct Bf16 {
     __device__ static void qk(float (&d)[16], uint64_t a, uint64_t b, int acc) { wgmma_m64n32k16_bf16<0>(d, a, b, acc); }
@@ -138,9 +132,6 @@ __device__ void produce(const MlaParams& p, const CUtensorMap* tm, const PartWor
     const uint32_t kv = smem_addr(smem + kOffKV);
     const uint32_t full = smem_addr(smem + kOffBar);
     const uint32_t empty = full + kStages * kBoxes * 8;
-#if MLA4J_SM90_EVICT_FIRST
-    const uint64_t policy = l2_policy_evict_first();
-#endif
     int it = 0;
     for (int s = w.begin_idx; s <= w.end_idx; ++s) {
         const int* bt = p.block_table + static_cast<size_t>(s) * p.max_blocks;
@@ -164,11 +155,7 @@ __device__ void produce(const MlaParams& p, const CUtensorMap* tm, const PartWor
                 const uint32_t bar = full + (st * kBoxes + j) * 8;
                 mbar_arrive_expect_tx(bar, kBoxBytes);  // bytes may come from the peer's multicast
                 if (ncta == 1)
-#if MLA4J_SM90_EVICT_FIRST
-                    tma_load_2d_hint(kv + st * kTileBytes + j * kBoxBytes, tm, j * 64, row, bar, policy);
-#else
                     tma_load_2d(kv + st * kTileBytes + j * kBoxBytes, tm, j * 64, row, bar);
-#endif
                 else if ((j & 1) == static_cast<int>(rank))
                     tma_load_2d_multicast(kv + st * kTileBytes + j * kBoxBytes, tm, j * 64, row, bar, 0x3);
             }
@@ -727,7 +714,8 @@ __device__ void consume_relay(const MlaParams& p, const PartWork& w, const Ctx& 
                 mask64(sc, c, blk, lim, p.scale_log2, mx);
                 const int valid = seqlen - blk * 64;  // stale tail rows of V -> 0 (both halves)
                 if (valid < 64) {
-                    named_barrier(kBarWG + 0, 128);  // all four warps' S reads of the stage are done
+                    // each warp waited only for its own share of S: all four must be done reading the stage
+                    named_barrier(kBarWG0, 128);
                     zero_v_tail(c.smem + kOffKV + st * kTileBytes, 0, 8, valid, c.tw);
                 }
                 float mn[2], base[2], f[2], rs[2];
@@ -792,189 +780,6 @@ __device__ void consume_relay(const MlaParams& p, const PartWork& w, const Ctx& 
     }
 }
 
-
-// ---------------------------------------------------------------- paired schedule (A/B: MLA4J_SM90_PAIRED)
-// Blocks in pairs (A in stage a, B in stage b), ordered so that each warpgroup's softmax runs while the
-// tensor core works on something already queued (the relay leaves it idle during WG0's softmax):
-//   WG0: S_A = Q K_A^T; [kBarS] ; m_A = max(m, rowmax S_A), P_A; publish m_A, P_A [kBarMA];
-//        O_L = O_L e(m - m_A) + P_A V_A,L (P from registers); [kBarMB] O_L *= e(m_A - m_B); O_L += P_B V_B,L
-//   WG1: [kBarS] S_B (queued behind S_A); [kBarMA] O_R *= e(m - m_A); O_R += P_A V_A,R (P_A from smem);
-//        m_B = max(m_A, rowmax S_B), P_B; publish m_B, P_B [kBarMB]; O_R *= e(m_A - m_B); O_R += P_B V_B,R (registers)
-// Tensor order: S_A, S_B, P_A V (both halves), P_B V; softmax A hides under S_B, softmax B under P_A V,
-// and stage a is free once P_A V retires, half a pair before stage b. (FlashMLA's deep-dive describes a
-// seesaw of this kind; this is our own ordering: each P V uses the P of its own block's max, no P rescale.)
-// Each block's P goes into its stage's rope box (box 8), which only Q K^T reads: no P buffer, so both P
-// tiles can be live at once. Row sums: WG0 keeps P_A's, WG1 P_B's, both relative to the common max.
-// Handoffs are one-way (arrive / sync); reuse of sm_a, sm_b is ordered by the next handoff the other way.
-// WG1 in the paired schedule: adopts WG0's published m_A, rescaling O_R and its row sums to it.
-__device__ __forceinline__ void wg1_take_max(const Ctx& c, const float* sm_a, float (&m)[2], float (&lsum)[2],
-                                             float (&ma)[2], float (&o)[128]) {
-    float f[2];
-    bool moved = false;
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-        ma[h] = sm_a[c.r0 + 8 * h];
-        moved |= ma[h] != m[h];
-        f[h] = exp2f(m[h] - exp_base(ma[h]));
-        lsum[h] *= f[h];
-        m[h] = ma[h];
-    }
-    rescale(o, f, moved);
-}
-template <class T>
-__device__ void consume_paired(const MlaParams& p, const PartWork& w, const Ctx& c) {
-    int it = 0;
-    float* sm_a = c.smax;       // m_A per row, by WG0
-    float* sm_b = c.smax + 64;  // m_B per row, by WG1
-    for (int s = w.begin_idx; s <= w.end_idx; ++s) {
-        const int seqlen = p.seqlens[s];
-        const int first = split_first_block(w, s), end = split_end_block(p, w, s);
-        int lim[2];
-        const SplitOut so = split_begin(p, w, c, s, lim);
-        float m[2] = {-INFINITY, -INFINITY}, lsum[2] = {0.f, 0.f};
-        float o[128];
-#pragma unroll
-        for (int i = 0; i < 128; ++i) o[i] = 0.f;
-
-        for (int blk = first; blk < end; blk += 2) {
-            const bool has_b = blk + 1 < end;
-            const int st_a = it % kStages, st_b = (it + 1) % kStages;
-            uint8_t* stage_a = c.smem + kOffKV + st_a * kTileBytes;
-            uint8_t* stage_b = c.smem + kOffKV + st_b * kTileBytes;
-            // P in the rope box: the same descriptor as c.dp, moved to stage st's box 8
-#define DP(st) (c.dkv + (((st) * kTileBytes + 8 * kBoxBytes) >> 4))
-#define DV(st) (c.dv + (((st) * kTileBytes) >> 4))
-            float sc[32], mx[2], rs[2] = {0.f, 0.f}, f[2];
-            uint32_t pa[4][4];
-            bool moved = false;
-            if (c.wg == 0) {
-                issue_qk<T, 64>(sc, c.dq, c.dkv, st_a, c.full, (it / kStages) & 1);
-                named_barrier_arrive(kBarS, kConsumerThreads);
-                wgmma_wait<0>();
-                fence_regs(sc);
-                mask64(sc, c, blk, lim, p.scale_log2, mx);
-                // every warp's share of S_A has read the stage before any warp writes into it
-                named_barrier(kBarWG + 0, 128);
-                const int valid = seqlen - blk * 64;  // stale tail rows of V -> 0 (both halves)
-                if (valid < 64) zero_v_tail(stage_a, 0, 8, valid, c.tw);
-                float ma[2], base[2];
-#pragma unroll
-                for (int h = 0; h < 2; ++h) {
-                    ma[h] = lazy_max(m[h], fmaxf(m[h], mx[h]));
-                    moved |= ma[h] != m[h];
-                    base[h] = exp_base(ma[h]);
-                    f[h] = exp2f(m[h] - base[h]);
-                }
-                exp_pack64<T>(sc, base, pa, rs);
-                if ((c.lane & 3) == 0) {
-                    sm_a[c.r0] = ma[0];
-                    sm_a[c.r0 + 8] = ma[1];
-                }
-                store_p64(stage_a + 8 * kBoxBytes, c, pa);
-                fence_proxy_async();
-                named_barrier_arrive(kBarMA, kConsumerThreads);
-#pragma unroll
-                for (int h = 0; h < 2; ++h) lsum[h] = lsum[h] * f[h] + rs[h];
-                rescale(o, f, moved);
-                wgmma_fence();
-#pragma unroll
-                for (int k = 0; k < 4; ++k) T::pv_rs(o, pa[k], DV(st_a) + ((k * 2048) >> 4));
-                wgmma_commit();
-
-                named_barrier(kBarMB, kConsumerThreads);  // m_B and P_B published
-                moved = false;
-#pragma unroll
-                for (int h = 0; h < 2; ++h) {
-                    const float mb = sm_b[c.r0 + 8 * h];
-                    moved |= mb != ma[h];
-                    f[h] = exp2f(ma[h] - exp_base(mb));
-                    lsum[h] *= f[h];
-                    m[h] = mb;
-                }
-                // P_A V has had S_B's tail and WG1's softmax to run; P_B V would queue behind WG1's two anyway
-                wgmma_wait<0>();
-                fence_regs(o);
-                release_stage(c, st_a);
-                if (has_b) {
-                    rescale(o, f, moved);  // rare (lazy max); m_B = m_A without a block B
-                    wgmma_fence();
-#pragma unroll
-                    for (int k = 0; k < 4; ++k) T::pv(o, DP(st_b) + ((k * 32) >> 4), DV(st_b) + ((k * 2048) >> 4));
-                    wgmma_commit();
-                    wgmma_wait<0>();
-                    fence_regs(o);
-                    release_stage(c, st_b);
-                }
-            } else if (has_b) {
-                named_barrier(kBarS, kConsumerThreads);  // S_A is queued: S_B goes behind it
-                issue_qk<T, 64>(sc, c.dq, c.dkv, st_b, c.full, ((it + 1) / kStages) & 1);
-                named_barrier(kBarMA, kConsumerThreads);  // m_A and P_A published
-                float ma[2];
-                wg1_take_max(c, sm_a, m, lsum, ma, o);
-                wgmma_fence();
-#pragma unroll
-                for (int k = 0; k < 4; ++k) T::pv(o, DP(st_a) + ((k * 32) >> 4), DV(st_a) + ((k * 2048) >> 4));
-                wgmma_commit();
-                wgmma_wait<1>();  // S_B done; P_A V may still run
-                fence_regs(sc);
-                mask64(sc, c, blk + 1, lim, p.scale_log2, mx);
-                named_barrier(kBarWG + 1, 128);
-                const int valid = seqlen - (blk + 1) * 64;
-                if (valid < 64) zero_v_tail(stage_b, 0, 8, valid, c.tw);
-                float base[2];
-#pragma unroll
-                for (int h = 0; h < 2; ++h) {
-                    const float mb = lazy_max(ma[h], fmaxf(ma[h], mx[h]));
-                    moved |= mb != ma[h];
-                    base[h] = exp_base(mb);
-                    f[h] = exp2f(ma[h] - base[h]);
-                    m[h] = mb;
-                }
-                exp_pack64<T>(sc, base, pa, rs);
-                store_p64(stage_b + 8 * kBoxBytes, c, pa);
-                if ((c.lane & 3) == 0) {
-                    sm_b[c.r0] = m[0];
-                    sm_b[c.r0 + 8] = m[1];
-                }
-                fence_proxy_async();
-                named_barrier_arrive(kBarMB, kConsumerThreads);
-                wgmma_wait<0>();  // P_A V (WG0's P_B V, issued meanwhile, keeps the tensor core busy)
-                fence_regs(o);
-                release_stage(c, st_a);
-#pragma unroll
-                for (int h = 0; h < 2; ++h) lsum[h] = lsum[h] * f[h] + rs[h];
-                rescale(o, f, moved);
-                wgmma_fence();
-#pragma unroll
-                for (int k = 0; k < 4; ++k) T::pv_rs(o, pa[k], DV(st_b) + ((k * 2048) >> 4));
-                wgmma_commit();
-                wgmma_wait<0>();
-                fence_regs(o);
-                release_stage(c, st_b);
-            } else {  // a split's odd last block: WG1 only adds P_A V_A,R
-                named_barrier(kBarS, kConsumerThreads);
-                named_barrier(kBarMA, kConsumerThreads);
-                float ma[2];
-                wg1_take_max(c, sm_a, m, lsum, ma, o);
-                wgmma_fence();
-#pragma unroll
-                for (int k = 0; k < 4; ++k) T::pv(o, DP(st_a) + ((k * 32) >> 4), DV(st_a) + ((k * 2048) >> 4));
-                wgmma_commit();
-                if ((c.lane & 3) == 0) {
-                    sm_b[c.r0] = m[0];
-                    sm_b[c.r0 + 8] = m[1];
-                }
-                named_barrier_arrive(kBarMB, kConsumerThreads);
-                wgmma_wait<0>();
-                fence_regs(o);
-                release_stage(c, st_a);
-            }
-            it += has_b ? 2 : 1;
-        }
-        split_end<T>(p, so, c, s, o, m, lsum);
-    }
-}
-
 }  // namespace mla4j_sm90
 
 using namespace mla4j_sm90;
@@ -986,7 +791,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1)
     mla4j_decode_sm90(const __grid_constant__ MlaParams p, const __grid_constant__ CUtensorMap tm_kv) {
     extern __shared__ uint8_t smem_raw[];
     // Aligned by pointer arithmetic on the __shared__ array (not through an integer cast), so the compiler
-    // keeps the shared state space: ld/st.shared instead of generic accesses for P, maxima and sums.
+    // keeps the shared state space: ld/st.shared instead of generic accesses for P, maxima and sums (r12).
     uint8_t* smem = smem_raw + ((1024u - (smem_addr(smem_raw) & 1023u)) & 1023u);
     // Programmatic dependent launch: let the combine kernel get scheduled now (it waits for this
     // grid's completion itself), and wait for a preceding scheduler kernel if launched as dependent.
@@ -1034,15 +839,12 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1)
         const Ctx c = make_ctx(smem, blockIdx.y, ncta, rank);
         const bool seesaw = MLA4J_SM90_SEESAW == 2 || (MLA4J_SM90_SEESAW && p.rows > kRowsPerTile);  // tensor-bound
         const bool relay = MLA4J_SM90_RELAY == 2 || (MLA4J_SM90_RELAY == 1 && p.rows > kRowsPerTile);
-        const bool paired = MLA4J_SM90_PAIRED == 2 || (MLA4J_SM90_PAIRED == 1 && p.rows > kRowsPerTile);
         if (p.dtype == MLA4J_FP16) {
-            if (paired) consume_paired<Fp16>(p, w, c);
-            else if (relay) consume_relay<Fp16>(p, w, c);
+            if (relay) consume_relay<Fp16>(p, w, c);
             else if (seesaw) consume_seesaw<Fp16>(p, w, c);
             else consume_keysplit<Fp16>(p, w, c);
         } else {
-            if (paired) consume_paired<Bf16>(p, w, c);
-            else if (relay) consume_relay<Bf16>(p, w, c);
+            if (relay) consume_relay<Bf16>(p, w, c);
             else if (seesaw) consume_seesaw<Bf16>(p, w, c);
             else consume_keysplit<Bf16>(p, w, c);
         }
