@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the sm90 decode kernel + its standalone harness (and test-only variants: V descriptor LBO/SBO
 # swapped for layout diagnosis, the older schedules, the timeline probe; SM90_VARIANTS="X=1 ..." adds
-# -DMLA4J_SM90_X=1 builds) into .carry/sm90. Runs where nvcc 13 is.
+# -DMLA4J_SM90_X=1 builds; "X=1,Y=2" combines knobs) into .carry/sm90. Runs where nvcc 13 is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NVCC=${NVCC:-nvcc}
@@ -19,10 +19,10 @@ $NVCC $FLAGS -DMLA4J_SM90_VDESC_SWAP=1 -o "$OUTDIR/sm90_check_vswap" $SRC
 $NVCC $FLAGS -DMLA4J_SM90_RELAY=0 -o "$OUTDIR/sm90_check_keysplit_seesaw" $SRC
 $NVCC $FLAGS -DMLA4J_SM90_RELAY=0 -DMLA4J_SM90_SEESAW=0 -o "$OUTDIR/sm90_check_keysplit" $SRC
 $NVCC $FLAGS -DMLA4J_SM90_PROBE=1 -o "$OUTDIR/sm90_check_probe" $SRC  # timeline probe (probe mode)
-if [ -n "${SM90_VARIANTS:-}" ]; then  # A/B builds, e.g. SM90_VARIANTS="QFIRST=1 PAIRED=2,EVICT_FIRST=1"
+if [ -n "${SM90_VARIANTS:-}" ]; then  # A/B builds, e.g. SM90_VARIANTS="QFIRST=1 RELAY=0,SEESAW=2" (SM90_NO_PROBE=1: no probe builds)
   for v in $SM90_VARIANTS; do
     defs=$(echo "$v" | tr ',' '\n' | sed 's/^/-DMLA4J_SM90_/' | tr '\n' ' ')
-    name=$(echo "$v" | tr -d '=' | tr ',' '_')  # PAIRED=2,EVICT_FIRST=1 -> PAIRED2_EVICT_FIRST1
+    name=$(echo "$v" | tr -d '=' | tr ',' '_')  # RELAY=0,SEESAW=2 -> RELAY0_SEESAW2
     $NVCC $FLAGS $defs -o "$OUTDIR/sm90_check_$name" $SRC
     [ -n "${SM90_NO_PROBE:-}" ] || $NVCC $FLAGS $defs -DMLA4J_SM90_PROBE=1 -o "$OUTDIR/sm90_check_probe_$name" $SRC
   done
