@@ -1,9 +1,13 @@
 // Test-only: does compute-sanitizer racecheck honour a named barrier that 256 of a block's 384 threads
-// meet at? The sm90 kernel's consumer warpgroups hand data over exactly this way (threads 0..127 write
-// shared memory, barrier.sync id, 256, threads 128..255 read). This kernel does only that, correctly
-// ordered, in the aligned and non-aligned barrier forms; racecheck hazards here are the tool's, not ours.
-// Build: nvcc -arch=sm_90a -lineinfo -o racecheck_named_barrier racecheck_named_barrier.cu
-// Run:   compute-sanitizer --tool racecheck ./racecheck_named_barrier   (r12: see docs/PERF.md)
+// meet at? The sm90 kernel's consumer warpgroups hand data over this way (threads 0..127 write shared
+// memory, barrier.sync id, 256, threads 128..255 read). The kernels below reproduce that handoff in steps
+// towards the relay schedule's exact shape (same / separate barrier instructions, aligned / non-aligned,
+// the two-barrier loop, one writing lane in four plus the async-proxy fence, register operands and
+// setmaxnreg), all correctly ordered. r12: racecheck reports none of them, while it reports hazards on the
+// kernel's own exchanges (docs/PERF.md r12): so what it sees there is not this barrier pattern as such.
+// Build: nvcc -gencode=arch=compute_90a,code=sm_90a -lineinfo -o racecheck_named_barrier racecheck_named_barrier.cu
+// Run:   compute-sanitizer --tool racecheck ./racecheck_named_barrier
+#include <cstdint>
 #include <cstdio>
 
 template <bool ALIGNED>
@@ -30,6 +34,71 @@ __global__ void handoff_split(float* out) {
         out[t - 128] = buf[t - 128];
     }
 }
+// The relay schedule's loop: per iteration WG0 publishes (barrier A), WG1 consumes and then lets WG0
+// overwrite (barrier B, skipped after the last iteration and, on WG0's side, before the first).
+__global__ void relay_loop(float* out) {
+    __shared__ float buf[128];
+    const int t = threadIdx.x;
+    float acc = 0.f;
+    for (int i = 0; i < 8; ++i) {
+        if (t < 128) {
+            if (i > 0) asm volatile("barrier.sync 2, 256;" ::: "memory");
+            buf[t] = 1.0f + t + i;
+            asm volatile("barrier.sync 1, 256;" ::: "memory");
+        } else if (t < 256) {
+            asm volatile("barrier.sync 1, 256;" ::: "memory");
+            acc += buf[t - 128];
+            if (i < 7) asm volatile("barrier.sync 2, 256;" ::: "memory");
+        }
+    }
+    if (t >= 128 && t < 256) out[t - 128] = acc;
+}
+// relay_loop as the kernel writes it: one lane in four writes (a row's maximum), then the async-proxy fence
+// the P tile needs, then the barrier.
+__global__ void relay_loop_fenced(float* out) {
+    __shared__ float buf[128];
+    const int t = threadIdx.x;
+    float acc = 0.f;
+    for (int i = 0; i < 8; ++i) {
+        if (t < 128) {
+            if (i > 0) asm volatile("barrier.sync 2, 256;" ::: "memory");
+            if ((t & 3) == 0) buf[t] = 1.0f + t + i;
+            asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+            asm volatile("barrier.sync 1, 256;" ::: "memory");
+        } else if (t < 256) {
+            asm volatile("barrier.sync 1, 256;" ::: "memory");
+            acc += buf[(t - 128) & ~3];
+            if (i < 7) asm volatile("barrier.sync 2, 256;" ::: "memory");
+        }
+    }
+    if (t >= 128 && t < 256) out[t - 128] = acc;
+}
+// relay_loop_fenced with the barrier id and count as register operands (the kernel's named_barrier helper)
+// and setmaxnreg, as in the kernel's consumer warpgroups (the third warpgroup gives registers back).
+__device__ __forceinline__ void nbar(uint32_t id, uint32_t n) { asm volatile("barrier.sync %0, %1;" ::"r"(id), "r"(n) : "memory"); }
+__global__ void __launch_bounds__(384, 1) relay_loop_reg(float* out, uint32_t a, uint32_t b) {
+    __shared__ float buf[128];
+    const int t = threadIdx.x;
+    if (t >= 256) {
+        asm volatile("setmaxnreg.dec.sync.aligned.u32 24;");
+        return;
+    }
+    asm volatile("setmaxnreg.inc.sync.aligned.u32 240;");
+    float acc = 0.f;
+    for (int i = 0; i < 8; ++i) {
+        if (t < 128) {
+            if (i > 0) nbar(b, 256);
+            if ((t & 3) == 0) buf[t] = 1.0f + t + i;
+            asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+            nbar(a, 256);
+        } else {
+            nbar(a, 256);
+            acc += buf[(t - 128) & ~3];
+            if (i < 7) nbar(b, 256);
+        }
+    }
+    if (t >= 128) out[t - 128] = acc;
+}
 // Same, with the whole block at the barrier (__syncthreads): the reference racecheck must accept.
 __global__ void handoff_all(float* out) {
     __shared__ float buf[128];
@@ -45,6 +114,9 @@ int main() {
     handoff<false><<<1, 384>>>(d);
     handoff<true><<<1, 384>>>(d);
     handoff_split<<<1, 384>>>(d);
+    relay_loop<<<1, 384>>>(d);
+    relay_loop_fenced<<<1, 384>>>(d);
+    relay_loop_reg<<<1, 384>>>(d, 5, 6);
     handoff_all<<<1, 384>>>(d);
     float h[128];
     cudaMemcpy(h, d, sizeof(h), cudaMemcpyDeviceToHost);
