@@ -304,6 +304,14 @@ __device__ __forceinline__ SplitOut split_begin(const MlaParams& p, const PartWo
     return SplitOut{off0 + (s == w.begin_idx ? w.begin_split : 0), off1 - off0 == 1};
 }
 
+// A split starts with no key seen: running max -inf, row sums and the output accumulator 0.
+__device__ __forceinline__ void reset_split_state(float (&m)[2], float (&lsum)[2], float (&o)[128]) {
+    m[0] = m[1] = -INFINITY;
+    lsum[0] = lsum[1] = 0.f;
+#pragma unroll
+    for (int i = 0; i < 128; ++i) o[i] = 0.f;
+}
+
 // Split epilogue: total row sums (this warpgroup's part + the other's), then o/lse directly for a
 // sequence with one split, else the normalised partial and its LSE (-inf when no key was seen).
 template <class T>
@@ -427,10 +435,8 @@ __device__ void consume_keysplit(const MlaParams& p, const PartWork& w, const Ct
         int lim[2];
         const SplitOut so = split_begin(p, w, c, s, lim);
         if (c.t == 0 && s == w.begin_idx) PROBE(3);  // Q tile in shared memory
-        float m[2] = {-INFINITY, -INFINITY}, lsum[2] = {0.f, 0.f};
-        float o[128];
-#pragma unroll
-        for (int i = 0; i < 128; ++i) o[i] = 0.f;
+        float m[2], lsum[2], o[128];
+        reset_split_state(m, lsum, o);
 
         for (int blk = first; blk < end; ++blk, ++it) {
             const int st = it % kStages;
@@ -540,10 +546,8 @@ __device__ void consume_seesaw(const MlaParams& p, const PartWork& w, const Ctx&
         const int first = split_first_block(w, s), end = split_end_block(p, w, s);
         int lim[2];
         const SplitOut so = split_begin(p, w, c, s, lim);
-        float m[2] = {-INFINITY, -INFINITY}, lsum[2] = {0.f, 0.f};
-        float o[128];
-#pragma unroll
-        for (int i = 0; i < 128; ++i) o[i] = 0.f;
+        float m[2], lsum[2], o[128];
+        reset_split_state(m, lsum, o);
 
         for (int blk = first; blk < end; blk += 2) {
             const bool has_b = blk + 1 < end;
@@ -698,10 +702,8 @@ __device__ void consume_relay(const MlaParams& p, const PartWork& w, const Ctx& 
         const int first = split_first_block(w, s), end = split_end_block(p, w, s);
         int lim[2];
         const SplitOut so = split_begin(p, w, c, s, lim);
-        float m[2] = {-INFINITY, -INFINITY}, lsum[2] = {0.f, 0.f};
-        float o[128];
-#pragma unroll
-        for (int i = 0; i < 128; ++i) o[i] = 0.f;
+        float m[2], lsum[2], o[128];
+        reset_split_state(m, lsum, o);
 
         for (int blk = first; blk < end; ++blk, ++it) {
             const int st = it % kStages;

@@ -36,6 +36,9 @@ __global__ void handoff_split(float* out) {
 }
 // The relay schedule's loop: per iteration WG0 publishes (barrier A), WG1 consumes and then lets WG0
 // overwrite (barrier B, skipped after the last iteration and, on WG0's side, before the first).
+// FENCED: as the kernel writes it, one lane in four writes (a row's maximum), then the async-proxy fence
+// the P tile needs, then the barrier.
+template <bool FENCED>
 __global__ void relay_loop(float* out) {
     __shared__ float buf[128];
     const int t = threadIdx.x;
@@ -43,37 +46,18 @@ __global__ void relay_loop(float* out) {
     for (int i = 0; i < 8; ++i) {
         if (t < 128) {
             if (i > 0) asm volatile("barrier.sync 2, 256;" ::: "memory");
-            buf[t] = 1.0f + t + i;
+            if (!FENCED || (t & 3) == 0) buf[t] = 1.0f + t + i;
+            if (FENCED) asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
             asm volatile("barrier.sync 1, 256;" ::: "memory");
         } else if (t < 256) {
             asm volatile("barrier.sync 1, 256;" ::: "memory");
-            acc += buf[t - 128];
+            acc += buf[FENCED ? (t - 128) & ~3 : t - 128];
             if (i < 7) asm volatile("barrier.sync 2, 256;" ::: "memory");
         }
     }
     if (t >= 128 && t < 256) out[t - 128] = acc;
 }
-// relay_loop as the kernel writes it: one lane in four writes (a row's maximum), then the async-proxy fence
-// the P tile needs, then the barrier.
-__global__ void relay_loop_fenced(float* out) {
-    __shared__ float buf[128];
-    const int t = threadIdx.x;
-    float acc = 0.f;
-    for (int i = 0; i < 8; ++i) {
-        if (t < 128) {
-            if (i > 0) asm volatile("barrier.sync 2, 256;" ::: "memory");
-            if ((t & 3) == 0) buf[t] = 1.0f + t + i;
-            asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
-            asm volatile("barrier.sync 1, 256;" ::: "memory");
-        } else if (t < 256) {
-            asm volatile("barrier.sync 1, 256;" ::: "memory");
-            acc += buf[(t - 128) & ~3];
-            if (i < 7) asm volatile("barrier.sync 2, 256;" ::: "memory");
-        }
-    }
-    if (t >= 128 && t < 256) out[t - 128] = acc;
-}
-// relay_loop_fenced with the barrier id and count as register operands (the kernel's named_barrier helper)
+// relay_loop<true> with the barrier id and count as register operands (the kernel's named_barrier helper)
 // and setmaxnreg, as in the kernel's consumer warpgroups (the third warpgroup gives registers back).
 __device__ __forceinline__ void nbar(uint32_t id, uint32_t n) { asm volatile("barrier.sync %0, %1;" ::"r"(id), "r"(n) : "memory"); }
 __global__ void __launch_bounds__(384, 1) relay_loop_reg(float* out, uint32_t a, uint32_t b) {
@@ -114,8 +98,8 @@ int main() {
     handoff<false><<<1, 384>>>(d);
     handoff<true><<<1, 384>>>(d);
     handoff_split<<<1, 384>>>(d);
-    relay_loop<<<1, 384>>>(d);
-    relay_loop_fenced<<<1, 384>>>(d);
+    relay_loop<false><<<1, 384>>>(d);
+    relay_loop<true><<<1, 384>>>(d);
     relay_loop_reg<<<1, 384>>>(d, 5, 6);
     handoff_all<<<1, 384>>>(d);
     float h[128];

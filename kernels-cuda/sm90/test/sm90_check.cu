@@ -599,6 +599,24 @@ static int bench_cfgs(const std::vector<BenchCfg>& cfgs, double gemm_tflops, con
     return 0;
 }
 
+// For the single-config modes: a random bf16 cache with 64 spare blocks and P.block_table filled from a
+// shuffled block order (P.seqlens set); returns the cache's block count.
+static long long alloc_shuffled_cache(Problem& P, std::mt19937_64& rng, uint16_t*& cache) {
+    long long total = 0;
+    for (int l : P.seqlens) P.max_blocks = std::max(P.max_blocks, (l + 63) / 64), total += (l + 63) / 64;
+    const long long nblk = total + 64;
+    CK(cudaMalloc(&cache, (size_t)nblk * 64 * 576 * 2));
+    fill_random<<<4096, 256>>>(cache, (size_t)nblk * 64 * 576, 5, 1.0f, MLA4J_BF16);
+    std::vector<int> perm(nblk);
+    std::iota(perm.begin(), perm.end(), 0);
+    std::shuffle(perm.begin(), perm.end(), rng);
+    P.block_table.assign((size_t)P.b * P.max_blocks, 0);
+    int next = 0;
+    for (int s = 0; s < P.b; ++s)
+        for (int k = 0; k < (P.seqlens[s] + 63) / 64; ++k) P.block_table[(size_t)s * P.max_blocks + k] = perm[next++];
+    return nblk;
+}
+
 // One config, decode launched 3 times (for ncu: --launch-skip 2 --launch-count 1).
 static int one_mode(int b, int mean, int h_q, int s_q) {
     std::mt19937_64 rng(11);
@@ -606,19 +624,8 @@ static int one_mode(int b, int mean, int h_q, int s_q) {
     Problem P;
     P.b = b; P.s_q = s_q; P.h_q = h_q; P.dtype = MLA4J_BF16; P.causal = 1;
     P.seqlens = draw_lens(c, rng);
-    long long total = 0;
-    for (int l : P.seqlens) P.max_blocks = std::max(P.max_blocks, (l + 63) / 64), total += (l + 63) / 64;
-    const long long nblk = total + 64;
     uint16_t* cache;
-    CK(cudaMalloc(&cache, (size_t)nblk * 64 * 576 * 2));
-    fill_random<<<4096, 256>>>(cache, (size_t)nblk * 64 * 576, 5, 1.0f, MLA4J_BF16);
-    std::vector<int> perm(nblk);
-    std::iota(perm.begin(), perm.end(), 0);
-    std::shuffle(perm.begin(), perm.end(), rng);
-    P.block_table.assign((size_t)b * P.max_blocks, 0);
-    int next = 0;
-    for (int s = 0; s < b; ++s)
-        for (int k = 0; k < (P.seqlens[s] + 63) / 64; ++k) P.block_table[(size_t)s * P.max_blocks + k] = perm[next++];
+    const long long nblk = alloc_shuffled_cache(P, rng, cache);
     P.parts = default_parts(P.tiles());
     setup(P, cache, nblk, 3);
     for (int i = 0; i < 3; ++i) launch_decode(P, 0);
@@ -643,19 +650,8 @@ static int probe_mode(int b, int mean, int h_q) {
     Problem P;
     P.b = b; P.s_q = 1; P.h_q = h_q; P.dtype = MLA4J_BF16; P.causal = 1;
     P.seqlens.assign(b, mean);
-    long long total = 0;
-    for (int l : P.seqlens) P.max_blocks = std::max(P.max_blocks, (l + 63) / 64), total += (l + 63) / 64;
-    const long long nblk = total + 64;
     uint16_t* cache;
-    CK(cudaMalloc(&cache, (size_t)nblk * 64 * 576 * 2));
-    fill_random<<<4096, 256>>>(cache, (size_t)nblk * 64 * 576, 5, 1.0f, MLA4J_BF16);
-    std::vector<int> perm(nblk);
-    std::iota(perm.begin(), perm.end(), 0);
-    std::shuffle(perm.begin(), perm.end(), rng);
-    P.block_table.assign((size_t)b * P.max_blocks, 0);
-    int next = 0;
-    for (int s = 0; s < b; ++s)
-        for (int k = 0; k < (P.seqlens[s] + 63) / 64; ++k) P.block_table[(size_t)s * P.max_blocks + k] = perm[next++];
+    const long long nblk = alloc_shuffled_cache(P, rng, cache);
     P.parts = default_parts(P.tiles());
     setup(P, cache, nblk, 3);
     CK(cudaDeviceSynchronize());
