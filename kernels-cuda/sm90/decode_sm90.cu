@@ -81,9 +81,9 @@ static_assert(kThreads == MLA4J_SM90_THREADS, "update sm90_launch.h");
 
 constexpr float kLazyMax = 8.f;  // running max moves only past this (log2 units): p <= 256
 
-// Named barrier ids among the 256 consumer threads (A/B: the seesaw's one-way handoffs).
-// kBarWG0: warpgroup 0's own 128 threads.
-enum : uint32_t { kBarQ = 1, kBarMax = 2, kBarP = 3, kBarSum = 4, kBarA = 5, kBarB = 6, kBarWG0 = 7 };
+// Named barrier ids, each met by all 256 consumer threads (A/B: the seesaw's one-way handoffs). None is met
+// by one warpgroup alone: compute-sanitizer racecheck then reports false hazards on later exchanges (r13).
+enum : uint32_t { kBarQ = 1, kBarMax = 2, kBarP = 3, kBarSum = 4, kBarA = 5, kBarB = 6 };
 
 struct Bf16 {
     __device__ static void qk(float (&d)[16], uint64_t a, uint64_t b, int acc) { wgmma_m64n32k16_bf16<0>(d, a, b, acc); }
@@ -687,11 +687,14 @@ __device__ void consume_seesaw(const MlaParams& p, const PartWork& w, const Ctx&
 // and both P V halves back to back) gives the load of block i+2 the whole of block i+1's work as lead
 // time, where the seesaw (two blocks in flight at once) left ~0 for its second block. The price: the
 // tensor core idles during the softmax (~15% by the cycle count in docs/KERNEL-SM90.md).
-// WG0 may overwrite the one P buffer (and the published max) for block i+1 only after WG1's P_i V
-// retired: both sync on kBarB, WG1 after it, WG0 before its next store (within a split; the split
-// epilogue's barrier orders splits). Both handoffs are full barrier syncs, not arrive/sync: the waiting
-// side has nothing else to do, so it costs nothing, and compute-sanitizer's racecheck flagged the arrive
-// form (named_barrier is the non-.aligned barrier.sync: the two sides execute different instructions).
+// Two handoffs per block, both full 256-thread barrier syncs:
+//   kBarB: WG1 meets it before each block, so its previous P V (the only reader of P and sm_m) has retired;
+//        WG0 meets it after its S and softmax, before it overwrites P and sm_m. It also means all four of
+//        WG0's warps finished reading the stage for S (each wgmma.wait_group covers only its own warp), so
+//        the stale V rows past the sequence end can be zeroed right after it.
+//   kBarA: m_i and P_i published (WG0 after its stores and the async-proxy fence, WG1 before reading).
+// Not arrive/sync: the waiting side has nothing else to do, and racecheck flagged the arrive form. Not a
+// WG0-only barrier for the zeroing either (r12 had one): racecheck then reports false hazards (r13).
 template <class T>
 __device__ void consume_relay(const MlaParams& p, const PartWork& w, const Ctx& c) {
     int it = 0;
@@ -714,12 +717,6 @@ __device__ void consume_relay(const MlaParams& p, const PartWork& w, const Ctx& 
                 fence_regs(sc);
                 if (c.t == 0 && it == 0) PROBE(4);  // first block's S
                 mask64(sc, c, blk, lim, p.scale_log2, mx);
-                const int valid = seqlen - blk * 64;  // stale tail rows of V -> 0 (both halves)
-                if (valid < 64) {
-                    // each warp waited only for its own share of S: all four must be done reading the stage
-                    named_barrier(kBarWG0, 128);
-                    zero_v_tail(c.smem + kOffKV + st * kTileBytes, 0, 8, valid, c.tw);
-                }
                 float mn[2], base[2], f[2], rs[2];
                 bool moved = false;
 #pragma unroll
@@ -731,7 +728,9 @@ __device__ void consume_relay(const MlaParams& p, const PartWork& w, const Ctx& 
                 }
                 uint32_t pa[4][4];
                 exp_pack64<T>(sc, base, pa, rs);
-                if (blk != first) named_barrier(kBarB, kConsumerThreads);  // WG1's previous P V retired
+                named_barrier(kBarB, kConsumerThreads);  // WG1's previous P V retired; all of WG0's S reads too
+                const int valid = seqlen - blk * 64;
+                if (valid < 64) zero_v_tail(c.smem + kOffKV + st * kTileBytes, 0, 8, valid, c.tw);  // stale V rows -> 0
                 if ((c.lane & 3) == 0) {
                     sm_m[c.r0] = mn[0];
                     sm_m[c.r0 + 8] = mn[1];
@@ -754,6 +753,7 @@ __device__ void consume_relay(const MlaParams& p, const PartWork& w, const Ctx& 
                 release_stage(c, st);
                 if (c.t == 0 && it == 0) PROBE(5);  // first block done
             } else {
+                named_barrier(kBarB, kConsumerThreads);  // P and sm_m free (this warpgroup's previous reads retired)
                 named_barrier(kBarA, kConsumerThreads);  // m_i and P_i published
                 float f[2];
                 bool moved = false;
@@ -773,7 +773,6 @@ __device__ void consume_relay(const MlaParams& p, const PartWork& w, const Ctx& 
                 wgmma_wait<0>();
                 fence_regs(o);
                 release_stage(c, st);
-                if (blk + 1 != end) named_barrier(kBarB, kConsumerThreads);  // P and sm_m free again
             }
         }
         if (c.t == 0 && s == w.end_idx) PROBE(6);  // last block done

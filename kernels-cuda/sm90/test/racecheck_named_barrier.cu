@@ -83,6 +83,35 @@ __global__ void __launch_bounds__(384, 1) relay_loop_reg(float* out, uint32_t a,
     }
     if (t >= 128) out[t - 128] = acc;
 }
+// relay_loop_reg plus a warpgroup-0-only barrier (id 7, 128 threads) in the last iteration, before WG0's
+// write, as the r12 relay ran it on a split's partly used last block; BOTH: warpgroup 1 also meets a barrier
+// of its own (id 8) there.
+template <bool BOTH>
+__global__ void __launch_bounds__(384, 1) relay_loop_sub(float* out, uint32_t a, uint32_t b) {
+    __shared__ float buf[128];
+    const int t = threadIdx.x;
+    if (t >= 256) {
+        asm volatile("setmaxnreg.dec.sync.aligned.u32 24;");
+        return;
+    }
+    asm volatile("setmaxnreg.inc.sync.aligned.u32 240;");
+    float acc = 0.f;
+    for (int i = 0; i < 8; ++i) {
+        if (t < 128) {
+            if (i == 7) nbar(7, 128);
+            if (i > 0) nbar(b, 256);
+            if ((t & 3) == 0) buf[t] = 1.0f + t + i;
+            asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+            nbar(a, 256);
+        } else {
+            if (BOTH && i == 7) nbar(8, 128);
+            nbar(a, 256);
+            acc += buf[(t - 128) & ~3];
+            if (i < 7) nbar(b, 256);
+        }
+    }
+    if (t >= 128) out[t - 128] = acc;
+}
 // Same, with the whole block at the barrier (__syncthreads): the reference racecheck must accept.
 __global__ void handoff_all(float* out) {
     __shared__ float buf[128];
@@ -101,6 +130,8 @@ int main() {
     relay_loop<false><<<1, 384>>>(d);
     relay_loop<true><<<1, 384>>>(d);
     relay_loop_reg<<<1, 384>>>(d, 5, 6);
+    relay_loop_sub<false><<<1, 384>>>(d, 5, 6);
+    relay_loop_sub<true><<<1, 384>>>(d, 5, 6);
     handoff_all<<<1, 384>>>(d);
     float h[128];
     cudaMemcpy(h, d, sizeof(h), cudaMemcpyDeviceToHost);
