@@ -22,7 +22,6 @@
 #include <cuda_fp16.h>
 #include <math.h>
 
-#include "mla4j/merge.cuh"
 #include "mla4j/params.h"
 #include "mla4j/schedule.h"
 #include "sm90_launch.h"
@@ -87,7 +86,6 @@ constexpr float kLazyMax = 8.f;  // running max moves only past this (log2 units
 enum : uint32_t { kBarQ = 1, kBarMax = 2, kBarP = 3, kBarSum = 4, kBarA = 5, kBarB = 6 };
 
 struct Bf16 {
-    using Out = __nv_bfloat16;
     __device__ static void qk(float (&d)[16], uint64_t a, uint64_t b, int acc) { wgmma_m64n32k16_bf16<0>(d, a, b, acc); }
     __device__ static void qk64(float (&d)[32], uint64_t a, uint64_t b, int acc) { wgmma_m64n64k16_bf16<0>(d, a, b, acc); }
     __device__ static void pv(float (&d)[128], uint64_t a, uint64_t b) { wgmma_m64n256k16_bf16<1>(d, a, b, 1); }
@@ -98,7 +96,6 @@ struct Bf16 {
     }
 };
 struct Fp16 {
-    using Out = __half;
     __device__ static void qk(float (&d)[16], uint64_t a, uint64_t b, int acc) { wgmma_m64n32k16_f16<0>(d, a, b, acc); }
     __device__ static void qk64(float (&d)[32], uint64_t a, uint64_t b, int acc) { wgmma_m64n64k16_f16<0>(d, a, b, acc); }
     __device__ static void pv(float (&d)[128], uint64_t a, uint64_t b) { wgmma_m64n256k16_f16<1>(d, a, b, 1); }
@@ -784,67 +781,6 @@ __device__ void consume_relay(const MlaParams& p, const PartWork& w, const Ctx& 
     }
 }
 
-// ---------------------------------------------------------------- in-launch combine (p.combine_sync set)
-// Small batch: a sequence has up to one split per SM, and a second kernel to merge them costs a launch plus
-// a dependent memory round trip or two (~4.5 us of a ~14 us step at b = 1). Instead, each CTA that wrote a
-// partial of sequence s (split j of n, this tile) announces it on the (s, tile) arrival counter, waits
-// until all n have, and merges 1/n of the tile's rows x 512 columns (in quads of 4 columns): the merge is
-// spread over the same n SMs, all loads of a thread issued at once. It needs all CTAs resident at once (a
-// CTA waits for others only after writing all its own partials, so waits only point at CTAs that are
-// running or done): the host launches cooperatively, grid <= SMs, one CTA per SM. The last CTA to leave a
-// counter pair zeroes it for the next launch, which starts only after this grid completed.
-template <class T>
-__device__ void combine_in_launch(const MlaParams& p, const PartWork& w, int tile, int t) {
-    const int rows = min(kRowsPerTile, p.rows - tile * kRowsPerTile);
-    const int quads = rows * (MLA4J_D_V / 4);
-    auto counters = [&](int s) { return p.combine_sync + 2 * (static_cast<size_t>(s) * gridDim.y + tile); };  // arrivals, departures
-    // Announce every partial first, then wait: a CTA that waited on its first sequence before announcing its
-    // last would make the parts wait for each other in a chain (measured: b = 128 twice as slow).
-    named_barrier(kBarQ, kConsumerThreads);  // this CTA's partial stores come before the releases
-    if (t == 0)
-        for (int s = w.begin_idx; s <= w.end_idx; ++s)
-            if (p.split_offsets[s + 1] - p.split_offsets[s] > 1) red_release_gpu_add(counters(s), 1);
-    for (int s = w.begin_idx; s <= w.end_idx; ++s) {
-        const int first = p.split_offsets[s], n = p.split_offsets[s + 1] - first;
-        if (n <= 1) continue;  // written directly (only a part's first and last sequence can be split)
-        const int j = s == w.begin_idx ? w.begin_split : 0;
-        int* cnt = counters(s);
-        if (t == 0)
-            while (ld_acquire_gpu(cnt) < n) {
-            }
-        named_barrier(kBarQ, kConsumerThreads);
-        const int q0 = j * quads / n, q1 = (j + 1) * quads / n;
-        int g = 32;  // threads per quad (power of two): as many as keep every thread busy, each every g-th split
-        while (g > 1 && kConsumerThreads / g < q1 - q0) g >>= 1;
-        for (int qb = q0; qb < q1; qb += kConsumerThreads / g) {  // same trip count in every thread (shuffles)
-            const int q = qb + t / g, sub = t % g;
-            const int r = tile * kRowsPerTile + q / (MLA4J_D_V / 4), col = 4 * (q % (MLA4J_D_V / 4));
-            mla4j::PartialSum acc;
-            if (q < q1) {
-                for (int k0 = sub; k0 < n; k0 += 8 * g) {
-                    float l[8];
-                    float4 v[8];
-#pragma unroll
-                    for (int b = 0; b < 8; ++b) {
-                        const int k = k0 + b * g;
-                        const size_t row = static_cast<size_t>(first + k) * p.rows + r;  // written in this launch:
-                        l[b] = k < n ? __ldcg(p.lse_accum + row) : -INFINITY;              // L2 loads, not .nc
-                        v[b] = k < n ? __ldcg(reinterpret_cast<const float4*>(p.o_accum + row * MLA4J_D_V + col))
-                                     : make_float4(0.f, 0.f, 0.f, 0.f);
-                    }
-                    acc.add(l, v);
-                }
-            }
-            for (int x = 1; x < g; x <<= 1) acc.merge_lane_xor(x);
-            if (q < q1 && sub == 0) mla4j::store_merged<typename T::Out>(p, s, r, col, acc);
-        }
-        if (t == 0 && atomicAdd(cnt + 1, 1) == n - 1) {  // every CTA of the sequence is past its wait
-            cnt[0] = 0;
-            cnt[1] = 0;
-        }
-    }
-}
-
 }  // namespace mla4j_sm90
 
 using namespace mla4j_sm90;
@@ -908,12 +844,10 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1)
             if (relay) consume_relay<Fp16>(p, w, c);
             else if (seesaw) consume_seesaw<Fp16>(p, w, c);
             else consume_keysplit<Fp16>(p, w, c);
-            if (p.combine_sync) combine_in_launch<Fp16>(p, w, blockIdx.y, c.t);
         } else {
             if (relay) consume_relay<Bf16>(p, w, c);
             else if (seesaw) consume_seesaw<Bf16>(p, w, c);
             else consume_keysplit<Bf16>(p, w, c);
-            if (p.combine_sync) combine_in_launch<Bf16>(p, w, blockIdx.y, c.t);
         }
     }
     if (ncta > 1) cluster_sync();  // no CTA leaves while its peer may still write into it

@@ -1,5 +1,5 @@
-// mla4j: merging split-KV partials, the one definition used by the combine kernel (common/combine.cu)
-// and the sm90 decode kernel's in-launch combine.
+// mla4j: merging split-KV partials: the arithmetic of the combine kernel (common/combine.cu), kept apart
+// so that any kernel merging partials (r13 tried an in-launch merge in the sm90 decode) shares it.
 //   lse = log(sum_j exp(lse_j)),  o = sum_j exp(lse_j - lse) * o_j   (o_j already normalised by its split)
 // A split with lse_j = -inf saw no key and has weight 0; when every split has -inf the row saw no key at
 // all: o = 0, lse = +inf. LSEs are natural logs.

@@ -7,7 +7,7 @@
 #pragma once
 #include <stdint.h>
 
-#define MLA4J_PARAMS_VERSION 3
+#define MLA4J_PARAMS_VERSION 2
 #define MLA4J_D_QK 576      // latent 512 + rope 64
 #define MLA4J_D_V 512       // V = first 512 dims of the cached vector
 #define MLA4J_BLOCK 64      // tokens per page
@@ -41,7 +41,4 @@ struct MlaParams {
     float scale_log2;         // scale * log2(e), for exp2-based softmax
     int32_t split_overhead;   // F of the split schedule (cost of a split, in blocks): what p.sched was built with
     int32_t reserved;         // 0; keeps the size a multiple of 8 explicitly
-    // [b * ceil(rows / 64) * 2] zeroed int32 counters: non-null = the sm90 decode merges the splits itself
-    // (in-launch combine, cooperative launch; no combine kernel); null = mla4j_combine does. Left zeroed.
-    int32_t* combine_sync;
 };

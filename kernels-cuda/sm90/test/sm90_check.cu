@@ -52,8 +52,6 @@ struct Schedule {
 };
 static int g_F = MLA4J_FIXED_OVERHEAD_BLOCKS;  // split overhead F of the schedule (SM90_F=..., sweep mode varies it)
 static bool g_pdl = false;                     // SM90_PDL=1: the shared combine launched with programmatic dependent launch
-static int g_fused_min = 0;  // SM90_FUSED=k: in-launch combine when a sequence has >= k splits (0: never)
-static bool g_coop = true;   // SM90_COOP=0: the fused launch without the cooperative attribute (A/B of its cost)
 static Schedule make_schedule(const std::vector<int>& seqlens, int parts) {
     const int b = (int)seqlens.size(), f = g_F;
     std::vector<int> blocks(b);
@@ -187,8 +185,6 @@ struct Problem {
     const void* cache = nullptr;
     int *bt = nullptr, *sl = nullptr, *meta = nullptr, *offs = nullptr;
     float *lse = nullptr, *oacc = nullptr, *lacc = nullptr;
-    int* sync = nullptr;  // in-launch combine counters (fused)
-    bool fused = false;
     MlaParams prm{};
     CUtensorMap tm{};
     int rows() const { return s_q * h_q; }
@@ -233,19 +229,11 @@ static void setup(Problem& P, const void* cache, long long num_blocks, uint64_t 
     m.scale = 1.0f / std::sqrt(576.0f);
     m.scale_log2 = m.scale * 1.4426950408889634f;
     m.split_overhead = g_F;
-    int most = 1;
-    for (int s = 0; s < b; ++s) most = std::max(most, P.sched.offsets[s + 1] - P.sched.offsets[s]);
-    P.fused = g_fused_min > 0 && most >= g_fused_min;
-    if (P.fused) {
-        CK(cudaMalloc(&P.sync, (size_t)2 * b * P.tiles() * 4));
-        CK(cudaMemset(P.sync, 0, (size_t)2 * b * P.tiles() * 4));
-        m.combine_sync = P.sync;
-    }
     P.tm = make_kv_map(cache, num_blocks);
 }
 static void release(Problem& P) {
     cudaFree(P.q); cudaFree(P.o); cudaFree(P.lse); cudaFree(P.oacc); cudaFree(P.lacc);
-    cudaFree(P.bt); cudaFree(P.sl); cudaFree(P.meta); cudaFree(P.offs); cudaFree(P.sync);
+    cudaFree(P.bt); cudaFree(P.sl); cudaFree(P.meta); cudaFree(P.offs);
 }
 
 static void launch_decode(const Problem& P, cudaStream_t st) {
@@ -255,17 +243,12 @@ static void launch_decode(const Problem& P, cudaStream_t st) {
     cfg.dynamicSmemBytes = MLA4J_SM90_SMEM_BYTES;
     cfg.stream = st;
     cudaLaunchAttribute attr[1];
-    if (P.fused && g_coop) {  // the in-launch combine needs every CTA resident at once
-        attr[0].id = cudaLaunchAttributeCooperative;
-        attr[0].val.cooperative = 1;
-    } else {
-        attr[0].id = cudaLaunchAttributeClusterDimension;
-        attr[0].val.clusterDim.x = 1;
-        attr[0].val.clusterDim.y = 2;
-        attr[0].val.clusterDim.z = 1;
-    }
+    attr[0].id = cudaLaunchAttributeClusterDimension;
+    attr[0].val.clusterDim.x = 1;
+    attr[0].val.clusterDim.y = 2;
+    attr[0].val.clusterDim.z = 1;
     cfg.attrs = attr;
-    cfg.numAttrs = (P.fused && g_coop) || P.clustered() ? 1 : 0;
+    cfg.numAttrs = P.clustered() ? 1 : 0;
     CK(cudaLaunchKernelEx(&cfg, mla4j_decode_sm90, P.prm, P.tm));
 }
 static int max_active_pairs() {
@@ -285,7 +268,6 @@ static int max_active_pairs() {
     return n;
 }
 static void launch_combine(const Problem& P, cudaStream_t st, bool pdl) {
-    if (P.fused) return;  // merged by the decode kernel
 #ifdef MLA4J_HAVE_SHARED_COMBINE
     if (g_shared_combine) {  // grid (b, ceil(rows / rpc), 4), block 256 (combine.cu); PDL only with SM90_PDL=1
         int most = 1;
@@ -736,9 +718,6 @@ int main(int argc, char** argv) {
     if (getenv("SM90_TEST_COMBINE")) g_shared_combine = false;
     if (getenv("SM90_F")) g_F = atoi(getenv("SM90_F"));
     if (getenv("SM90_PDL")) g_pdl = atoi(getenv("SM90_PDL")) != 0;
-    if (getenv("SM90_FUSED")) g_fused_min = atoi(getenv("SM90_FUSED"));
-    if (getenv("SM90_COOP")) g_coop = atoi(getenv("SM90_COOP")) != 0;
-    printf("in-launch combine: %s (SM90_FUSED=%d)\n", g_fused_min ? "when a sequence has that many splits" : "off", g_fused_min);
     if (getenv("SM90_CARVEOUT")) CK(cudaFuncSetAttribute(mla4j_combine, cudaFuncAttributePreferredSharedMemoryCarveout, 100));
     printf("split overhead F = %d (SM90_F)\n", g_F);
     printf("combine kernel: %s\n", g_shared_combine ? "kernels-cuda/common/combine.cu (mla4j_combine)" : "test-only (sm90_check.cu)");
