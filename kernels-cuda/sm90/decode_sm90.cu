@@ -37,6 +37,9 @@
 #ifndef MLA4J_SM90_QFIRST
 #define MLA4J_SM90_QFIRST 0  // A/B: the producer holds KV block 0 (1) or block 1 (2) until the first Q tile landed
 #endif
+#ifndef MLA4J_SM90_ABLATE
+#define MLA4J_SM90_ABLATE 0  // timing-only ablation (wrong results; r13): 1 skips the relay's S wgmmas, 2 its P V, 3 both
+#endif
 #ifndef MLA4J_SM90_VDESC_SWAP
 #define MLA4J_SM90_VDESC_SWAP 0  // test-only: swaps LBO/SBO of the V descriptor (layout diagnosis)
 #endif
@@ -63,7 +66,10 @@ constexpr int kRowsPerTile = 64;
 constexpr int kBoxBytes = 64 * 128;             // one TMA box: 64 rows x 64 16-bit columns
 constexpr int kBoxes = MLA4J_D_QK / 64;         // 9 boxes per 576-wide row block
 constexpr int kTileBytes = kBoxes * kBoxBytes;  // 73728: a Q tile or one KV block
-constexpr int kStages = 2;
+#ifndef MLA4J_SM90_STAGES
+#define MLA4J_SM90_STAGES 2  // KV ring depth; 1 only as a diagnosis (r13: is the KV stream latency- or bandwidth-bound?)
+#endif
+constexpr int kStages = MLA4J_SM90_STAGES;
 constexpr int kThreads = 384;  // 2 consumer warpgroups (threads 0..255) + 1 producer warpgroup
 constexpr int kConsumerThreads = 256;
 
@@ -76,7 +82,7 @@ constexpr int kOffBar = kOffSum + 2 * 64 * 4;        // u64 full[kStages][kBoxes
 constexpr int kOffQReady = kOffBar + (kBoxes + 1) * kStages * 8;
 constexpr int kSmemUsed = kOffQReady + 8;
 constexpr int kSmemBytes = kSmemUsed + 1024;  // slack to align the base to 1024 (swizzle atoms)
-static_assert(kSmemBytes == MLA4J_SM90_SMEM_BYTES, "update sm90_launch.h");
+static_assert(kSmemBytes == MLA4J_SM90_SMEM_BYTES || (MLA4J_SM90_STAGES < 2 && kSmemBytes < MLA4J_SM90_SMEM_BYTES), "update sm90_launch.h");
 static_assert(kThreads == MLA4J_SM90_THREADS, "update sm90_launch.h");
 
 constexpr float kLazyMax = 8.f;  // running max moves only past this (log2 units): p <= 256
@@ -203,6 +209,8 @@ __device__ __forceinline__ void zero_v_tail(uint8_t* stage, int box0, int nbox, 
 // 64-column box of the block as it lands (full barriers of stage st, this parity).
 template <class T, int N>
 __device__ __forceinline__ void issue_qk(float (&sc)[N / 2], uint64_t dq, uint64_t dk, int st, uint32_t full, uint32_t parity) {
+    if (MLA4J_SM90_ABLATE & 1)
+        for (int i = 0; i < N / 2; ++i) sc[i] = 0.f;
 #pragma unroll
     for (int k = 0; k < 36; ++k) {
         if ((k & 3) == 0) {
@@ -212,7 +220,7 @@ __device__ __forceinline__ void issue_qk(float (&sc)[N / 2], uint64_t dq, uint64
         }
         const uint32_t kofs = (k >> 2) * kBoxBytes + (k & 3) * 32;
         if constexpr (N == 32) T::qk(sc, dq + (kofs >> 4), dk + ((st * kTileBytes + kofs) >> 4), k > 0);
-        else T::qk64(sc, dq + (kofs >> 4), dk + ((st * kTileBytes + kofs) >> 4), k > 0);
+        else if (!(MLA4J_SM90_ABLATE & 1)) T::qk64(sc, dq + (kofs >> 4), dk + ((st * kTileBytes + kofs) >> 4), k > 0);
     }
     wgmma_commit();
 }
@@ -746,7 +754,7 @@ __device__ void consume_relay(const MlaParams& p, const PartWork& w, const Ctx& 
                 rescale(o, f, moved);
                 wgmma_fence();
 #pragma unroll
-                for (int k = 0; k < 4; ++k) T::pv_rs(o, pa[k], c.dv + ((st * kTileBytes + k * 2048) >> 4));
+                for (int k = 0; k < 4 && !(MLA4J_SM90_ABLATE & 2); ++k) T::pv_rs(o, pa[k], c.dv + ((st * kTileBytes + k * 2048) >> 4));
                 wgmma_commit();
                 wgmma_wait<0>();
                 fence_regs(o);
@@ -768,7 +776,7 @@ __device__ void consume_relay(const MlaParams& p, const PartWork& w, const Ctx& 
                 rescale(o, f, moved);
                 wgmma_fence();
 #pragma unroll
-                for (int k = 0; k < 4; ++k) T::pv(o, c.dp + ((k * 32) >> 4), c.dv + ((st * kTileBytes + k * 2048) >> 4));
+                for (int k = 0; k < 4 && !(MLA4J_SM90_ABLATE & 2); ++k) T::pv(o, c.dp + ((k * 32) >> 4), c.dv + ((st * kTileBytes + k * 2048) >> 4));
                 wgmma_commit();
                 wgmma_wait<0>();
                 fence_regs(o);
