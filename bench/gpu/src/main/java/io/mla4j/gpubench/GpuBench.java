@@ -88,9 +88,12 @@ public final class GpuBench {
         for (int sk : sks)
             for (int hq : hqs)
                 for (int sq : new int[] {1, 2}) g.add(new Config(128, sk, hq, sq, true));
-        for (int b : new int[] {1, 16})
-            for (int sk : new int[] {32768, 65536})
-                for (int hq : quick ? new int[] {128} : new int[] {16, 128}) g.add(new Config(b, sk, hq, 1, b > 1));
+        // Small batch: issue 7's latency rows (b = 1 at s_k = 4096 and 32768, b = 4 at 32768) and longer contexts.
+        int[] smallHqs = quick ? new int[] {128} : new int[] {16, 128};
+        int[][] small = quick ? new int[][] {{1, 32768}, {1, 65536}, {16, 32768}, {16, 65536}}
+                : new int[][] {{1, 4096}, {1, 32768}, {1, 65536}, {4, 32768}, {16, 32768}, {16, 65536}};
+        for (int[] bs : small)
+            for (int hq : smallHqs) g.add(new Config(bs[0], bs[1], hq, 1, bs[0] > 4));
         return g;
     }
 
