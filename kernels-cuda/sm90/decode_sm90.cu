@@ -37,9 +37,6 @@
 #ifndef MLA4J_SM90_QFIRST
 #define MLA4J_SM90_QFIRST 0  // A/B: the producer holds KV block 0 (1) or block 1 (2) until the first Q tile landed
 #endif
-#ifndef MLA4J_SM90_L2AHEAD
-#define MLA4J_SM90_L2AHEAD 0  // A/B (r13): KV blocks prefetched into L2 this many blocks beyond the ring
-#endif
 #ifndef MLA4J_SM90_ABLATE
 #define MLA4J_SM90_ABLATE 0  // timing-only ablation (wrong results; r13): 1 skips the relay's S wgmmas, 2 its P V, 3 both
 #endif
@@ -136,41 +133,11 @@ __device__ __forceinline__ int split_end_block(const MlaParams& p, const PartWor
 // it to both: each KV block crosses L2 -> SM once per pair instead of once per CTA.
 // first_phys: the physical id of the part's first block, read at kernel entry (before the barrier set-up)
 // so the first TMA load need not wait for a block-table read.
-// The part's blocks in load order, for the L2 prefetch running ahead of the TMA loads.
-struct BlockCursor {
-    int s, blk;
-    // Advances to the next block of the part; false past its end.
-    __device__ bool next(const MlaParams& p, const PartWork& w, int& phys) {
-        for (; s <= w.end_idx; ++s, blk = 0)
-            if (blk < split_end_block(p, w, s)) {
-                phys = p.block_table[static_cast<size_t>(s) * p.max_blocks + blk++];
-                return true;
-            }
-        return false;
-    }
-    __device__ void prefetch_next(const MlaParams& p, const PartWork& w) {
-        int phys;
-        if (next(p, w, phys))
-            prefetch_l2_bulk(static_cast<const uint8_t*>(p.k_cache) + static_cast<size_t>(phys) * kTileBytes, kTileBytes);
-    }
-};
-
 __device__ void produce(const MlaParams& p, const CUtensorMap* tm, const PartWork& w, uint8_t* smem, uint32_t ncta,
                         uint32_t rank, int first_phys) {
     const uint32_t kv = smem_addr(smem + kOffKV);
     const uint32_t full = smem_addr(smem + kOffBar);
     const uint32_t empty = full + kStages * kBoxes * 8;
-#if MLA4J_SM90_L2AHEAD
-    // Blocks kStages .. kStages + L2AHEAD - 1 now, then one more per block: the TMA load of a block then
-    // finds it in L2. Only the first tile's CTA asks; the other tiles of the part load the same blocks.
-    BlockCursor ahead{w.begin_idx, w.begin_block};
-    const bool lead = blockIdx.y == 0;
-    if (lead) {
-        int skip;
-        for (int i = 0; i < kStages; ++i) ahead.next(p, w, skip);
-        for (int i = 0; i < MLA4J_SM90_L2AHEAD; ++i) ahead.prefetch_next(p, w);
-    }
-#endif
     int it = 0;
     for (int s = w.begin_idx; s <= w.end_idx; ++s) {
         const int* bt = p.block_table + static_cast<size_t>(s) * p.max_blocks;
@@ -178,9 +145,6 @@ __device__ void produce(const MlaParams& p, const CUtensorMap* tm, const PartWor
         for (int blk = split_first_block(w, s); blk < end; ++blk, ++it) {
             const int st = it % kStages;
             const uint32_t use = it / kStages;
-#if MLA4J_SM90_L2AHEAD
-            if (lead && it > 0) ahead.prefetch_next(p, w);
-#endif
             mbar_wait(empty + st * 8, (use & 1) ^ 1);  // first use of a stage passes at once
             // first_phys belongs to the part's first split; when that split is empty (a zero-length
             // sequence) the first block loaded is another sequence's
