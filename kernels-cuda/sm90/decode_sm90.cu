@@ -37,9 +37,6 @@
 #ifndef MLA4J_SM90_QFIRST
 #define MLA4J_SM90_QFIRST 0  // A/B: the producer holds KV block 0 (1) or block 1 (2) until the first Q tile landed
 #endif
-#ifndef MLA4J_SM90_PFWARP
-#define MLA4J_SM90_PFWARP 0  // A/B (r13): a producer-side warp prefetches KV blocks into L2 this many blocks beyond the ring
-#endif
 #ifndef MLA4J_SM90_ABLATE
 #define MLA4J_SM90_ABLATE 0  // timing-only ablation (wrong results; r13): 1 skips the relay's S wgmmas, 2 its P V, 3 both
 #endif
@@ -136,38 +133,6 @@ __device__ __forceinline__ int split_end_block(const MlaParams& p, const PartWor
 // it to both: each KV block crosses L2 -> SM once per pair instead of once per CTA.
 // first_phys: the physical id of the part's first block, read at kernel entry (before the barrier set-up)
 // so the first TMA load need not wait for a block-table read.
-#if MLA4J_SM90_PFWARP
-static_assert(!MLA4J_SM90_QFIRST, "PFWARP keeps its progress counter in the QFIRST barrier's slot");
-__device__ __forceinline__ int* producer_progress(uint8_t* smem) { return reinterpret_cast<int*>(smem + kOffQReady + 4); }
-
-// The part's blocks in load order.
-struct BlockCursor {
-    int s, blk;
-    __device__ bool next(const MlaParams& p, const PartWork& w, int& phys) {
-        for (; s <= w.end_idx; ++s, blk = 0)
-            if (blk < split_end_block(p, w, s)) {
-                phys = p.block_table[static_cast<size_t>(s) * p.max_blocks + blk++];
-                return true;
-            }
-        return false;
-    }
-};
-// One warp of the producer warpgroup: block j of the part is asked into L2 (32 lanes x 18 lines) once the
-// producer has issued block j - kStages - PFWARP + 1, so its TMA load later hits L2. Paced by a shared
-// counter the producer bumps per block (atomics: no barrier between the two warps).
-__device__ void prefetch_ahead(const MlaParams& p, const PartWork& w, uint8_t* smem, int lane) {
-    int* progress = producer_progress(smem);
-    BlockCursor cur{w.begin_idx, w.begin_block};
-    int phys;
-    for (int j = 0; cur.next(p, w, phys); ++j) {
-        if (j < kStages) continue;  // the ring's first loads go out at once
-        while (atomicAdd(progress, 0) < j - kStages - MLA4J_SM90_PFWARP + 1) __nanosleep(128);
-        const uint8_t* base = static_cast<const uint8_t*>(p.k_cache) + static_cast<size_t>(phys) * kTileBytes;
-        for (int l = lane; l < kTileBytes / 128; l += 32) prefetch_l2_line(base + l * 128);
-    }
-}
-#endif
-
 __device__ void produce(const MlaParams& p, const CUtensorMap* tm, const PartWork& w, uint8_t* smem, uint32_t ncta,
                         uint32_t rank, int first_phys) {
     const uint32_t kv = smem_addr(smem + kOffKV);
@@ -200,9 +165,6 @@ __device__ void produce(const MlaParams& p, const CUtensorMap* tm, const PartWor
                 else if ((j & 1) == static_cast<int>(rank))
                     tma_load_2d_multicast(kv + st * kTileBytes + j * kBoxBytes, tm, j * 64, row, bar, 0x3);
             }
-#if MLA4J_SM90_PFWARP
-            atomicAdd(producer_progress(smem), 1);
-#endif
         }
     }
 }
@@ -868,9 +830,6 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1)
 #if MLA4J_SM90_QFIRST
         mbar_init(smem_addr(smem + kOffQReady), kConsumerThreads);  // first Q tile copied
 #endif
-#if MLA4J_SM90_PFWARP
-        *producer_progress(smem) = 0;
-#endif
         fence_barrier_init();
         tma_prefetch_desc(&tm_kv);
     }
@@ -883,10 +842,6 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1)
     if (threadIdx.x >= kConsumerThreads) {  // warpgroup 2: the producer, one thread issues TMA
         regs_dealloc<24>();
         if (threadIdx.x == kConsumerThreads) produce(p, &tm_kv, w, smem, ncta, rank, first_phys);
-#if MLA4J_SM90_PFWARP
-        else if (threadIdx.x / 32 == kConsumerThreads / 32 + 1 && blockIdx.y == 0)  // the first tile's CTA asks
-            prefetch_ahead(p, w, smem, threadIdx.x & 31);
-#endif
     } else {
         regs_alloc<240>();  // consumers: 128 accumulators + S + P fragments
         if (threadIdx.x == 0) PROBE(8);

@@ -108,8 +108,6 @@ __device__ __forceinline__ void named_barrier(uint32_t id, uint32_t threads) {
 __device__ __forceinline__ void named_barrier_arrive(uint32_t id, uint32_t threads) {
     asm volatile("barrier.arrive %0, %1;" ::"r"(id), "r"(threads) : "memory");
 }
-// One 128-byte line into L2 through the load/store unit (no shared memory, no copy engine, no completion).
-__device__ __forceinline__ void prefetch_l2_line(const void* p) { asm volatile("prefetch.global.L2 [%0];" ::"l"(p)); }
 template <uint32_t N>
 __device__ __forceinline__ void regs_dealloc() {
     asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;" ::"n"(N));
