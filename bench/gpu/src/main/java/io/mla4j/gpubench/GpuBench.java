@@ -421,7 +421,7 @@ public final class GpuBench {
 
     private void writeResults() throws IOException {
         StringBuilder csv = new StringBuilder("kernel,b,mean_sk,h_q,s_q,varlen,sum_sk,us,eager_us,graph_us,cpu_us_per_call,"
-                + "graph_cpu_us_per_layer,gbps,tflops,flops,bytes,frac_roofline,ok,error,cublas_us,cublas_error\n");
+                + "graph_cpu_us_per_layer,gbps,tflops,flops,bytes,frac_roofline,ok,error,cublas_us,cublas_error,sm80_us\n");
         StringBuilder json = new StringBuilder("{\n  \"copy_gbps\": " + fmt(copyBytesPerS / 1e9) + ",\n  \"gemm_tflops\": "
                 + fmt(gemmFlopsPerS / 1e12) + ",\n  \"rows\": [\n");
         for (int i = 0; i < rows.size(); i++) {
@@ -431,18 +431,24 @@ public final class GpuBench {
             csv.append(String.join(",", r.kernel(), "" + c.b(), "" + c.meanSk(), "" + c.hq(), "" + c.sq(), "" + c.varlen(),
                     "" + r.sumSk(), fmt(r.us()), fmt(r.eagerUs()), fmt(r.graphUs()), fmt(r.cpuUsPerCall()), fmt(r.graphCpuUsPerLayer()),
                     fmt(r.gbps()), fmt(r.tflops()), fmt(flops), fmt(bytes), fmt(r.fracRoofline()), "" + r.ok(),
-                    '"' + r.error() + '"', fmt(r.baselineUs()), '"' + r.baselineError() + '"')).append('\n');
+                    '"' + r.error() + '"', fmt(r.baselineUs()), '"' + r.baselineError() + '"', fmt(portableUs(c)))).append('\n');
             json.append(String.format(Locale.ROOT,
                     "    {\"kernel\": \"%s\", \"b\": %d, \"mean_sk\": %d, \"h_q\": %d, \"s_q\": %d, \"sum_sk\": %d, \"us\": %s, "
                             + "\"eager_us\": %s, \"graph_us\": %s, \"cpu_us_per_call\": %s, \"graph_cpu_us_per_layer\": %s, \"gbps\": %s, "
-                            + "\"tflops\": %s, \"frac_roofline\": %s, \"ok\": %b, \"error\": \"%s\", \"cublas_us\": %s}%s%n",
+                            + "\"tflops\": %s, \"frac_roofline\": %s, \"ok\": %b, \"error\": \"%s\", \"cublas_us\": %s, \"sm80_us\": %s}%s%n",
                     r.kernel(), c.b(), c.meanSk(), c.hq(), c.sq(), r.sumSk(), fmt(r.us()), fmt(r.eagerUs()), fmt(r.graphUs()),
                     fmt(r.cpuUsPerCall()), fmt(r.graphCpuUsPerLayer()), fmt(r.gbps()), fmt(r.tflops()), fmt(r.fracRoofline()),
-                    r.ok(), r.error(), Double.isNaN(r.baselineUs()) ? "null" : fmt(r.baselineUs()), i + 1 < rows.size() ? "," : ""));
+                    r.ok(), r.error(), Double.isNaN(r.baselineUs()) ? "null" : fmt(r.baselineUs()),
+                    Double.isNaN(portableUs(c)) ? "null" : fmt(portableUs(c)), i + 1 < rows.size() ? "," : ""));
         }
         json.append("  ],\n  \"overhead\": [" + String.join(", ", overheadJson) + "]\n}\n");
         Files.writeString(outDir.resolve("bench.csv"), csv);
         Files.writeString(outDir.resolve("bench.json"), json);
+    }
+
+    /** Time of the portable kernel (sm80) on the same config in this run, NaN when it was not run. */
+    private double portableUs(Config c) {
+        return rows.stream().filter(o -> o.kernel().equals("sm80") && o.c().equals(c)).mapToDouble(Row::us).findFirst().orElse(Double.NaN);
     }
 
     private static String fmt(double v) {
@@ -452,12 +458,13 @@ public final class GpuBench {
     private void printTable() {
         OUT.println();
         OUT.printf(Locale.ROOT, "ceilings: copy %.0f GB/s, bf16 GEMM %.0f TFLOP/s%n", copyBytesPerS / 1e9, gemmFlopsPerS / 1e12);
-        OUT.printf(Locale.ROOT, "%-30s %-5s %9s %8s %7s %6s %9s %9s %9s %7s %-4s%n", "config", "kern", "us", "GB/s", "TFLOP/s",
-                "roof%", "cpu us", "graph us", "cuBLAS", "speedup", "ok");
+        // x cuBLAS / x sm80: speedup over the unfused cuBLAS baseline and over the portable kernel, same config, same run
+        OUT.printf(Locale.ROOT, "%-30s %-5s %9s %8s %7s %6s %9s %9s %9s %8s %7s %-4s%n", "config", "kern", "us", "GB/s", "TFLOP/s",
+                "roof%", "cpu us", "graph us", "cuBLAS", "x cuBLAS", "x sm80", "ok");
         for (Row r : rows) {
-            OUT.printf(Locale.ROOT, "%-30s %-5s %9.1f %8.0f %7.1f %6.1f %9.2f %9.1f %9.1f %7.2f %-4s%n", r.c().label(), r.kernel(), r.us(),
-                    r.gbps(), r.tflops(), 100 * r.fracRoofline(), r.cpuUsPerCall(), r.graphUs(), r.baselineUs(),
-                    r.baselineUs() / r.us(), r.ok() ? "ok" : "FAIL");
+            OUT.printf(Locale.ROOT, "%-30s %-5s %9.1f %8.0f %7.1f %6.1f %9.2f %9.1f %9.1f %8.2f %7.2f %-4s%n", r.c().label(), r.kernel(),
+                    r.us(), r.gbps(), r.tflops(), 100 * r.fracRoofline(), r.cpuUsPerCall(), r.graphUs(), r.baselineUs(),
+                    r.baselineUs() / r.us(), portableUs(r.c()) / r.us(), r.ok() ? "ok" : "FAIL");
         }
         overheadLines.forEach(OUT::println);
         long fails = rows.stream().filter(r -> !r.ok()).count();
