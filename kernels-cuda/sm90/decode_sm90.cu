@@ -320,40 +320,6 @@ __device__ __forceinline__ void reset_split_state(float (&m)[2], float (&lsum)[2
     for (int i = 0; i < 128; ++i) o[i] = 0.f;
 }
 
-#ifndef MLA4J_SM90_STAGED_EPI
-#define MLA4J_SM90_STAGED_EPI 0  // A/B (r13): tiles of <= 32 real rows write their outputs through shared memory
-#endif
-// Tiles of <= 32 real rows (h_q * s_q <= 32): only warps 0-1 of each warpgroup hold real rows, and their 64
-// scattered 8-byte stores per thread serialise (~1.3 us per split at b = 1, the r9 probe). Instead the rows
-// go into the Q tile (idle once the split's last S is done; 32 rows x 2 KiB fit) and all 256 threads write
-// them out as 16-byte stores. The 32-byte XOR swizzle spreads a warp's eight rows over the banks.
-template <class T>
-__device__ __forceinline__ void store_rows_staged(const MlaParams& p, const SplitOut& so, const Ctx& c, int s,
-                                                  const float (&o)[128], const float (&inv)[2], int real) {
-    auto at = [&](int r, int byte) { return c.smem + kOffQ + r * (MLA4J_D_V * 4) + (byte ^ ((r & 7) << 5)); };
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-        const int r = c.r0 + 8 * h;
-        if (r >= real) continue;
-#pragma unroll
-        for (int j = 0; j < 32; ++j)
-            *reinterpret_cast<float2*>(at(r, (c.wg * 256 + 8 * j + c.cq) * 4)) =
-                make_float2(o[4 * j + 2 * h] * inv[h], o[4 * j + 2 * h + 1] * inv[h]);
-    }
-    named_barrier(kBarSum, kConsumerThreads);
-    for (int idx = c.t; idx < real * (MLA4J_D_V / 4); idx += kConsumerThreads) {
-        const int r = idx / (MLA4J_D_V / 4), q = idx % (MLA4J_D_V / 4);
-        const float4 v = *reinterpret_cast<const float4*>(at(r, q * 16));
-        const size_t grow = c.tile_row0 + r;
-        if (so.direct)
-            reinterpret_cast<uint2*>(static_cast<uint8_t*>(p.o) + (static_cast<size_t>(s) * p.rows + grow) * MLA4J_D_V * 2)[q] =
-                make_uint2(T::pack(v.x, v.y), T::pack(v.z, v.w));
-        else
-            reinterpret_cast<float4*>(p.o_accum + (static_cast<size_t>(so.slot) * p.rows + grow) * MLA4J_D_V)[q] = v;
-    }
-    named_barrier(kBarSum, kConsumerThreads);  // read out before the next split's Q copy lands there
-}
-
 // Split epilogue: total row sums (this warpgroup's part + the other's), then o/lse directly for a
 // sequence with one split, else the normalised partial and its LSE (-inf when no key was seen).
 template <class T>
@@ -372,38 +338,30 @@ __device__ __forceinline__ void split_end(const MlaParams& p, const SplitOut& so
 
     const int slot = so.slot;
     const bool direct = so.direct;
-    float inv[2];
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
         const int r = c.r0 + 8 * h;
         const int grow = c.tile_row0 + r;
-        const float l = lsum[h] + c.ssum[(c.wg ^ 1) * 64 + r];
-        inv[h] = l > 0.f ? 1.f / l : 0.f;
-        if (grow >= p.rows || c.wg != 0 || (c.lane & 3) != 0) continue;
-        const float lse = l > 0.f ? (m[h] + log2f(l)) * 0.69314718055994531f : (direct ? INFINITY : -INFINITY);
-        if (direct) p.lse[static_cast<size_t>(s) * p.rows + (grow % p.h_q) * p.s_q + grow / p.h_q] = lse;
-        else p.lse_accum[static_cast<size_t>(slot) * p.rows + grow] = lse;
-    }
-    const int real = min(kRowsPerTile, p.rows - c.tile_row0);
-    if (MLA4J_SM90_STAGED_EPI && real <= 32) {
-        store_rows_staged<T>(p, so, c, s, o, inv, real);
-        return;
-    }
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-        const int grow = c.tile_row0 + c.r0 + 8 * h;
         if (grow >= p.rows) continue;
+        const float l = lsum[h] + c.ssum[(c.wg ^ 1) * 64 + r];
+        const float inv = l > 0.f ? 1.f / l : 0.f;
+        const float lse = l > 0.f ? (m[h] + log2f(l)) * 0.69314718055994531f : (direct ? INFINITY : -INFINITY);
         if (direct) {
             uint32_t* orow = reinterpret_cast<uint32_t*>(static_cast<uint8_t*>(p.o) +
                                                          (static_cast<size_t>(s) * p.rows + grow) * MLA4J_D_V * 2);
 #pragma unroll
             for (int j = 0; j < 32; ++j)
-                orow[(c.wg * 256 + 8 * j + c.cq) >> 1] = T::pack(o[4 * j + 2 * h] * inv[h], o[4 * j + 2 * h + 1] * inv[h]);
+                orow[(c.wg * 256 + 8 * j + c.cq) >> 1] = T::pack(o[4 * j + 2 * h] * inv, o[4 * j + 2 * h + 1] * inv);
+            if (c.wg == 0 && (c.lane & 3) == 0) {
+                const int head = grow % p.h_q, iq = grow / p.h_q;
+                p.lse[static_cast<size_t>(s) * p.rows + head * p.s_q + iq] = lse;
+            }
         } else {
             float2* arow = reinterpret_cast<float2*>(p.o_accum + (static_cast<size_t>(slot) * p.rows + grow) * MLA4J_D_V);
 #pragma unroll
             for (int j = 0; j < 32; ++j)
-                arow[(c.wg * 256 + 8 * j + c.cq) >> 1] = make_float2(o[4 * j + 2 * h] * inv[h], o[4 * j + 2 * h + 1] * inv[h]);
+                arow[(c.wg * 256 + 8 * j + c.cq) >> 1] = make_float2(o[4 * j + 2 * h] * inv, o[4 * j + 2 * h + 1] * inv);
+            if (c.wg == 0 && (c.lane & 3) == 0) p.lse_accum[static_cast<size_t>(slot) * p.rows + grow] = lse;
         }
     }
 }
