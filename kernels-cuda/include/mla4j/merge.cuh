@@ -1,5 +1,5 @@
-// mla4j: merging split-KV partials: the arithmetic of the combine kernel (common/combine.cu), kept apart
-// so that any kernel merging partials (r13 tried an in-launch merge in the sm90 decode) shares it.
+// mla4j: merging split-KV partials, the arithmetic of the combine kernel (common/combine.cu) in one place
+// (r13 also used it for an in-launch merge in the sm90 decode, measured slower: docs/PERF.md r13).
 //   lse = log(sum_j exp(lse_j)),  o = sum_j exp(lse_j - lse) * o_j   (o_j already normalised by its split)
 // A split with lse_j = -inf saw no key and has weight 0; when every split has -inf the row saw no key at
 // all: o = 0, lse = +inf. LSEs are natural logs.
@@ -47,17 +47,6 @@ struct PartialSum {
         const float f = __expf(o.m - mn);
         sum += f * o.sum;
         acc.x += f * o.acc.x; acc.y += f * o.acc.y; acc.z += f * o.acc.z; acc.w += f * o.acc.w;
-    }
-    // This state merged with lane (lane ^ mask)'s: a butterfly step over a warp's lanes.
-    __device__ __forceinline__ void merge_lane_xor(int mask) {
-        PartialSum o;
-        o.m = __shfl_xor_sync(0xffffffffu, m, mask);
-        o.sum = __shfl_xor_sync(0xffffffffu, sum, mask);
-        o.acc.x = __shfl_xor_sync(0xffffffffu, acc.x, mask);
-        o.acc.y = __shfl_xor_sync(0xffffffffu, acc.y, mask);
-        o.acc.z = __shfl_xor_sync(0xffffffffu, acc.z, mask);
-        o.acc.w = __shfl_xor_sync(0xffffffffu, acc.w, mask);
-        merge(o);
     }
 };
 
