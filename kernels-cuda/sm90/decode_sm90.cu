@@ -67,14 +67,18 @@ constexpr int kBoxBytes = 64 * 128;             // one TMA box: 64 rows x 64 16-
 constexpr int kBoxes = MLA4J_D_QK / 64;         // 9 boxes per 576-wide row block
 constexpr int kTileBytes = kBoxes * kBoxBytes;  // 73728: a Q tile or one KV block
 #ifndef MLA4J_SM90_STAGES
-#define MLA4J_SM90_STAGES 2  // KV ring depth; 1 only as a diagnosis (r13: is the KV stream latency- or bandwidth-bound?)
+#define MLA4J_SM90_STAGES 2  // KV ring depth; 1, or 3 with MLA4J_SM90_NOQ, only as a diagnosis (r13)
 #endif
+#ifndef MLA4J_SM90_NOQ
+#define MLA4J_SM90_NOQ 0  // diagnosis (r13): no Q tile in shared memory (only with ABLATE & 1: S is skipped)
+#endif
+static_assert(!MLA4J_SM90_NOQ || (MLA4J_SM90_ABLATE & 1), "NOQ needs the S wgmmas skipped");
 constexpr int kStages = MLA4J_SM90_STAGES;
 constexpr int kThreads = 384;  // 2 consumer warpgroups (threads 0..255) + 1 producer warpgroup
 constexpr int kConsumerThreads = 256;
 
 constexpr int kOffQ = 0;
-constexpr int kOffKV = kOffQ + kTileBytes;
+constexpr int kOffKV = kOffQ + (MLA4J_SM90_NOQ ? 0 : kTileBytes);
 constexpr int kOffP = kOffKV + kStages * kTileBytes;
 constexpr int kOffMax = kOffP + kRowsPerTile * 128;  // float [2][64]
 constexpr int kOffSum = kOffMax + 2 * 64 * 4;        // float [2][64]
@@ -82,7 +86,8 @@ constexpr int kOffBar = kOffSum + 2 * 64 * 4;        // u64 full[kStages][kBoxes
 constexpr int kOffQReady = kOffBar + (kBoxes + 1) * kStages * 8;
 constexpr int kSmemUsed = kOffQReady + 8;
 constexpr int kSmemBytes = kSmemUsed + 1024;  // slack to align the base to 1024 (swizzle atoms)
-static_assert(kSmemBytes == MLA4J_SM90_SMEM_BYTES || (MLA4J_SM90_STAGES < 2 && kSmemBytes < MLA4J_SM90_SMEM_BYTES), "update sm90_launch.h");
+static_assert(kSmemBytes == MLA4J_SM90_SMEM_BYTES || ((MLA4J_SM90_STAGES != 2 || MLA4J_SM90_NOQ) && kSmemBytes <= MLA4J_SM90_SMEM_BYTES),
+              "update sm90_launch.h");
 static_assert(kThreads == MLA4J_SM90_THREADS, "update sm90_launch.h");
 
 constexpr float kLazyMax = 8.f;  // running max moves only past this (log2 units): p <= 256
@@ -292,7 +297,7 @@ struct SplitOut {
 // A full tile's first Q copy was started at kernel entry (q_tile_is_full, mla4j_decode_sm90).
 __device__ __forceinline__ bool q_tile_is_full(const MlaParams& p, int tile_row0) { return p.rows - tile_row0 >= kRowsPerTile; }
 __device__ __forceinline__ SplitOut split_begin(const MlaParams& p, const PartWork& w, const Ctx& c, int s, int (&lim)[2]) {
-    if (s != w.begin_idx || !q_tile_is_full(p, c.tile_row0)) load_q_tile(p, s, c.tile_row0, c.t, c.smem);
+    if (!MLA4J_SM90_NOQ && (s != w.begin_idx || !q_tile_is_full(p, c.tile_row0))) load_q_tile(p, s, c.tile_row0, c.t, c.smem);
     const int seqlen = p.seqlens[s];
     const int off0 = p.split_offsets[s], off1 = p.split_offsets[s + 1];
 #pragma unroll
@@ -819,7 +824,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1)
     // A full 64-row Q tile (h_q * s_q >= 64) is started here too, ahead of the KV bytes (measured r10:
     // b = 2..8, s_k = 4096, h_q = 128 steps 5-7% faster). A tile with padding rows is not: issuing its
     // zero-fill copies here delays the barrier set-up more than it saves (h_q = 16: 2-4% slower).
-    if (threadIdx.x < kConsumerThreads && q_tile_is_full(p, blockIdx.y * kRowsPerTile))
+    if (!MLA4J_SM90_NOQ && threadIdx.x < kConsumerThreads && q_tile_is_full(p, blockIdx.y * kRowsPerTile))
         load_q_tile(p, w.begin_idx, blockIdx.y * kRowsPerTile, threadIdx.x, smem);
 
     if (threadIdx.x == 0) {
