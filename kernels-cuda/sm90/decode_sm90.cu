@@ -37,6 +37,9 @@
 #ifndef MLA4J_SM90_QFIRST
 #define MLA4J_SM90_QFIRST 0  // A/B: the producer holds KV block 0 (1) or block 1 (2) until the first Q tile landed
 #endif
+#ifndef MLA4J_SM90_MULTICAST
+#define MLA4J_SM90_MULTICAST 0  // A/B (v6): in a 2-CTA cluster, share KV boxes by multicast (measured slower)
+#endif
 #ifndef MLA4J_SM90_ABLATE
 #define MLA4J_SM90_ABLATE 0  // timing-only ablation (wrong results; r13): 1 skips the relay's S wgmmas, 2 its P V, 3 both
 #endif
@@ -814,7 +817,14 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1)
     if (threadIdx.x == 0) PROBE(0);
     const PartWork w = read_part(p, blockIdx.x);
     if (w.end_idx < w.begin_idx) return;  // an empty part: both CTAs of a cluster leave here together
+#if MLA4J_SM90_MULTICAST
     const uint32_t ncta = cluster_nctarank(), rank = cluster_ctarank();
+#else
+    // A 2-CTA cluster (two tile CTAs of one part) only places the pair in one GPC, where the second CTA's
+    // loads of each KV block hit what the first brought into L2 sooner (r13: two-tile rows 3-12% faster);
+    // each CTA still loads its own boxes, so the pair does not advance in lock-step.
+    const uint32_t ncta = 1, rank = 0;
+#endif
     // The first block's physical id, read before the barrier set-up so that the first TMA load does not
     // wait for it afterwards (the first TMA ~0.2 us earlier at b = 1; end to end within noise). In bounds
     // whenever begin_block < max_blocks; otherwise the part's first split is empty and it is never used.

@@ -170,7 +170,7 @@ __global__ void combine_kernel(const MlaParams p) {
 static int g_sms = 132;
 // Pair the two tiles of a part in a 2-CTA cluster (KV multicast) when the tile count is even.
 // Off by default: measured slower (README, v6); SM90_CLUSTER=1 turns it on.
-static bool g_cluster = false;
+static bool g_cluster = true;
 static int g_max_pairs = 66;   // co-resident 2-CTA clusters (cudaOccupancyMaxActiveClusters)
 
 struct Problem {
@@ -714,7 +714,7 @@ int main(int argc, char** argv) {
     printf("device: %s, %d SMs, smem/block optin %zu\n", prop.name, g_sms, prop.sharedMemPerBlockOptin);
     CK(cudaFuncSetAttribute(mla4j_decode_sm90, cudaFuncAttributeMaxDynamicSharedMemorySize, MLA4J_SM90_SMEM_BYTES));
     g_max_pairs = max_active_pairs();
-    if (getenv("SM90_CLUSTER")) g_cluster = true;
+    if (getenv("SM90_CLUSTER")) g_cluster = atoi(getenv("SM90_CLUSTER")) != 0;  // on by default, as Java launches it (r13)
     if (getenv("SM90_TEST_COMBINE")) g_shared_combine = false;
     if (getenv("SM90_F")) g_F = atoi(getenv("SM90_F"));
     if (getenv("SM90_PDL")) g_pdl = atoi(getenv("SM90_PDL")) != 0;

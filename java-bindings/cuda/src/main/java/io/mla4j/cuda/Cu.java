@@ -70,6 +70,9 @@ final class Cu {
             FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS),
             CRITICAL_LAUNCH ? new Linker.Option[] {Linker.Option.critical(false)} : new Linker.Option[0]);
 
+    // CUDA 12+; absent on an older driver (then the Hopper kernel is launched without clusters)
+    private static final MethodHandle CU_OCCUPANCY_MAX_ACTIVE_CLUSTERS = optional("cuOccupancyMaxActiveClusters",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, ADDRESS));
     // CUDA 12.4+ entry points; absent on older drivers (then kernels are looked up by name directly)
     private static final MethodHandle CU_MODULE_GET_FUNCTION_COUNT = optional("cuModuleGetFunctionCount", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
     private static final MethodHandle CU_MODULE_ENUMERATE_FUNCTIONS = optional("cuModuleEnumerateFunctions",
@@ -190,6 +193,16 @@ final class Cu {
     static int launch(long fn, int gx, int gy, int gz, int bx, int by, int bz, int smem, long stream, MemorySegment params) {
         try {
             return (int) CU_LAUNCH_KERNEL.invokeExact(fn, gx, gy, gz, bx, by, bz, smem, stream, params, MemorySegment.NULL);
+        } catch (Throwable t) { throw rethrow(t); }
+    }
+
+    /** How many clusters of {@code config}'s shape can be resident at once; 0 when the driver cannot say. */
+    static int maxActiveClusters(long fn, MemorySegment config) {
+        if (CU_OCCUPANCY_MAX_ACTIVE_CLUSTERS == null) return 0;
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment n = a.allocate(JAVA_INT);
+            int rc = (int) CU_OCCUPANCY_MAX_ACTIVE_CLUSTERS.invokeExact(n, fn, config);
+            return rc == CUDA_SUCCESS ? n.get(JAVA_INT, 0) : 0;
         } catch (Throwable t) { throw rethrow(t); }
     }
 

@@ -22,6 +22,8 @@ public final class CudaPlan extends MlaPlan {
     /** The combine's cuLaunchKernelEx config (programmatic dependent launch), built once per plan and stream. */
     private LaunchConfig combineLaunch;
     private long combineLaunchStream;
+    private LaunchConfig decodeLaunch;
+    private long decodeLaunchStream;
     final DeviceBuffer seqlensBuf, tableBuf, schedBuf, offsetsBuf, oAccum, lseAccum;
     final int numParts, maxSplits, rows;
     final int combineGridY; // ceil(rows / combine rows per CTA), see DecodeKernels.combineRowsPerCta
@@ -128,9 +130,18 @@ public final class CudaPlan extends MlaPlan {
     /** The combine's launch config on {@code stream} with programmatic dependent launch; rebuilt only if the stream changes. */
     LaunchConfig combineLaunch(int gx, int gy, int gz, int bx, long stream) {
         if (combineLaunch == null || combineLaunchStream != stream) {
-            combineLaunch = new LaunchConfig(arena, gx, gy, gz, bx, 1, 1, 0, stream, true);
+            combineLaunch = LaunchConfig.programmatic(arena, gx, gy, gz, bx, 0, stream);
             combineLaunchStream = stream;
         }
         return combineLaunch;
+    }
+
+    /** The Hopper decode's launch config on {@code stream} in 2-CTA clusters along the tiles; rebuilt only if the stream changes. */
+    LaunchConfig decodeClusterLaunch(int gx, int gy, int bx, int smem, long stream) {
+        if (decodeLaunch == null || decodeLaunchStream != stream) {
+            decodeLaunch = LaunchConfig.cluster(arena, gx, gy, 1, bx, smem, stream, 1, 2, 1);
+            decodeLaunchStream = stream;
+        }
+        return decodeLaunch;
     }
 }

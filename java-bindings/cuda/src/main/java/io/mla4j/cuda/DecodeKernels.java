@@ -64,6 +64,25 @@ final class DecodeKernels {
             decode = need(sm80, "mla4j_decode_sm80");
         }
         if (smemDecode() > 48 * 1024) decode.allowSharedMemory(smemDecode());
+        sm90Clusters = sm90 != null && decode == sm90 && CLUSTERS && clusterPairsCoverSms();
+    }
+
+    /**
+     * The Hopper kernel goes out in 2-CTA clusters along the tile dimension when the tile count is even: that
+     * only places the two tile CTAs of a part in one GPC (the kernel loads its own boxes either way), where the
+     * second CTA's loads of each KV block find it in L2 sooner. Measured on the H100 (docs/PERF.md r13):
+     * two-tile rows 3-12% faster, four-tile rows 2-3%, one-tile rows unchanged. Used only when the pairs can
+     * all be resident at once (cuOccupancyMaxActiveClusters >= SMs / 2: the one-wave grid stays one wave);
+     * {@code -Dmla4j.cuda.sm90.clusters=false} turns it off.
+     */
+    static final boolean CLUSTERS = !"false".equalsIgnoreCase(System.getProperty("mla4j.cuda.sm90.clusters"));
+    final boolean sm90Clusters;
+
+    private boolean clusterPairsCoverSms() {
+        try (java.lang.foreign.Arena a = java.lang.foreign.Arena.ofConfined()) {
+            LaunchConfig probe = LaunchConfig.cluster(a, ctx.smCount, 2, 1, sm90Threads, sm90Smem, 0L, 1, 2, 1);
+            return 2 * Cu.maxActiveClusters(sm90.handle(), probe.segment()) >= ctx.smCount;
+        }
     }
 
     /** Switches to the portable kernel (after the Hopper kernel failed its self-check); false if there is none. */
@@ -140,6 +159,7 @@ final class DecodeKernels {
     /** Where the tile schedule comes from, and whether partials are combined: for the description line. */
     String mode() {
         return (schedule != null ? "GPU scheduler" : "host schedule upload")
+                + (decode == sm90 && sm90Clusters ? ", 2-CTA clusters for even tile counts" : "")
                 + (combine != null ? "" : ", NO combine kernel: one split per sequence (bring-up mode, slow)");
     }
 
@@ -154,7 +174,9 @@ final class DecodeKernels {
     /** One decode: the split-KV kernel, then the LSE combine. */
     void launchDecode(CudaPlan p) {
         int tiles = (p.rows + ROW_TILE - 1) / ROW_TILE;
-        if (decode == sm90) {
+        if (decode == sm90 && sm90Clusters && tiles % 2 == 0) {
+            decode.launch(p.decodeClusterLaunch(p.numParts, tiles, sm90Threads, sm90Smem, ctx.stream()), p.params.kernelParams());
+        } else if (decode == sm90) {
             decode.launch(p.numParts, tiles, 1, sm90Threads, 1, 1, sm90Smem, ctx.stream(), p.params.kernelParams());
         } else {
             decode.launch(p.numParts, tiles, 1, sm80Threads, 1, 1, sm80Smem, ctx.stream(), p.params.kernelParams());
