@@ -137,8 +137,8 @@ __device__ __forceinline__ int split_end_block(const MlaParams& p, const PartWor
 }
 
 // ---------------------------------------------------------------- producer
-// In a 2-CTA cluster (the two query tiles of one part) each CTA loads every other box and multicasts
-// it to both: each KV block crosses L2 -> SM once per pair instead of once per CTA.
+// With -DMLA4J_SM90_MULTICAST=1 (A/B), in a 2-CTA cluster (the two query tiles of one part) each CTA loads
+// every other box and multicasts it to both: each KV block crosses L2 -> SM once per pair instead of once per CTA.
 // first_phys: the physical id of the part's first block, read at kernel entry (before the barrier set-up)
 // so the first TMA load need not wait for a block-table read.
 __device__ void produce(const MlaParams& p, const CUtensorMap* tm, const PartWork& w, uint8_t* smem, uint32_t ncta,
