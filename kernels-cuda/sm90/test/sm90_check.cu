@@ -168,8 +168,9 @@ __global__ void combine_kernel(const MlaParams p) {
 
 // ------------------------------------------------------------------ one problem on the device
 static int g_sms = 132;
-// Pair the two tiles of a part in a 2-CTA cluster (KV multicast) when the tile count is even.
-// Off by default: measured slower (README, v6); SM90_CLUSTER=1 turns it on.
+// Launch the two tiles of a part as a 2-CTA cluster when the tile count is even, as Java does (r13: placement
+// in one GPC; the kernel shares loads by multicast only when built with -DMLA4J_SM90_MULTICAST=1).
+// On by default; SM90_CLUSTER=0 launches plainly.
 static bool g_cluster = true;
 static int g_max_pairs = 66;   // co-resident 2-CTA clusters (cudaOccupancyMaxActiveClusters)
 
@@ -714,7 +715,7 @@ int main(int argc, char** argv) {
     printf("device: %s, %d SMs, smem/block optin %zu\n", prop.name, g_sms, prop.sharedMemPerBlockOptin);
     CK(cudaFuncSetAttribute(mla4j_decode_sm90, cudaFuncAttributeMaxDynamicSharedMemorySize, MLA4J_SM90_SMEM_BYTES));
     g_max_pairs = max_active_pairs();
-    if (getenv("SM90_CLUSTER")) g_cluster = atoi(getenv("SM90_CLUSTER")) != 0;  // on by default, as Java launches it (r13)
+    if (getenv("SM90_CLUSTER")) g_cluster = atoi(getenv("SM90_CLUSTER")) != 0;
     if (getenv("SM90_TEST_COMBINE")) g_shared_combine = false;
     if (getenv("SM90_F")) g_F = atoi(getenv("SM90_F"));
     if (getenv("SM90_PDL")) g_pdl = atoi(getenv("SM90_PDL")) != 0;

@@ -1,5 +1,6 @@
 package io.mla4j.cuda;
 
+import java.lang.foreign.Arena;
 import java.util.Locale;
 
 /**
@@ -79,7 +80,7 @@ final class DecodeKernels {
     final boolean sm90Clusters;
 
     private boolean clusterPairsCoverSms() {
-        try (java.lang.foreign.Arena a = java.lang.foreign.Arena.ofConfined()) {
+        try (Arena a = Arena.ofConfined()) {
             LaunchConfig probe = LaunchConfig.cluster(a, ctx.smCount, 2, 1, sm90Threads, sm90Smem, 0L, 1, 2, 1);
             return 2 * Cu.maxActiveClusters(sm90.handle(), probe.segment()) >= ctx.smCount;
         }
