@@ -646,10 +646,53 @@ __global__ void empty_kernel(int x) {
 // 0 entry, 1 barriers ready, 2 producer has block 0's address, 3 Q tile loaded, 4 first S, 5 first
 // block done, 6 last block done, 7 outputs written. Then the cost of an empty kernel of the same shape
 // in a graph, i.e. the launch floor.
-static int probe_mode(int b, int mean, int h_q) {
+#if MLA4J_SM90_PROBE == 2
+extern "C" void mla4j_sm90_blkprobe_read(long long* host);
+// Per-block timeline (PROBE=2): medians over CTAs and blocks 8..63 (steady state) of the intervals between
+// the probe points, in SM cycles.
+static void print_block_probe(int ctas) {
+    static long long t[264][64][12];
+    mla4j_sm90_blkprobe_read(&t[0][0][0]);
+    struct Iv { const char* name; int a, b; };  // t[b] - t[a] of the same block (a < 0: previous block's b)
+    const Iv iv[] = {{"load: issued -> box 8 seen landed", 0, 3},
+                     {"lead: issued -> consumer ready", 0, 2},
+                     {"wait: ready -> box 0 seen landed", 2, 1},
+                     {"S: ready -> S done", 2, 4},
+                     {"softmax + handoff: S done -> P published", 4, 5},
+                     {"  mask + row max", 4, 8},
+                     {"  lazy max + exp2 + pack", 8, 9},
+                     {"  barrier B", 9, 10},
+                     {"  zero tail + store P + fence", 10, 11},
+                     {"  barrier A", 11, 5},
+                     {"P V (WG0): P published -> released", 5, 6},
+                     {"hold: box 8 seen -> WG0 released", 3, 6},
+                     {"WG1 after WG0: WG0 released -> WG1 done", 6, 7}};
+    printf("  per-block timeline (SM cycles; medians / p10 / p90 over CTAs x blocks 8..63):\n");
+    for (const Iv& v : iv) {
+        std::vector<long long> d;
+        for (int c = 0; c < ctas && c < 264; ++c)
+            for (int i = 8; i < 64; ++i)
+                if (t[c][i][v.a] && t[c][i][v.b]) d.push_back(t[c][i][v.b] - t[c][i][v.a]);
+        if (d.empty()) continue;
+        std::sort(d.begin(), d.end());
+        printf("    %-44s %7lld  [%lld, %lld]  n=%zu\n", v.name, d[d.size() / 2], d[d.size() / 10], d[d.size() * 9 / 10], d.size());
+    }
+    for (int k : {0, 2, 6}) {  // period of the producer's issues, the consumer's starts and releases
+        std::vector<long long> d;
+        for (int c = 0; c < ctas && c < 264; ++c)
+            for (int i = 8; i < 63; ++i)
+                if (t[c][i][k] && t[c][i + 1][k]) d.push_back(t[c][i + 1][k] - t[c][i][k]);
+        if (d.empty()) continue;
+        std::sort(d.begin(), d.end());
+        printf("    period of %-34s %7lld  [%lld, %lld]\n", k == 0 ? "issues" : k == 2 ? "consumer starts" : "releases", d[d.size() / 2],
+               d[d.size() / 10], d[d.size() * 9 / 10]);
+    }
+}
+#endif
+static int probe_mode(int b, int mean, int h_q, int s_q) {
     std::mt19937_64 rng(11);
     Problem P;
-    P.b = b; P.s_q = 1; P.h_q = h_q; P.dtype = MLA4J_BF16; P.causal = 1;
+    P.b = b; P.s_q = s_q; P.h_q = h_q; P.dtype = MLA4J_BF16; P.causal = 1;
     P.seqlens.assign(b, mean);
     uint16_t* cache;
     const long long nblk = alloc_shuffled_cache(P, rng, cache);
@@ -684,6 +727,9 @@ static int probe_mode(int b, int mean, int h_q) {
         std::sort(v.begin(), v.end());
         printf("  %-10s min %7lld  median %7lld  max %7lld\n", names[k], v.front(), v[v.size() / 2], v.back());
     }
+#if MLA4J_SM90_PROBE == 2
+    print_block_probe(ctas);
+#endif
     // launch floor: 16 empty kernels of the decode's shape in a graph
     cudaStream_t st; CK(cudaStreamCreate(&st));
     CK(cudaFuncSetAttribute(empty_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, MLA4J_SM90_SMEM_BYTES));
@@ -732,7 +778,7 @@ int main(int argc, char** argv) {
     if (mode == "bench") return bench_mode(argc > 2 ? atof(argv[2]) : 790.0);
     if (mode == "sweep") return sweep_mode(argc > 2 ? atof(argv[2]) : 790.0);
 #if MLA4J_SM90_PROBE
-    if (mode == "probe" && argc > 4) return probe_mode(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
+    if (mode == "probe" && argc > 4) return probe_mode(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), argc > 5 ? atoi(argv[5]) : 1);
 #endif
     if (mode == "one" && argc > 5) return one_mode(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
     fprintf(stderr, "usage: sm90_check check | quick | bench [gemm_tflops] | sweep [gemm_tflops] | one b mean h_q s_q\n");
