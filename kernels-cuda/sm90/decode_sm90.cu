@@ -43,12 +43,6 @@
 #ifndef MLA4J_SM90_ABLATE
 #define MLA4J_SM90_ABLATE 0  // timing-only ablation (wrong results; r13): 1 skips the relay's S wgmmas, 2 its P V, 3 both
 #endif
-#ifndef MLA4J_SM90_LOOKAHEAD
-#define MLA4J_SM90_LOOKAHEAD 0  // A/B (r14): WG0 queues S of the next block behind its P V instead of waiting for it
-#endif
-#ifndef MLA4J_SM90_FASTSM
-#define MLA4J_SM90_FASTSM 0  // A/B (r14): relay softmax with the scale folded into the exp2 FFMA, ftz ex2, mask only when needed
-#endif
 #ifndef MLA4J_SM90_VDESC_SWAP
 #define MLA4J_SM90_VDESC_SWAP 0  // test-only: swaps LBO/SBO of the V descriptor (layout diagnosis)
 #endif
@@ -430,8 +424,7 @@ __device__ __forceinline__ void store_p64(uint8_t* sp, const Ctx& c, const uint3
         }
 }
 
-#if MLA4J_SM90_FASTSM >= 2
-// The same with stmatrix: one instruction per k step stores the thread's four 8x8 fragments (lane l addresses
+// The same with stmatrix (the relay's P, r14): one instruction per k step stores the thread's four 8x8 fragments (lane l addresses
 // row l % 8 of fragment l / 8: rows +8 for odd fragments, the next 16-byte chunk for fragments 2 and 3).
 __device__ __forceinline__ void store_p64_stm(uint8_t* sp, const Ctx& c, const uint32_t (&pa)[4][4]) {
     const int frag = c.lane >> 3, i = c.lane & 7;
@@ -440,7 +433,6 @@ __device__ __forceinline__ void store_p64_stm(uint8_t* sp, const Ctx& c, const u
     for (int kk = 0; kk < 4; ++kk)
         stmatrix_x4(row + (((2 * kk + (frag >> 1)) ^ i) << 4), pa[kk][0], pa[kk][1], pa[kk][2], pa[kk][3]);
 }
-#endif
 
 // Scale to base 2 and mask the 64 keys of block blk held in sc; returns the row maxima (over the
 // 4 lanes of each row).
@@ -479,11 +471,7 @@ __device__ __forceinline__ void exp_pack64(const float (&sc)[32], const float (&
         }
 }
 
-#if MLA4J_SM90_FASTSM
-// A/B (r14). Row maxima of the raw scores of 64 keys, masking only when the block reaches past a row's last
-// visible key (warp-uniform test: whole blocks skip the compares). Returned in scaled (log2) units: scale > 0,
-// so max and scaling commute.
-#if MLA4J_SM90_FASTSM >= 2
+// The relay's softmax (r14: its per-block cost from 1067 to ~810 cycles, tensor-bound rows ~3% faster; docs/PERF.md).
 // Maximum of row H's 16 values of the thread (sc[4j + 2H], sc[4j + 2H + 1]) as a tree.
 template <int H>
 __device__ __forceinline__ float row_max16(const float (&sc)[32]) {
@@ -493,7 +481,9 @@ __device__ __forceinline__ float row_max16(const float (&sc)[32]) {
     const float b0 = fmaxf(a[0], a[1]), b1 = fmaxf(a[2], a[3]), b2 = fmaxf(a[4], a[5]), b3 = fmaxf(a[6], a[7]);
     return fmaxf(fmaxf(b0, b1), fmaxf(b2, b3));
 }
-#endif
+// Row maxima of the raw (unscaled) scores of 64 keys. Masks only when the block reaches past a row's last visible
+// key (a warp-uniform test, so whole blocks skip the compares); the maxima come back in scaled (log2) units:
+// scale > 0 (validated on the host), so max and scaling commute.
 __device__ __forceinline__ void mask_max64_raw(float (&sc)[32], const Ctx& c, int blk, const int (&lim)[2], float scale_log2,
                                                float (&mx)[2]) {
     if (!__all_sync(0xffffffffu, blk * 64 + 63 <= min(lim[0], lim[1]))) {
@@ -505,15 +495,8 @@ __device__ __forceinline__ void mask_max64_raw(float (&sc)[32], const Ctx& c, in
                 if (key > lim[e >> 1]) sc[4 * j + e] = -INFINITY;
             }
     }
-#if MLA4J_SM90_FASTSM >= 2
-    // tree reduction: 4 dependent steps per row instead of a 16-long chain
     mx[0] = row_max16<0>(sc);
     mx[1] = row_max16<1>(sc);
-#else
-    mx[0] = mx[1] = -INFINITY;
-#pragma unroll
-    for (int i = 0; i < 32; ++i) mx[(i >> 1) & 1] = fmaxf(mx[(i >> 1) & 1], sc[i]);
-#endif
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
         mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
@@ -521,12 +504,15 @@ __device__ __forceinline__ void mask_max64_raw(float (&sc)[32], const Ctx& c, in
         mx[h] *= scale_log2;
     }
 }
+// exp2 without the denormal handling exp2f adds (3 instructions per call): p only feeds 16-bit P and fp32 sums,
+// where a result below 2^-126 counts as 0 anyway.
 __device__ __forceinline__ float ex2_ftz(float x) {
     float y;
     asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
     return y;
 }
-// p = exp2(s * scale_log2 - base) from raw scores (one FFMA + MUFU each), packed as exp_pack64 does.
+// p = exp2(s * scale_log2 - base) from raw scores (the scale folded into one FFMA per score), packed as
+// exp_pack64 does.
 template <class T>
 __device__ __forceinline__ void exp_pack64_raw(const float (&sc)[32], const float (&base)[2], float scale_log2, uint32_t (&pa)[4][4],
                                                float (&rs)[2]) {
@@ -542,7 +528,6 @@ __device__ __forceinline__ void exp_pack64_raw(const float (&sc)[32], const floa
             pa[kk][q] = T::pack(a, b);
         }
 }
-#endif
 
 // ---------------------------------------------------------------- key-split schedule (rows <= 64)
 // Bandwidth-bound regime: both warpgroups work on the same block (32 keys each for Q K^T), so each
@@ -817,38 +802,6 @@ __device__ void consume_seesaw(const MlaParams& p, const PartWork& w, const Ctx&
 //   kBarA: m_i and P_i published (WG0 after its stores and the async-proxy fence, WG1 before reading).
 // Not arrive/sync: the waiting side has nothing else to do, and racecheck flagged the arrive form. Not a
 // WG0-only barrier for the zeroing either (r12 had one): racecheck then reports false hazards (r13).
-#if MLA4J_SM90_LOOKAHEAD
-// Lookahead (A/B, r14): queues S = Q K^T of the block in stage st behind this warpgroup's P V of the previous
-// block (stage prev_st, still running), so the tensor pipe does not drain between the two. S's first box goes
-// in its own commit group; once it is queued, wait_group 1 retires the P V and the previous stage is
-// released, so the release waits at most for the next block's first box, not for all of it.
-template <class T>
-__device__ __forceinline__ void issue_qk_behind(float (&sc)[32], float (&o)[128], const Ctx& c, int st, uint32_t parity,
-                                                int prev_st, int prev_it) {
-    BPROBE(prev_it + 1, 2);  // consumer ready for the block
-#pragma unroll
-    for (int k = 0; k < 36; ++k) {
-        if ((k & 3) == 0) {
-            mbar_wait(c.full + (st * kBoxes + (k >> 2)) * 8, parity);
-            if (k == 0) BPROBE(prev_it + 1, 1);
-            if (k == 32) BPROBE(prev_it + 1, 3);
-            __syncwarp();
-            wgmma_fence();
-        }
-        const uint32_t kofs = (k >> 2) * kBoxBytes + (k & 3) * 32;
-        T::qk64(sc, c.dq + (kofs >> 4), c.dkv + ((st * kTileBytes + kofs) >> 4), k > 0);
-        if (k == 3) {
-            wgmma_commit();
-            wgmma_wait<1>();  // the P V group retired (S's first box may still run)
-            fence_regs(o);
-            release_stage(c, prev_st);
-            BPROBE(prev_it, 6);
-        }
-    }
-    wgmma_commit();
-}
-#endif
-static_assert(!(MLA4J_SM90_LOOKAHEAD && MLA4J_SM90_ABLATE), "the lookahead is not built with the ablations");
 
 template <class T>
 __device__ void consume_relay(const MlaParams& p, const PartWork& w, const Ctx& c) {
@@ -866,26 +819,15 @@ __device__ void consume_relay(const MlaParams& p, const PartWork& w, const Ctx& 
         // The two warpgroups run separate block loops (same blocks, same stage order), so that ptxas sees no
         // wgmma of one warpgroup in flight in the other's code.
         if (c.wg == 0) {
-#if MLA4J_SM90_LOOKAHEAD
-            float sc[32];  // S of the next block is queued during this block's P V (issue_qk_behind)
-            if (first < end) issue_qk<T, 64>(sc, c.dq, c.dkv, it % kStages, c.full, (it / kStages) & 1, it);
-#endif
             for (int blk = first, j = it; blk < end; ++blk, ++j) {
                 const int st = j % kStages;
-                float mx[2];
-#if !MLA4J_SM90_LOOKAHEAD
-                float sc[32];
+                float sc[32], mx[2];
                 issue_qk<T, 64>(sc, c.dq, c.dkv, st, c.full, (j / kStages) & 1, j);
-#endif
                 wgmma_wait<0>();
                 fence_regs(sc);
                 BPROBE(j, 4);                      // S done
                 if (c.t == 0 && j == 0) PROBE(4);  // first block's S
-#if MLA4J_SM90_FASTSM
                 mask_max64_raw(sc, c, blk, lim, p.scale_log2, mx);
-#else
-                mask64(sc, c, blk, lim, p.scale_log2, mx);
-#endif
                 BPROBE(j, 8);  // masked, row maxima
                 float mn[2], base[2], f[2], rs[2];
                 bool moved = false;
@@ -897,11 +839,7 @@ __device__ void consume_relay(const MlaParams& p, const PartWork& w, const Ctx& 
                     f[h] = exp2f(m[h] - base[h]);
                 }
                 uint32_t pa[4][4];
-#if MLA4J_SM90_FASTSM
                 exp_pack64_raw<T>(sc, base, p.scale_log2, pa, rs);
-#else
-                exp_pack64<T>(sc, base, pa, rs);
-#endif
                 BPROBE(j, 9);                            // P in registers
                 named_barrier(kBarB, kConsumerThreads);  // WG1's previous P V retired; all of WG0's S reads too
                 BPROBE(j, 10);
@@ -911,11 +849,7 @@ __device__ void consume_relay(const MlaParams& p, const PartWork& w, const Ctx& 
                     sm_m[c.r0] = mn[0];
                     sm_m[c.r0 + 8] = mn[1];
                 }
-#if MLA4J_SM90_FASTSM >= 2
                 store_p64_stm(sp, c, pa);
-#else
-                store_p64(sp, c, pa);
-#endif
                 fence_proxy_async();
                 BPROBE(j, 11);  // P stored
                 named_barrier(kBarA, kConsumerThreads);
@@ -930,23 +864,12 @@ __device__ void consume_relay(const MlaParams& p, const PartWork& w, const Ctx& 
 #pragma unroll
                 for (int k = 0; k < 4 && !(MLA4J_SM90_ABLATE & 2); ++k) T::pv_rs(o, pa[k], c.dv + ((st * kTileBytes + k * 2048) >> 4));
                 wgmma_commit();
-#if MLA4J_SM90_LOOKAHEAD
-                if (blk + 1 < end) {  // S of the next block goes into the tensor queue behind this P V
-                    issue_qk_behind<T>(sc, o, c, (j + 1) % kStages, ((j + 1) / kStages) & 1, st, j);
-                } else
-#endif
-                {
-                    wgmma_wait<0>();
-                    fence_regs(o);
-                    release_stage(c, st);
-                    BPROBE(j, 6);  // P V done, stage released
-                }
+                wgmma_wait<0>();
+                fence_regs(o);
+                release_stage(c, st);
+                BPROBE(j, 6);  // P V done, stage released
                 if (c.t == 0 && j == 0) PROBE(5);  // first block done
             }
-#if MLA4J_SM90_LOOKAHEAD
-            wgmma_wait<0>();  // nothing is in flight here; tells ptxas so (else it serialises every wgmma)
-            fence_regs(sc);
-#endif
         } else {
             for (int blk = first, j = it; blk < end; ++blk, ++j) {
                 const int st = j % kStages;
