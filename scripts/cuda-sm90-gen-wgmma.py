@@ -8,7 +8,7 @@ import os
 
 # N of the shapes the kernel issues with A and B from shared memory (SS), and with A from registers (RS).
 SHAPES = [32, 64, 256]
-RS_SHAPES = [64, 256]
+RS_SHAPES = [256]
 TYPES = {"bf16": "bf16", "f16": "f16"}
 
 def wrapper(n, t):

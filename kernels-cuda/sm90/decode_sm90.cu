@@ -43,9 +43,6 @@
 #ifndef MLA4J_SM90_ABLATE
 #define MLA4J_SM90_ABLATE 0  // timing-only ablation (wrong results; r13): 1 skips the relay's S wgmmas, 2 its P V, 3 both
 #endif
-#ifndef MLA4J_SM90_QREG
-#define MLA4J_SM90_QREG 0  // A/B (r14): the last QREG 64-column boxes of Q kept in WG0's registers for the relay's S (RS wgmma)
-#endif
 #ifndef MLA4J_SM90_VDESC_SWAP
 #define MLA4J_SM90_VDESC_SWAP 0  // test-only: swaps LBO/SBO of the V descriptor (layout diagnosis)
 #endif
@@ -123,7 +120,6 @@ enum : uint32_t { kBarQ = 1, kBarMax = 2, kBarP = 3, kBarSum = 4, kBarA = 5, kBa
 struct Bf16 {
     __device__ static void qk(float (&d)[16], uint64_t a, uint64_t b, int acc) { wgmma_m64n32k16_bf16<0>(d, a, b, acc); }
     __device__ static void qk64(float (&d)[32], uint64_t a, uint64_t b, int acc) { wgmma_m64n64k16_bf16<0>(d, a, b, acc); }
-    __device__ static void qk64_rs(float (&d)[32], const uint32_t (&a)[4], uint64_t b, int acc) { wgmma_m64n64k16_rs_bf16<0>(d, a, b, acc); }
     __device__ static void pv(float (&d)[128], uint64_t a, uint64_t b) { wgmma_m64n256k16_bf16<1>(d, a, b, 1); }
     __device__ static void pv_rs(float (&d)[128], const uint32_t (&a)[4], uint64_t b) { wgmma_m64n256k16_rs_bf16<1>(d, a, b, 1); }
     __device__ static uint32_t pack(float x, float y) {
@@ -134,7 +130,6 @@ struct Bf16 {
 struct Fp16 {
     __device__ static void qk(float (&d)[16], uint64_t a, uint64_t b, int acc) { wgmma_m64n32k16_f16<0>(d, a, b, acc); }
     __device__ static void qk64(float (&d)[32], uint64_t a, uint64_t b, int acc) { wgmma_m64n64k16_f16<0>(d, a, b, acc); }
-    __device__ static void qk64_rs(float (&d)[32], const uint32_t (&a)[4], uint64_t b, int acc) { wgmma_m64n64k16_rs_f16<0>(d, a, b, acc); }
     __device__ static void pv(float (&d)[128], uint64_t a, uint64_t b) { wgmma_m64n256k16_f16<1>(d, a, b, 1); }
     __device__ static void pv_rs(float (&d)[128], const uint32_t (&a)[4], uint64_t b) { wgmma_m64n256k16_rs_f16<1>(d, a, b, 1); }
     __device__ static uint32_t pack(float x, float y) {
@@ -260,32 +255,6 @@ __device__ __forceinline__ void issue_qk(float (&sc)[N / 2], uint64_t dq, uint64
     }
     wgmma_commit();
 }
-
-#if MLA4J_SM90_QREG
-constexpr int kQRegSteps = 4 * MLA4J_SM90_QREG;  // k steps of S whose A (Q) comes from registers
-constexpr int kQRegStep0 = 36 - kQRegSteps;
-// A/B (r14): S = Q K^T for the whole block with the last kQRegSteps k steps' Q fragments from registers (qa), so
-// those steps read only K from shared memory (S with both operands in shared memory is bound by its bandwidth).
-template <class T>
-__device__ __forceinline__ void issue_qk64_qreg(float (&sc)[32], const uint32_t (&qa)[kQRegSteps][4], uint64_t dq, uint64_t dk, int st,
-                                                uint32_t full, uint32_t parity, int probe_it) {
-    BPROBE(probe_it, 2);
-#pragma unroll
-    for (int k = 0; k < 36; ++k) {
-        if ((k & 3) == 0) {
-            mbar_wait(full + (st * kBoxes + (k >> 2)) * 8, parity);
-            if (k == 0) BPROBE(probe_it, 1);
-            if (k == 32) BPROBE(probe_it, 3);
-            __syncwarp();
-            wgmma_fence();
-        }
-        const uint32_t kofs = (k >> 2) * kBoxBytes + (k & 3) * 32;
-        if (k < kQRegStep0) T::qk64(sc, dq + (kofs >> 4), dk + ((st * kTileBytes + kofs) >> 4), k > 0);
-        else T::qk64_rs(sc, qa[k - kQRegStep0], dk + ((st * kTileBytes + kofs) >> 4), k > 0);
-    }
-    wgmma_commit();
-}
-#endif
 
 // Per-thread constants shared by both consumer schedules.
 struct Ctx {
@@ -850,27 +819,10 @@ __device__ void consume_relay(const MlaParams& p, const PartWork& w, const Ctx& 
         // The two warpgroups run separate block loops (same blocks, same stage order), so that ptxas sees no
         // wgmma of one warpgroup in flight in the other's code.
         if (c.wg == 0) {
-#if MLA4J_SM90_QREG
-            // Q fragments of the register k steps in the A-operand layout (rows r0 / r0 + 8, columns cq / cq + 8
-            // of each 16-wide step), read from the swizzled Q tile once per split.
-            uint32_t qa[kQRegSteps][4];
-#pragma unroll
-            for (int k = 0; k < kQRegSteps; ++k)
-#pragma unroll
-                for (int q = 0; q < 4; ++q) {
-                    const int kk = kQRegStep0 + k, r = c.r0 + 8 * (q & 1), chunk = (kk & 3) * 2 + (q >> 1);
-                    qa[k][q] = *reinterpret_cast<const uint32_t*>(c.smem + kOffQ + (kk >> 2) * kBoxBytes + r * 128 +
-                                                                  ((chunk ^ (r & 7)) << 4) + c.cq * 2);
-                }
-#endif
             for (int blk = first, j = it; blk < end; ++blk, ++j) {
                 const int st = j % kStages;
                 float sc[32], mx[2];
-#if MLA4J_SM90_QREG
-                issue_qk64_qreg<T>(sc, qa, c.dq, c.dkv, st, c.full, (j / kStages) & 1, j);
-#else
                 issue_qk<T, 64>(sc, c.dq, c.dkv, st, c.full, (j / kStages) & 1, j);
-#endif
                 wgmma_wait<0>();
                 fence_regs(sc);
                 BPROBE(j, 4);                      // S done
