@@ -455,21 +455,6 @@ __device__ __forceinline__ void mask64(float (&sc)[32], const Ctx& c, int blk, c
         mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 2));
     }
 }
-// p = exp2(s - base) for 64 keys, packed to the wgmma A-register layout; row sums into rs.
-template <class T>
-__device__ __forceinline__ void exp_pack64(const float (&sc)[32], const float (&base)[2], uint32_t (&pa)[4][4], float (&rs)[2]) {
-    rs[0] = rs[1] = 0.f;
-#pragma unroll
-    for (int kk = 0; kk < 4; ++kk)
-#pragma unroll
-        for (int q = 0; q < 4; ++q) {
-            const int h = q & 1;
-            const int i = 8 * kk + 4 * (q >> 1) + 2 * h;
-            const float a = exp2f(sc[i] - base[h]), b = exp2f(sc[i + 1] - base[h]);
-            rs[h] += a + b;
-            pa[kk][q] = T::pack(a, b);
-        }
-}
 
 // The relay's softmax (r14: its per-block cost from 1067 to ~810 cycles, tensor-bound rows ~3% faster; docs/PERF.md).
 // Maximum of row H's 16 values of the thread (sc[4j + 2H], sc[4j + 2H + 1]) as a tree.
@@ -511,11 +496,11 @@ __device__ __forceinline__ float ex2_ftz(float x) {
     asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
     return y;
 }
-// p = exp2(s * scale_log2 - base) from raw scores (the scale folded into one FFMA per score), packed as
-// exp_pack64 does.
+// p = exp2(s * scale - base) for 64 keys (the scale folded into one FFMA per score; 1 for scores already scaled),
+// packed to the wgmma A-register layout; row sums into rs.
 template <class T>
-__device__ __forceinline__ void exp_pack64_raw(const float (&sc)[32], const float (&base)[2], float scale_log2, uint32_t (&pa)[4][4],
-                                               float (&rs)[2]) {
+__device__ __forceinline__ void exp_pack64(const float (&sc)[32], const float (&base)[2], float scale, uint32_t (&pa)[4][4],
+                                           float (&rs)[2]) {
     rs[0] = rs[1] = 0.f;
 #pragma unroll
     for (int kk = 0; kk < 4; ++kk)
@@ -523,7 +508,7 @@ __device__ __forceinline__ void exp_pack64_raw(const float (&sc)[32], const floa
         for (int q = 0; q < 4; ++q) {
             const int h = q & 1;
             const int i = 8 * kk + 4 * (q >> 1) + 2 * h;
-            const float a = ex2_ftz(fmaf(sc[i], scale_log2, -base[h])), b = ex2_ftz(fmaf(sc[i + 1], scale_log2, -base[h]));
+            const float a = ex2_ftz(fmaf(sc[i], scale, -base[h])), b = ex2_ftz(fmaf(sc[i + 1], scale, -base[h]));
             rs[h] += a + b;
             pa[kk][q] = T::pack(a, b);
         }
@@ -684,7 +669,7 @@ __device__ void consume_seesaw(const MlaParams& p, const PartWork& w, const Ctx&
                     base_a[h] = exp_base(ma[h]);
                     f[h] = exp2f(m[h] - base_a[h]);
                 }
-                exp_pack64<T>(sc, base_a, pa, rs);
+                exp_pack64<T>(sc, base_a, 1.f, pa, rs);
                 if ((c.lane & 3) == 0) {
                     sm_a[c.r0] = ma[0];
                     sm_a[c.r0 + 8] = ma[1];
@@ -749,7 +734,7 @@ __device__ void consume_seesaw(const MlaParams& p, const PartWork& w, const Ctx&
                     base_b[h] = exp_base(mb[h]);
                     f[h] = exp2f(ma[h] - base_b[h]);
                 }
-                if (has_b) exp_pack64<T>(sc, base_b, pa, rs);
+                if (has_b) exp_pack64<T>(sc, base_b, 1.f, pa, rs);
                 wgmma_wait<0>();  // P_A V done: P tile free, O_R settled, stage A released
                 fence_regs(o);
                 release_stage(c, st_a);
@@ -839,7 +824,7 @@ __device__ void consume_relay(const MlaParams& p, const PartWork& w, const Ctx& 
                     f[h] = exp2f(m[h] - base[h]);
                 }
                 uint32_t pa[4][4];
-                exp_pack64_raw<T>(sc, base, p.scale_log2, pa, rs);
+                exp_pack64<T>(sc, base, p.scale_log2, pa, rs);
                 BPROBE(j, 9);                            // P in registers
                 named_barrier(kBarB, kConsumerThreads);  // WG1's previous P V retired; all of WG0's S reads too
                 BPROBE(j, 10);
