@@ -825,30 +825,46 @@ __device__ void consume_relay(const MlaParams& p, const PartWork& w, const Ctx& 
                 }
                 uint32_t pa[4][4];
                 exp_pack64<T>(sc, base, p.scale_log2, pa, rs);
-                BPROBE(j, 9);                            // P in registers
-                named_barrier(kBarB, kConsumerThreads);  // WG1's previous P V retired; all of WG0's S reads too
-                BPROBE(j, 10);
+                BPROBE(j, 9);  // P in registers
+                // This warpgroup's O_L += P V (P from registers), after the running state moved to m_i.
+                auto pv_left = [&]() {
+#pragma unroll
+                    for (int h = 0; h < 2; ++h) {
+                        lsum[h] = lsum[h] * f[h] + rs[h];
+                        m[h] = mn[h];
+                    }
+                    rescale(o, f, moved);
+                    wgmma_fence();
+#pragma unroll
+                    for (int k = 0; k < 4 && !(MLA4J_SM90_ABLATE & 2); ++k) T::pv_rs(o, pa[k], c.dv + ((st * kTileBytes + k * 2048) >> 4));
+                    wgmma_commit();
+                };
                 const int valid = seqlen - blk * 64;
-                if (valid < 64) zero_v_tail(c.smem + kOffKV + st * kTileBytes, 0, 8, valid, c.tw);  // stale V rows -> 0
-                if ((c.lane & 3) == 0) {
-                    sm_m[c.r0] = mn[0];
-                    sm_m[c.r0 + 8] = mn[1];
+                // Hands m_i and P_i to WG1 (it runs O_R += P V from shared memory after kBarA).
+                auto handoff = [&]() {
+                    named_barrier(kBarB, kConsumerThreads);  // WG1's previous P V retired; all of WG0's S reads too
+                    BPROBE(j, 10);
+                    if (valid < 64) zero_v_tail(c.smem + kOffKV + st * kTileBytes, 0, 8, valid, c.tw);  // stale V rows -> 0
+                    if ((c.lane & 3) == 0) {
+                        sm_m[c.r0] = mn[0];
+                        sm_m[c.r0 + 8] = mn[1];
+                    }
+                    store_p64_stm(sp, c, pa);
+                    fence_proxy_async();
+                    BPROBE(j, 11);  // P stored
+                    named_barrier(kBarA, kConsumerThreads);
+                    BPROBE(j, 5);  // P published
+                };
+                // A whole block's V needs no zeroing, so WG0's P V goes to the tensor core before the handoff, which
+                // then runs under it (r14: period -7% in cycles on the multi-tile rows). Two branches rather than two
+                // tests of one flag, so that ptxas sees no path that reads O while that P V runs.
+                if (valid >= 64) {
+                    pv_left();
+                    handoff();
+                } else {
+                    handoff();
+                    pv_left();
                 }
-                store_p64_stm(sp, c, pa);
-                fence_proxy_async();
-                BPROBE(j, 11);  // P stored
-                named_barrier(kBarA, kConsumerThreads);
-                BPROBE(j, 5);  // P published
-#pragma unroll
-                for (int h = 0; h < 2; ++h) {
-                    lsum[h] = lsum[h] * f[h] + rs[h];
-                    m[h] = mn[h];
-                }
-                rescale(o, f, moved);
-                wgmma_fence();
-#pragma unroll
-                for (int k = 0; k < 4 && !(MLA4J_SM90_ABLATE & 2); ++k) T::pv_rs(o, pa[k], c.dv + ((st * kTileBytes + k * 2048) >> 4));
-                wgmma_commit();
                 wgmma_wait<0>();
                 fence_regs(o);
                 release_stage(c, st);
