@@ -456,7 +456,7 @@ __device__ __forceinline__ void mask64(float (&sc)[32], const Ctx& c, int blk, c
     }
 }
 
-// The relay's softmax (r14: its per-block cost from 1067 to ~810 cycles, tensor-bound rows ~3% faster; docs/PERF.md).
+// The relay's softmax (r14: its per-block cost from 1067 to ~810 cycles, tensor-bound rows 1-4% faster; docs/PERF.md).
 // Maximum of row H's 16 values of the thread (sc[4j + 2H], sc[4j + 2H + 1]) as a tree.
 template <int H>
 __device__ __forceinline__ float row_max16(const float (&sc)[32]) {
@@ -787,7 +787,6 @@ __device__ void consume_seesaw(const MlaParams& p, const PartWork& w, const Ctx&
 //   kBarA: m_i and P_i published (WG0 after its stores and the async-proxy fence, WG1 before reading).
 // Not arrive/sync: the waiting side has nothing else to do, and racecheck flagged the arrive form. Not a
 // WG0-only barrier for the zeroing either (r12 had one): racecheck then reports false hazards (r13).
-
 template <class T>
 __device__ void consume_relay(const MlaParams& p, const PartWork& w, const Ctx& c) {
     int it = 0;

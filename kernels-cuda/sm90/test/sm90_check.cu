@@ -642,10 +642,6 @@ extern "C" void mla4j_sm90_probe_clear();
 __global__ void empty_kernel(int x) {
     if (x == 12345) printf("never\n");
 }
-// Timeline of one decode (the last of 20 back-to-back launches) per CTA, from %globaltimer stamps:
-// 0 entry, 1 barriers ready, 2 producer has block 0's address, 3 Q tile loaded, 4 first S, 5 first
-// block done, 6 last block done, 7 outputs written. Then the cost of an empty kernel of the same shape
-// in a graph, i.e. the launch floor.
 #if MLA4J_SM90_PROBE == 2
 extern "C" void mla4j_sm90_blkprobe_read(long long* host);
 // Per-block timeline (PROBE=2): medians over CTAs and blocks 8..63 (steady state) of the intervals between
@@ -653,7 +649,7 @@ extern "C" void mla4j_sm90_blkprobe_read(long long* host);
 static void print_block_probe(int ctas) {
     static long long t[264][64][12];
     mla4j_sm90_blkprobe_read(&t[0][0][0]);
-    struct Iv { const char* name; int a, b; };  // t[b] - t[a] of the same block (a < 0: previous block's b)
+    struct Iv { const char* name; int a, b; };  // t[b] - t[a] of the same block
     const Iv iv[] = {{"load: issued -> box 8 seen landed", 0, 3},
                      {"lead: issued -> consumer ready", 0, 2},
                      {"wait: ready -> box 0 seen landed", 2, 1},
@@ -689,6 +685,10 @@ static void print_block_probe(int ctas) {
     }
 }
 #endif
+// Timeline of one decode (the last of 20 back-to-back launches) per CTA, from %globaltimer stamps:
+// 0 entry, 1 barriers ready, 2 producer has block 0's address, 3 Q tile loaded, 4 first S, 5 first
+// block done, 6 last block done, 7 outputs written. Then the cost of an empty kernel of the same shape
+// in a graph, i.e. the launch floor.
 static int probe_mode(int b, int mean, int h_q, int s_q) {
     std::mt19937_64 rng(11);
     Problem P;
@@ -781,6 +781,7 @@ int main(int argc, char** argv) {
     if (mode == "probe" && argc > 4) return probe_mode(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), argc > 5 ? atoi(argv[5]) : 1);
 #endif
     if (mode == "one" && argc > 5) return one_mode(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
-    fprintf(stderr, "usage: sm90_check check | quick | bench [gemm_tflops] | sweep [gemm_tflops] | one b mean h_q s_q\n");
+    fprintf(stderr, "usage: sm90_check check | quick | bench [gemm_tflops] | sweep [gemm_tflops] | one b mean h_q s_q"
+                    " | probe b mean h_q [s_q] (probe builds)\n");
     return 2;
 }
