@@ -411,22 +411,11 @@ __device__ __forceinline__ void rescale(float (&o)[128], const float (&f)[2], bo
     }
 }
 
-// Writes the 16-bit P fragments of 64 keys (pa[kk] = k-step kk, wgmma A-register layout) into the
-// shared P tile (K-major, 128B swizzle), where the other warpgroup's wgmma reads them.
+// Writes the 16-bit P fragments of 64 keys (pa[kk] = k-step kk, wgmma A-register layout) into the shared P tile
+// (K-major, 128B swizzle), where the other warpgroup's wgmma reads them. One stmatrix per k step (r14: was 16
+// 32-bit stores) stores the thread's four 8x8 fragments: lane l addresses row l % 8 of fragment l / 8 (rows +8 for
+// odd fragments, the next 16-byte chunk for fragments 2 and 3).
 __device__ __forceinline__ void store_p64(uint8_t* sp, const Ctx& c, const uint32_t (&pa)[4][4]) {
-#pragma unroll
-    for (int kk = 0; kk < 4; ++kk)
-#pragma unroll
-        for (int q = 0; q < 4; ++q) {
-            const int chunk = 2 * kk + (q >> 1), r = c.r0 + 8 * (q & 1);
-            const int off = r * 128 + ((chunk ^ (r & 7)) << 4) + c.cq * 2;
-            *reinterpret_cast<uint32_t*>(sp + off) = pa[kk][q];
-        }
-}
-
-// The same with stmatrix (the relay's P, r14): one instruction per k step stores the thread's four 8x8 fragments (lane l addresses
-// row l % 8 of fragment l / 8: rows +8 for odd fragments, the next 16-byte chunk for fragments 2 and 3).
-__device__ __forceinline__ void store_p64_stm(uint8_t* sp, const Ctx& c, const uint32_t (&pa)[4][4]) {
     const int frag = c.lane >> 3, i = c.lane & 7;
     const uint32_t row = smem_addr(sp) + (16 * c.warp + i + 8 * (frag & 1)) * 128;
 #pragma unroll
@@ -434,29 +423,8 @@ __device__ __forceinline__ void store_p64_stm(uint8_t* sp, const Ctx& c, const u
         stmatrix_x4(row + (((2 * kk + (frag >> 1)) ^ i) << 4), pa[kk][0], pa[kk][1], pa[kk][2], pa[kk][3]);
 }
 
-// Scale to base 2 and mask the 64 keys of block blk held in sc; returns the row maxima (over the
-// 4 lanes of each row).
-__device__ __forceinline__ void mask64(float (&sc)[32], const Ctx& c, int blk, const int (&lim)[2], float scale_log2,
-                                       float (&mx)[2]) {
-    mx[0] = mx[1] = -INFINITY;
-#pragma unroll
-    for (int j = 0; j < 8; ++j)
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-            const int h = e >> 1;
-            const int key = blk * 64 + 8 * j + c.cq + (e & 1);
-            const float v = key <= lim[h] ? sc[4 * j + e] * scale_log2 : -INFINITY;
-            sc[4 * j + e] = v;
-            mx[h] = fmaxf(mx[h], v);
-        }
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-        mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
-        mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 2));
-    }
-}
-
-// The relay's softmax (r14: its per-block cost from 1067 to ~810 cycles, tensor-bound rows 1-4% faster; docs/PERF.md).
+// The softmax of 64 keys (r14: the relay's per-block cost from 1067 to ~810 cycles, tensor-bound rows 1-4% faster;
+// docs/PERF.md).
 // Maximum of row H's 16 values of the thread (sc[4j + 2H], sc[4j + 2H + 1]) as a tree.
 template <int H>
 __device__ __forceinline__ float row_max16(const float (&sc)[32]) {
@@ -496,8 +464,8 @@ __device__ __forceinline__ float ex2_ftz(float x) {
     asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
     return y;
 }
-// p = exp2(s * scale - base) for 64 keys (the scale folded into one FFMA per score; 1 for scores already scaled),
-// packed to the wgmma A-register layout; row sums into rs.
+// p = exp2(s * scale - base) for 64 raw scores (the scale folded into one FFMA per score), packed to the wgmma
+// A-register layout; row sums into rs.
 template <class T>
 __device__ __forceinline__ void exp_pack64(const float (&sc)[32], const float (&base)[2], float scale, uint32_t (&pa)[4][4],
                                            float (&rs)[2]) {
@@ -653,7 +621,7 @@ __device__ void consume_seesaw(const MlaParams& p, const PartWork& w, const Ctx&
                 issue_qk<T, 64>(sc, c.dq, c.dkv, my_st, c.full, (my_it / kStages) & 1);
                 wgmma_wait<0>();
                 fence_regs(sc);
-                mask64(sc, c, my_blk, lim, p.scale_log2, mx);
+                mask_max64_raw(sc, c, my_blk, lim, p.scale_log2, mx);
                 const int valid = seqlen - my_blk * 64;  // stale tail rows of V -> 0 (both halves)
                 if (valid < 64) zero_v_tail(c.smem + kOffKV + my_st * kTileBytes, 0, 8, valid, c.tw);
             }
@@ -669,7 +637,7 @@ __device__ void consume_seesaw(const MlaParams& p, const PartWork& w, const Ctx&
                     base_a[h] = exp_base(ma[h]);
                     f[h] = exp2f(m[h] - base_a[h]);
                 }
-                exp_pack64<T>(sc, base_a, 1.f, pa, rs);
+                exp_pack64<T>(sc, base_a, p.scale_log2, pa, rs);
                 if ((c.lane & 3) == 0) {
                     sm_a[c.r0] = ma[0];
                     sm_a[c.r0 + 8] = ma[1];
@@ -734,7 +702,7 @@ __device__ void consume_seesaw(const MlaParams& p, const PartWork& w, const Ctx&
                     base_b[h] = exp_base(mb[h]);
                     f[h] = exp2f(ma[h] - base_b[h]);
                 }
-                if (has_b) exp_pack64<T>(sc, base_b, 1.f, pa, rs);
+                if (has_b) exp_pack64<T>(sc, base_b, p.scale_log2, pa, rs);
                 wgmma_wait<0>();  // P_A V done: P tile free, O_R settled, stage A released
                 fence_regs(o);
                 release_stage(c, st_a);
@@ -848,7 +816,7 @@ __device__ void consume_relay(const MlaParams& p, const PartWork& w, const Ctx& 
                         sm_m[c.r0] = mn[0];
                         sm_m[c.r0 + 8] = mn[1];
                     }
-                    store_p64_stm(sp, c, pa);
+                    store_p64(sp, c, pa);
                     fence_proxy_async();
                     BPROBE(j, 11);  // P stored
                     named_barrier(kBarA, kConsumerThreads);

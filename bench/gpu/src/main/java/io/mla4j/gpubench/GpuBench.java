@@ -428,10 +428,11 @@ public final class GpuBench {
             Row r = rows.get(i);
             Config c = r.c();
             double flops = Mla.flops(r.sumSk(), c.hq(), c.sq()), bytes = Mla.bytes(r.sumSk(), c.b(), c.hq(), c.sq());
+            double sm80Us = portableUs(c);
             csv.append(String.join(",", r.kernel(), "" + c.b(), "" + c.meanSk(), "" + c.hq(), "" + c.sq(), "" + c.varlen(),
                     "" + r.sumSk(), fmt(r.us()), fmt(r.eagerUs()), fmt(r.graphUs()), fmt(r.cpuUsPerCall()), fmt(r.graphCpuUsPerLayer()),
                     fmt(r.gbps()), fmt(r.tflops()), fmt(flops), fmt(bytes), fmt(r.fracRoofline()), "" + r.ok(),
-                    '"' + r.error() + '"', fmt(r.baselineUs()), '"' + r.baselineError() + '"', fmt(portableUs(c)))).append('\n');
+                    '"' + r.error() + '"', fmt(r.baselineUs()), '"' + r.baselineError() + '"', fmt(sm80Us))).append('\n');
             json.append(String.format(Locale.ROOT,
                     "    {\"kernel\": \"%s\", \"b\": %d, \"mean_sk\": %d, \"h_q\": %d, \"s_q\": %d, \"sum_sk\": %d, \"us\": %s, "
                             + "\"eager_us\": %s, \"graph_us\": %s, \"cpu_us_per_call\": %s, \"graph_cpu_us_per_layer\": %s, \"gbps\": %s, "
@@ -439,7 +440,7 @@ public final class GpuBench {
                     r.kernel(), c.b(), c.meanSk(), c.hq(), c.sq(), r.sumSk(), fmt(r.us()), fmt(r.eagerUs()), fmt(r.graphUs()),
                     fmt(r.cpuUsPerCall()), fmt(r.graphCpuUsPerLayer()), fmt(r.gbps()), fmt(r.tflops()), fmt(r.fracRoofline()),
                     r.ok(), r.error(), Double.isNaN(r.baselineUs()) ? "null" : fmt(r.baselineUs()),
-                    Double.isNaN(portableUs(c)) ? "null" : fmt(portableUs(c)), i + 1 < rows.size() ? "," : ""));
+                    Double.isNaN(sm80Us) ? "null" : fmt(sm80Us), i + 1 < rows.size() ? "," : ""));
         }
         json.append("  ],\n  \"overhead\": [" + String.join(", ", overheadJson) + "]\n}\n");
         Files.writeString(outDir.resolve("bench.csv"), csv);
