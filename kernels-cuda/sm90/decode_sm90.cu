@@ -46,6 +46,9 @@
 // 256..511 (as shipped); 2: WG1 owns columns 0..255 and Q K^T takes warpgroup 0's half first.
 #define MLA4J_SM90_DELAY 0
 #endif
+#ifndef MLA4J_SM90_SWAIT
+#define MLA4J_SM90_SWAIT 0  // A/B (r15): Q K^T waits for all nine boxes of its block first, then issues 36 wgmmas unbroken
+#endif
 #ifndef MLA4J_SM90_ABLATE
 #define MLA4J_SM90_ABLATE 0  // timing-only ablation (wrong results; r13): 1 skips the relay's S wgmmas, 2 its P V, 3 both
 #endif
@@ -260,14 +263,38 @@ __device__ __forceinline__ void issue_qk(float (&sc)[N / 2], uint64_t dq, uint64
     BPROBE(probe_it, 2);  // consumer ready for the block
     if (MLA4J_SM90_ABLATE & 1)
         for (int i = 0; i < N / 2; ++i) sc[i] = 0.f;
+    if (MLA4J_SM90_SWAIT == 1) {
+#pragma unroll
+        for (int n = 0; n < kBoxes; ++n) {
+            mbar_wait(full + (st * kBoxes + box_at(n)) * 8, parity);
+            if (n == 0) BPROBE(probe_it, 1);
+            if (n == 8) BPROBE(probe_it, 3);
+        }
+        __syncwarp();
+        wgmma_fence();
+    }
 #pragma unroll
     for (int k = 0; k < 36; ++k) {
-        if ((k & 3) == 0) {
+        if (MLA4J_SM90_SWAIT == 3 && (k == 0 || k == 20)) {  // two groups: boxes 0..4, then 5..8
+#pragma unroll
+            for (int n = k >> 2; n < (k == 0 ? 5 : kBoxes); ++n) mbar_wait(full + (st * kBoxes + box_at(n)) * 8, parity);
+            if (k == 0) BPROBE(probe_it, 1);
+            if (k == 20) BPROBE(probe_it, 3);
+            __syncwarp();
+            wgmma_fence();
+        }
+        if ((k & 3) == 0 && MLA4J_SM90_SWAIT == 4) {  // per box, a warp-uniform wait, one fence for the chain
+            mbar_wait_uniform(full + (st * kBoxes + box_at(k >> 2)) * 8, parity);
+            if (k == 0) BPROBE(probe_it, 1);
+            if (k == 32) BPROBE(probe_it, 3);
+            if (k == 0) wgmma_fence();
+        }
+        if ((k & 3) == 0 && (MLA4J_SM90_SWAIT == 0 || MLA4J_SM90_SWAIT == 2)) {
             mbar_wait(full + (st * kBoxes + box_at(k >> 2)) * 8, parity);
             if (k == 0) BPROBE(probe_it, 1);   // box 0 seen landed
             if (k == 32) BPROBE(probe_it, 3);  // box 8 seen landed
             __syncwarp();   // the wait loop may leave the lanes diverged; wgmma is .sync.aligned
-            wgmma_fence();  // after the (divergent) wait loop, so ptxas need not serialise the wgmmas
+            if (MLA4J_SM90_SWAIT == 0 || k == 0) wgmma_fence();  // after the (divergent) wait loop, so ptxas need not serialise the wgmmas
         }
         const uint32_t kofs = box_at(k >> 2) * kBoxBytes + (k & 3) * 32;
         if constexpr (N == 32) T::qk(sc, dq + (kofs >> 4), dk + ((st * kTileBytes + kofs) >> 4), k > 0);
