@@ -40,14 +40,11 @@
 #ifndef MLA4J_SM90_MULTICAST
 #define MLA4J_SM90_MULTICAST 0  // A/B (v6): in a 2-CTA cluster, share KV boxes by multicast (measured slower)
 #endif
-#ifndef MLA4J_SM90_DELAY
-// A/B (r15): the relay with warpgroup 1's P V of block i issued after warpgroup 0's S of block i+1, so that it runs
-// under warpgroup 0's softmax, and each KV stage released in two halves (consume_delay). 1: WG1 owns V columns
-// 256..511 (as shipped); 2: WG1 owns columns 0..255 and Q K^T takes warpgroup 0's half first.
-#define MLA4J_SM90_DELAY 0
-#endif
-#ifndef MLA4J_SM90_SWAIT
-#define MLA4J_SM90_SWAIT 0  // A/B (r15): Q K^T waits for all nine boxes of its block first, then issues 36 wgmmas unbroken
+#ifndef MLA4J_SM90_WAITALL
+// A/B (r15): relay blocks whose Q K^T waits for all nine boxes before its first wgmma (issue_qk). 0: none (shipped);
+// 1: every block (measured: multi-tile rows 1-5% faster, b = 1 rows 2-4% slower); 2: only multi-tile rows, past a
+// split's first kStages blocks (requested together at its start, so they have no lead): not yet run on a GPU.
+#define MLA4J_SM90_WAITALL 0
 #endif
 #ifndef MLA4J_SM90_ABLATE
 #define MLA4J_SM90_ABLATE 0  // timing-only ablation (wrong results; r13): 1 skips the relay's S wgmmas, 2 its P V, 3 both
@@ -112,25 +109,13 @@ constexpr int kOffKV = kOffQ + (MLA4J_SM90_NOQ ? 0 : kTileBytes);
 constexpr int kOffP = kOffKV + kStages * kTileBytes;
 constexpr int kOffMax = kOffP + kRowsPerTile * 128;  // float [2][64]
 constexpr int kOffSum = kOffMax + 2 * 64 * 4;        // float [2][64]
-constexpr int kEmptyPerStage = MLA4J_SM90_DELAY ? 2 : 1;  // DELAY: one per stage half
-constexpr int kOffBar = kOffSum + 2 * 64 * 4;  // u64 full[kStages][kBoxes], empty[kStages][kEmptyPerStage], qready
-constexpr int kOffQReady = kOffBar + (kBoxes + kEmptyPerStage) * kStages * 8;
-constexpr int kOffSync = kOffQReady + 8;  // DELAY: u64 ready, pfree, zdone (consume_delay)
-constexpr int kSmemUsed = kOffSync + (MLA4J_SM90_DELAY ? 3 * 8 : 0);
+constexpr int kOffBar = kOffSum + 2 * 64 * 4;        // u64 full[kStages][kBoxes], empty[kStages], qready
+constexpr int kOffQReady = kOffBar + (kBoxes + 1) * kStages * 8;
+constexpr int kSmemUsed = kOffQReady + 8;
 constexpr int kSmemBytes = kSmemUsed + 1024;  // slack to align the base to 1024 (swizzle atoms)
-static_assert(kSmemBytes == MLA4J_SM90_SMEM_BYTES ||
-                  ((MLA4J_SM90_STAGES != 2 || MLA4J_SM90_NOQ || MLA4J_SM90_DELAY) && kSmemBytes <= MLA4J_SM90_SMEM_BYTES),
+static_assert(kSmemBytes == MLA4J_SM90_SMEM_BYTES || ((MLA4J_SM90_STAGES != 2 || MLA4J_SM90_NOQ) && kSmemBytes <= MLA4J_SM90_SMEM_BYTES),
               "update sm90_launch.h");
 static_assert(kThreads == MLA4J_SM90_THREADS, "update sm90_launch.h");
-
-static_assert(!MLA4J_SM90_DELAY || (!MLA4J_SM90_MULTICAST && kStages == 2), "DELAY: one CTA per ring, two stages");
-// V half (0: columns 0..255, 1: 256..511) of warpgroup 0; warpgroup 1 has the other.
-constexpr int kVHalf0 = MLA4J_SM90_DELAY == 2 ? 1 : 0;
-// Box (64 columns) that Q K^T takes as its n-th: with DELAY, first the boxes warpgroup 0 releases (its V half and
-// the RoPE box), then warpgroup 1's, which the producer loads last; otherwise in column order.
-__device__ __forceinline__ constexpr int box_at(int n) {
-    return !MLA4J_SM90_DELAY ? n : n < 4 ? 4 * kVHalf0 + n : n == 4 ? 8 : 4 * (1 - kVHalf0) + n - 5;
-}
 
 constexpr float kLazyMax = 8.f;  // running max moves only past this (log2 units): p <= 256
 
@@ -192,7 +177,7 @@ __device__ void produce(const MlaParams& p, const CUtensorMap* tm, const PartWor
         for (int blk = split_first_block(w, s); blk < end; ++blk, ++it) {
             const int st = it % kStages;
             const uint32_t use = it / kStages;
-            mbar_wait(empty + st * kEmptyPerStage * 8, (use & 1) ^ 1);  // first use of a stage passes at once
+            mbar_wait(empty + st * 8, (use & 1) ^ 1);  // first use of a stage passes at once
             // first_phys belongs to the part's first split; when that split is empty (a zero-length
             // sequence) the first block loaded is another sequence's
             const bool first = s == w.begin_idx && blk == w.begin_block;
@@ -205,9 +190,7 @@ __device__ void produce(const MlaParams& p, const CUtensorMap* tm, const PartWor
 #endif
             // One barrier per box: Q K^T starts on the first 64 columns while the rest still arrive.
 #pragma unroll
-            for (int n = 0; n < kBoxes; ++n) {
-                const int j = box_at(n);
-                if (MLA4J_SM90_DELAY && n == 5) mbar_wait(empty + (st * 2 + 1) * 8, (use & 1) ^ 1);  // warpgroup 1's half
+            for (int j = 0; j < kBoxes; ++j) {
                 const uint32_t bar = full + (st * kBoxes + j) * 8;
                 mbar_arrive_expect_tx(bar, kBoxBytes);  // bytes may come from the peer's multicast
                 if (ncta == 1)
@@ -255,48 +238,39 @@ __device__ __forceinline__ void zero_v_tail(uint8_t* stage, int box0, int nbox, 
 }
 
 // Queues S = Q K^T (K = 576) as one group for N keys of the block in stage st: N = 32 is one warpgroup's
-// half in the key-split schedule (dk points at its keys), N = 64 the whole block. Waits for each
-// 64-column box of the block as it lands (full barriers of stage st, this parity).
-template <class T, int N>
+// half in the key-split schedule (dk points at its keys), N = 64 the whole block. Waits for the block's
+// 64-column boxes (full barriers of stage st, this parity) either each as it lands, so that Q K^T starts on
+// the first box while the rest still arrive, or (kWaitAll) all nine first. Why both: every wait between two
+// wgmmas of the chain makes ptxas put a warpgroup.arrive there, which waits for the wgmmas already issued
+// (SASS: each box's last HGMMA carries a scoreboard the next arrive waits on), so the tensor pipe drains
+// once per box: ~50 cycles per m64n64k16 step instead of ~35 unbroken (r15 probe). Waiting for all boxes
+// first pays the last box's arrival instead, which is cheaper once the loads run ahead of the consumer.
+template <class T, int N, bool kWaitAll = false>
 __device__ __forceinline__ void issue_qk(float (&sc)[N / 2], uint64_t dq, uint64_t dk, int st, uint32_t full, uint32_t parity,
                                          int probe_it = -1) {
     BPROBE(probe_it, 2);  // consumer ready for the block
     if (MLA4J_SM90_ABLATE & 1)
         for (int i = 0; i < N / 2; ++i) sc[i] = 0.f;
-    if (MLA4J_SM90_SWAIT == 1) {
+    if (kWaitAll) {
 #pragma unroll
         for (int n = 0; n < kBoxes; ++n) {
-            mbar_wait(full + (st * kBoxes + box_at(n)) * 8, parity);
-            if (n == 0) BPROBE(probe_it, 1);
-            if (n == 8) BPROBE(probe_it, 3);
+            mbar_wait(full + (st * kBoxes + n) * 8, parity);
+            if (n == 0) BPROBE(probe_it, 1);  // box 0 seen landed
+            if (n == 8) BPROBE(probe_it, 3);  // box 8 seen landed
         }
         __syncwarp();
         wgmma_fence();
     }
 #pragma unroll
     for (int k = 0; k < 36; ++k) {
-        if (MLA4J_SM90_SWAIT == 3 && (k == 0 || k == 20)) {  // two groups: boxes 0..4, then 5..8
-#pragma unroll
-            for (int n = k >> 2; n < (k == 0 ? 5 : kBoxes); ++n) mbar_wait(full + (st * kBoxes + box_at(n)) * 8, parity);
-            if (k == 0) BPROBE(probe_it, 1);
-            if (k == 20) BPROBE(probe_it, 3);
-            __syncwarp();
-            wgmma_fence();
-        }
-        if ((k & 3) == 0 && MLA4J_SM90_SWAIT == 4) {  // per box, a warp-uniform wait, one fence for the chain
-            mbar_wait_uniform(full + (st * kBoxes + box_at(k >> 2)) * 8, parity);
-            if (k == 0) BPROBE(probe_it, 1);
-            if (k == 32) BPROBE(probe_it, 3);
-            if (k == 0) wgmma_fence();
-        }
-        if ((k & 3) == 0 && (MLA4J_SM90_SWAIT == 0 || MLA4J_SM90_SWAIT == 2)) {
-            mbar_wait(full + (st * kBoxes + box_at(k >> 2)) * 8, parity);
+        if ((k & 3) == 0 && !kWaitAll) {
+            mbar_wait(full + (st * kBoxes + (k >> 2)) * 8, parity);
             if (k == 0) BPROBE(probe_it, 1);   // box 0 seen landed
             if (k == 32) BPROBE(probe_it, 3);  // box 8 seen landed
             __syncwarp();   // the wait loop may leave the lanes diverged; wgmma is .sync.aligned
-            if (MLA4J_SM90_SWAIT == 0 || k == 0) wgmma_fence();  // after the (divergent) wait loop, so ptxas need not serialise the wgmmas
+            wgmma_fence();  // after the (divergent) wait loop, so ptxas need not serialise the wgmmas
         }
-        const uint32_t kofs = box_at(k >> 2) * kBoxBytes + (k & 3) * 32;
+        const uint32_t kofs = (k >> 2) * kBoxBytes + (k & 3) * 32;
         if constexpr (N == 32) T::qk(sc, dq + (kofs >> 4), dk + ((st * kTileBytes + kofs) >> 4), k > 0);
         else if (!(MLA4J_SM90_ABLATE & 1)) T::qk64(sc, dq + (kofs >> 4), dk + ((st * kTileBytes + kofs) >> 4), k > 0);
     }
@@ -305,7 +279,7 @@ __device__ __forceinline__ void issue_qk(float (&sc)[N / 2], uint64_t dq, uint64
 
 // Per-thread constants shared by both consumer schedules.
 struct Ctx {
-    int t, wg, vh, tw, warp, lane, r0, cq, tile_row0;  // vh: this warpgroup's V half (output columns 256 vh ..)
+    int t, wg, tw, warp, lane, r0, cq, tile_row0;
     uint32_t ncta, peer;  // CTAs in the cluster (1 or 2) and the other one's rank
     uint8_t* smem;
     float *smax, *ssum;
@@ -317,8 +291,7 @@ __device__ __forceinline__ Ctx make_ctx(uint8_t* smem, int tile, uint32_t ncta, 
     c.ncta = ncta;
     c.peer = rank ^ 1;
     c.t = threadIdx.x;  // consumers are threads 0..255
-    c.wg = c.t >> 7;
-    c.vh = c.wg ^ kVHalf0;  // 0: V columns 0..255, 1: 256..511
+    c.wg = c.t >> 7;    // 0: V columns 0..255, 1: 256..511
     c.tw = c.t & 127;
     c.warp = c.tw >> 5;
     c.lane = c.tw & 31;
@@ -336,9 +309,9 @@ __device__ __forceinline__ Ctx make_ctx(uint8_t* smem, int tile, uint32_t ncta, 
     c.dp = make_desc_sw128(smem_addr(smem + kOffP), 16, 1024);
     c.dkv = make_desc_sw128(smem_addr(smem + kOffKV), 16, 1024);
 #if MLA4J_SM90_VDESC_SWAP
-    c.dv = make_desc_sw128(smem_addr(smem + kOffKV) + c.vh * 4 * kBoxBytes, 1024, kBoxBytes);
+    c.dv = make_desc_sw128(smem_addr(smem + kOffKV) + c.wg * 4 * kBoxBytes, 1024, kBoxBytes);
 #else
-    c.dv = make_desc_sw128(smem_addr(smem + kOffKV) + c.vh * 4 * kBoxBytes, kBoxBytes, 1024);
+    c.dv = make_desc_sw128(smem_addr(smem + kOffKV) + c.wg * 4 * kBoxBytes, kBoxBytes, 1024);
 #endif
     return c;
 }
@@ -430,7 +403,7 @@ __device__ __forceinline__ void split_end(const MlaParams& p, const SplitOut& so
                                                          (static_cast<size_t>(s) * p.rows + grow) * MLA4J_D_V * 2);
 #pragma unroll
             for (int j = 0; j < 32; ++j)
-                orow[(c.vh * 256 + 8 * j + c.cq) >> 1] = T::pack(o[4 * j + 2 * h] * inv, o[4 * j + 2 * h + 1] * inv);
+                orow[(c.wg * 256 + 8 * j + c.cq) >> 1] = T::pack(o[4 * j + 2 * h] * inv, o[4 * j + 2 * h + 1] * inv);
             if (c.wg == 0 && (c.lane & 3) == 0) {
                 const int head = grow % p.h_q, iq = grow / p.h_q;
                 p.lse[static_cast<size_t>(s) * p.rows + head * p.s_q + iq] = lse;
@@ -439,7 +412,7 @@ __device__ __forceinline__ void split_end(const MlaParams& p, const SplitOut& so
             float2* arow = reinterpret_cast<float2*>(p.o_accum + (static_cast<size_t>(slot) * p.rows + grow) * MLA4J_D_V);
 #pragma unroll
             for (int j = 0; j < 32; ++j)
-                arow[(c.vh * 256 + 8 * j + c.cq) >> 1] = make_float2(o[4 * j + 2 * h] * inv, o[4 * j + 2 * h + 1] * inv);
+                arow[(c.wg * 256 + 8 * j + c.cq) >> 1] = make_float2(o[4 * j + 2 * h] * inv, o[4 * j + 2 * h + 1] * inv);
             if (c.wg == 0 && (c.lane & 3) == 0) p.lse_accum[static_cast<size_t>(slot) * p.rows + grow] = lse;
         }
     }
@@ -805,6 +778,7 @@ __device__ void consume_seesaw(const MlaParams& p, const PartWork& w, const Ctx&
 // WG0-only barrier for the zeroing either (r12 had one): racecheck then reports false hazards (r13).
 template <class T>
 __device__ void consume_relay(const MlaParams& p, const PartWork& w, const Ctx& c) {
+    const bool wait_all_rows = MLA4J_SM90_WAITALL == 1 || (MLA4J_SM90_WAITALL == 2 && p.rows > kRowsPerTile);
     int it = 0;
     float* sm_m = c.smax;  // running max per row, published by WG0 for the block in flight
     uint8_t* sp = c.smem + kOffP;
@@ -822,7 +796,11 @@ __device__ void consume_relay(const MlaParams& p, const PartWork& w, const Ctx& 
             for (int blk = first, j = it; blk < end; ++blk, ++j) {
                 const int st = j % kStages;
                 float sc[32], mx[2];
-                issue_qk<T, 64>(sc, c.dq, c.dkv, st, c.full, (j / kStages) & 1, j);
+                // MLA4J_SM90_WAITALL (see issue_qk): which blocks wait for all their boxes before Q K^T.
+                if (wait_all_rows && (MLA4J_SM90_WAITALL == 1 || blk - first >= kStages))
+                    issue_qk<T, 64, true>(sc, c.dq, c.dkv, st, c.full, (j / kStages) & 1, j);
+                else
+                    issue_qk<T, 64>(sc, c.dq, c.dkv, st, c.full, (j / kStages) & 1, j);
                 wgmma_wait<0>();
                 fence_regs(sc);
                 BPROBE(j, 4);                      // S done
@@ -919,135 +897,6 @@ __device__ void consume_relay(const MlaParams& p, const PartWork& w, const Ctx& 
     }
 }
 
-// ---------------------------------------------------------------- delayed relay (A/B, r15; MLA4J_SM90_DELAY)
-// The relay leaves the tensor core idle during warpgroup 0's softmax (~550 cycles of a ~3600-cycle block on the
-// multi-tile rows, r14 probe). Here warpgroup 1 runs its P V of block i while warpgroup 0 computes the softmax of
-// block i+1:
-//   WG0: S_i; [signal ready_{i-1}]; softmax_i; O_0 += P_i V_i (registers); wait pfree_{i-1}; publish m_i, P_i;
-//        release its half of stage i (its V boxes + the RoPE box) when its P V retired
-//   WG1: wait ready_i; O_1 *= e(m - m_i); O_1 += P_i V_i (shared P); signal pfree_i; release its half of stage i
-// ready_i comes after S_{i+1} (or at once for a split's last block), so S runs alone on the tensor core and P V
-// under the softmax. Holding warpgroup 1's half a block longer shortens the lead of its next load, so each stage
-// is released in two halves: warpgroup 0's half is refilled as soon as its own P V retired, and Q K^T takes that
-// half first (box_at). mbarriers rather than named barriers: warpgroup 0 runs a block ahead, never waiting for
-// warpgroup 1 except for the single P buffer.
-template <class T>
-__device__ void consume_delay(const MlaParams& p, const PartWork& w, const Ctx& c) {
-    const uint32_t ready = smem_addr(c.smem + kOffSync), pfree = ready + 8, zdone = ready + 16;
-    int it = 0, zuse = 0;
-    float* sm_m = c.smax;
-    uint8_t* sp = c.smem + kOffP;
-    for (int s = w.begin_idx; s <= w.end_idx; ++s) {
-        const int seqlen = p.seqlens[s];
-        const int first = split_first_block(w, s), end = split_end_block(p, w, s);
-        int lim[2];
-        const SplitOut so = split_begin(p, w, c, s, lim);
-        float m[2], lsum[2], o[128];
-        reset_split_state(m, lsum, o);
-
-        if (c.wg == 0) {
-            for (int blk = first, j = it; blk < end; ++blk, ++j) {
-                const int st = j % kStages;
-                float sc[32], mx[2];
-                issue_qk<T, 64>(sc, c.dq, c.dkv, st, c.full, (j / kStages) & 1, j);
-                wgmma_wait<0>();
-                fence_regs(sc);
-                BPROBE(j, 4);                            // S done
-                if (blk > first) mbar_arrive(ready);     // warpgroup 1 may run P_{j-1} V now
-                mask_max64_raw(sc, c, blk, lim, p.scale_log2, mx);
-                BPROBE(j, 8);
-                float mn[2], base[2], f[2], rs[2];
-                bool moved = false;
-#pragma unroll
-                for (int h = 0; h < 2; ++h) {
-                    mn[h] = lazy_max(m[h], fmaxf(m[h], mx[h]));
-                    moved |= mn[h] != m[h];
-                    base[h] = exp_base(mn[h]);
-                    f[h] = exp2f(m[h] - base[h]);
-                }
-                uint32_t pa[4][4];
-                exp_pack64<T>(sc, base, p.scale_log2, pa, rs);
-                BPROBE(j, 9);
-                auto pv_own = [&]() {
-#pragma unroll
-                    for (int h = 0; h < 2; ++h) {
-                        lsum[h] = lsum[h] * f[h] + rs[h];
-                        m[h] = mn[h];
-                    }
-                    rescale(o, f, moved);
-                    wgmma_fence();
-#pragma unroll
-                    for (int k = 0; k < 4; ++k) T::pv_rs(o, pa[k], c.dv + ((st * kTileBytes + k * 2048) >> 4));
-                    wgmma_commit();
-                };
-                auto publish = [&]() {
-                    if (j > 0) mbar_wait(pfree, (j - 1) & 1);  // warpgroup 1's P_{j-1} V retired: P and sm_m are free
-                    BPROBE(j, 10);
-                    if ((c.lane & 3) == 0) {
-                        sm_m[c.r0] = mn[0];
-                        sm_m[c.r0 + 8] = mn[1];
-                    }
-                    store_p64(sp, c, pa);
-                    fence_proxy_async();
-                    BPROBE(j, 11);
-                };
-                if (seqlen - blk * 64 >= 64) {
-                    pv_own();
-                    publish();
-                    if (blk + 1 == end) mbar_arrive(ready);
-                } else {  // the split's last block, partly past the sequence end: warpgroup 1 zeroes its stale V rows
-                    publish();
-                    mbar_arrive(ready);
-                    mbar_wait(zdone, zuse++ & 1);
-                    pv_own();
-                }
-                BPROBE(j, 5);
-                wgmma_wait<0>();
-                fence_regs(o);
-                mbar_arrive(c.empty + (st * 2) * 8);  // this warpgroup's half of the stage
-                BPROBE(j, 6);
-                if (c.t == 0 && j == 0) PROBE(5);
-            }
-        } else {
-            for (int blk = first, j = it; blk < end; ++blk, ++j) {
-                const int st = j % kStages;
-                mbar_wait(ready, j & 1);  // m_j, P_j published; warpgroup 0's S_j (all its reads of the stage) retired
-                float f[2];
-                bool moved = false;
-#pragma unroll
-                for (int h = 0; h < 2; ++h) {
-                    const float mn = sm_m[c.r0 + 8 * h];
-                    moved |= mn != m[h];
-                    f[h] = exp2f(m[h] - exp_base(mn));
-                    lsum[h] *= f[h];
-                    m[h] = mn;
-                }
-                rescale(o, f, moved);
-                const int valid = seqlen - blk * 64;
-                if (valid < 64) {
-                    zero_v_tail(c.smem + kOffKV + st * kTileBytes, 0, 8, valid, c.tw);  // stale V rows -> 0 (both halves)
-                    fence_proxy_async();
-                    mbar_arrive(zdone);
-                }
-                __syncwarp();
-                wgmma_fence();
-#pragma unroll
-                for (int k = 0; k < 4; ++k) T::pv(o, c.dp + ((k * 32) >> 4), c.dv + ((st * kTileBytes + k * 2048) >> 4));
-                wgmma_commit();
-                wgmma_wait<0>();
-                fence_regs(o);
-                mbar_arrive(pfree);
-                mbar_arrive(c.empty + (st * 2 + 1) * 8);
-                BPROBE(j, 7);
-            }
-        }
-        it += max(end - first, 0);
-        if (c.t == 0 && s == w.end_idx) PROBE(6);
-        split_end<T>(p, so, c, s, o, m, lsum);
-        if (c.t == 0 && s == w.end_idx) PROBE(7);
-    }
-}
-
 }  // namespace mla4j_sm90
 
 using namespace mla4j_sm90;
@@ -1091,12 +940,8 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1)
     if (threadIdx.x == 0) {
         const uint32_t bars = smem_addr(smem + kOffBar);
         for (int i = 0; i < kStages * kBoxes; ++i) mbar_init(bars + i * 8, 1);  // full: producer + tx bytes
-        for (int st = 0; st < kStages * kEmptyPerStage; ++st)  // empty: see release_stage (DELAY: one warpgroup per half)
-            mbar_init(bars + (kStages * kBoxes + st) * 8,
-                      MLA4J_SM90_DELAY ? kConsumerThreads / 2 : ncta == 1 ? kConsumerThreads : 2 * kConsumerThreads / 32);
-#if MLA4J_SM90_DELAY
-        for (int i = 0; i < 3; ++i) mbar_init(smem_addr(smem + kOffSync) + i * 8, kConsumerThreads / 2);  // one warpgroup
-#endif
+        for (int st = 0; st < kStages; ++st)  // empty: see release_stage
+            mbar_init(bars + (kStages * kBoxes + st) * 8, ncta == 1 ? kConsumerThreads : 2 * kConsumerThreads / 32);
 #if MLA4J_SM90_QFIRST
         mbar_init(smem_addr(smem + kOffQReady), kConsumerThreads);  // first Q tile copied
 #endif
@@ -1118,10 +963,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1)
         const Ctx c = make_ctx(smem, blockIdx.y, ncta, rank);
         const bool seesaw = MLA4J_SM90_SEESAW == 2 || (MLA4J_SM90_SEESAW && p.rows > kRowsPerTile);  // tensor-bound
         const bool relay = MLA4J_SM90_RELAY == 2 || (MLA4J_SM90_RELAY == 1 && p.rows > kRowsPerTile);
-        if (MLA4J_SM90_DELAY) {
-            if (p.dtype == MLA4J_FP16) consume_delay<Fp16>(p, w, c);
-            else consume_delay<Bf16>(p, w, c);
-        } else if (p.dtype == MLA4J_FP16) {
+        if (p.dtype == MLA4J_FP16) {
             if (relay) consume_relay<Fp16>(p, w, c);
             else if (seesaw) consume_seesaw<Fp16>(p, w, c);
             else consume_keysplit<Fp16>(p, w, c);
