@@ -42,8 +42,8 @@
 #endif
 #ifndef MLA4J_SM90_WAITALL
 // A/B (r15): relay blocks whose Q K^T waits for all nine boxes before its first wgmma (issue_qk). 0: none (shipped);
-// 1: every block (measured: multi-tile rows 1-5% faster, b = 1 rows 2-4% slower); 2: only multi-tile rows, past a
-// split's first kStages blocks (requested together at its start, so they have no lead): not yet run on a GPU.
+// 1: every block (measured: multi-tile rows 2-3% faster, small batch 1-2% slower); 2: only multi-tile rows, past a
+// split's first kStages blocks (at a part's start those are requested together and have no lead): not yet run on a GPU.
 #define MLA4J_SM90_WAITALL 0
 #endif
 #ifndef MLA4J_SM90_ABLATE
