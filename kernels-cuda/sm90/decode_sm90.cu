@@ -46,6 +46,14 @@
 // split's first kStages blocks (at a part's start those are requested together and have no lead): not yet run on a GPU.
 #define MLA4J_SM90_WAITALL 0
 #endif
+#ifndef MLA4J_SM90_HALFREL
+// A/B (r15, written, not yet run on a GPU): the relay with each KV stage released in two halves, warpgroup 0's (its
+// V boxes 0..3 and the RoPE box 8) when its own P V retired, warpgroup 1's (boxes 4..7) when its P V retired, so
+// the producer refills the first half ~700 cycles sooner (every row count); on multi-tile rows past a split's first
+// kStages blocks Q K^T then waits for the block in those two groups (two pipe drains instead of nine, issue_qk).
+// Needs MLA4J_SM90_SMEM_BYTES=231608.
+#define MLA4J_SM90_HALFREL 0
+#endif
 #ifndef MLA4J_SM90_ABLATE
 #define MLA4J_SM90_ABLATE 0  // timing-only ablation (wrong results; r13): 1 skips the relay's S wgmmas, 2 its P V, 3 both
 #endif
@@ -109,13 +117,21 @@ constexpr int kOffKV = kOffQ + (MLA4J_SM90_NOQ ? 0 : kTileBytes);
 constexpr int kOffP = kOffKV + kStages * kTileBytes;
 constexpr int kOffMax = kOffP + kRowsPerTile * 128;  // float [2][64]
 constexpr int kOffSum = kOffMax + 2 * 64 * 4;        // float [2][64]
-constexpr int kOffBar = kOffSum + 2 * 64 * 4;        // u64 full[kStages][kBoxes], empty[kStages], qready
-constexpr int kOffQReady = kOffBar + (kBoxes + 1) * kStages * 8;
+constexpr int kEmptyPerStage = MLA4J_SM90_HALFREL ? 2 : 1;  // HALFREL: one per stage half
+constexpr int kOffBar = kOffSum + 2 * 64 * 4;  // u64 full[kStages][kBoxes], empty[kStages][kEmptyPerStage], qready
+constexpr int kOffQReady = kOffBar + (kBoxes + kEmptyPerStage) * kStages * 8;
 constexpr int kSmemUsed = kOffQReady + 8;
 constexpr int kSmemBytes = kSmemUsed + 1024;  // slack to align the base to 1024 (swizzle atoms)
-static_assert(kSmemBytes == MLA4J_SM90_SMEM_BYTES || ((MLA4J_SM90_STAGES != 2 || MLA4J_SM90_NOQ) && kSmemBytes <= MLA4J_SM90_SMEM_BYTES),
+static_assert(kSmemBytes == MLA4J_SM90_SMEM_BYTES ||
+                  ((MLA4J_SM90_STAGES != 2 || MLA4J_SM90_NOQ || MLA4J_SM90_HALFREL) && kSmemBytes <= MLA4J_SM90_SMEM_BYTES),
               "update sm90_launch.h");
 static_assert(kThreads == MLA4J_SM90_THREADS, "update sm90_launch.h");
+
+static_assert(!MLA4J_SM90_HALFREL || (MLA4J_SM90_RELAY == 2 && !MLA4J_SM90_MULTICAST), "HALFREL: relay only, one CTA per ring");
+// Box (64 columns) that Q K^T takes, and the producer loads, n-th: with HALFREL warpgroup 0's half first (V boxes
+// 0..3, then the RoPE box), then warpgroup 1's V boxes 4..7; otherwise in column order.
+__device__ __forceinline__ constexpr int box_at(int n) { return !MLA4J_SM90_HALFREL || n < 4 ? n : n == 4 ? 8 : n - 1; }
+constexpr int kFirstHalfBoxes = 5;  // HALFREL: boxes box_at(0..4) are warpgroup 0's half
 
 constexpr float kLazyMax = 8.f;  // running max moves only past this (log2 units): p <= 256
 
@@ -177,7 +193,7 @@ __device__ void produce(const MlaParams& p, const CUtensorMap* tm, const PartWor
         for (int blk = split_first_block(w, s); blk < end; ++blk, ++it) {
             const int st = it % kStages;
             const uint32_t use = it / kStages;
-            mbar_wait(empty + st * 8, (use & 1) ^ 1);  // first use of a stage passes at once
+            mbar_wait(empty + st * kEmptyPerStage * 8, (use & 1) ^ 1);  // first use of a stage passes at once
             // first_phys belongs to the part's first split; when that split is empty (a zero-length
             // sequence) the first block loaded is another sequence's
             const bool first = s == w.begin_idx && blk == w.begin_block;
@@ -190,7 +206,9 @@ __device__ void produce(const MlaParams& p, const CUtensorMap* tm, const PartWor
 #endif
             // One barrier per box: Q K^T starts on the first 64 columns while the rest still arrive.
 #pragma unroll
-            for (int j = 0; j < kBoxes; ++j) {
+            for (int n = 0; n < kBoxes; ++n) {
+                const int j = box_at(n);
+                if (MLA4J_SM90_HALFREL && n == kFirstHalfBoxes) mbar_wait(empty + (st * 2 + 1) * 8, (use & 1) ^ 1);
                 const uint32_t bar = full + (st * kBoxes + j) * 8;
                 mbar_arrive_expect_tx(bar, kBoxBytes);  // bytes may come from the peer's multicast
                 if (ncta == 1)
@@ -245,32 +263,35 @@ __device__ __forceinline__ void zero_v_tail(uint8_t* stage, int box0, int nbox, 
 // last HGMMA before it carries a scoreboard (gsb0) that arrive appears to wait on: the tensor pipe drains once
 // per box, ~50 cycles per m64n64k16 step against ~35 unbroken (r15 SASS and probe, docs/PERF.md). Waiting
 // for all boxes first pays the last box's arrival instead, which is cheaper once the loads run ahead.
-template <class T, int N, bool kWaitAll = false>
+enum QkWait { kWaitEachBox, kWaitAllBoxes, kWaitTwoHalves };
+template <class T, int N, QkWait kWait = kWaitEachBox>
 __device__ __forceinline__ void issue_qk(float (&sc)[N / 2], uint64_t dq, uint64_t dk, int st, uint32_t full, uint32_t parity,
                                          int probe_it = -1) {
     BPROBE(probe_it, 2);  // consumer ready for the block
     if (MLA4J_SM90_ABLATE & 1)
         for (int i = 0; i < N / 2; ++i) sc[i] = 0.f;
-    if (kWaitAll) {
-#pragma unroll
-        for (int n = 0; n < kBoxes; ++n) {
-            mbar_wait(full + (st * kBoxes + n) * 8, parity);
-            if (n == 0) BPROBE(probe_it, 1);  // box 0 seen landed
-            if (n == 8) BPROBE(probe_it, 3);  // box 8 seen landed
-        }
-        __syncwarp();
-        wgmma_fence();
-    }
 #pragma unroll
     for (int k = 0; k < 36; ++k) {
-        if ((k & 3) == 0 && !kWaitAll) {
-            mbar_wait(full + (st * kBoxes + (k >> 2)) * 8, parity);
+        // kWaitAllBoxes: all nine before k = 0; kWaitTwoHalves: box_at(0..4) before k = 0, the rest before k = 20
+        if ((kWait == kWaitAllBoxes && k == 0) || (kWait == kWaitTwoHalves && (k == 0 || k == 4 * kFirstHalfBoxes))) {
+            const int n1 = kWait == kWaitAllBoxes || k > 0 ? kBoxes : kFirstHalfBoxes;
+#pragma unroll
+            for (int n = k >> 2; n < n1; ++n) {
+                mbar_wait(full + (st * kBoxes + box_at(n)) * 8, parity);
+                if (n == 0) BPROBE(probe_it, 1);           // box 0 seen landed
+                if (n == kBoxes - 1) BPROBE(probe_it, 3);  // last box seen landed
+            }
+            __syncwarp();
+            wgmma_fence();
+        }
+        if ((k & 3) == 0 && kWait == kWaitEachBox) {
+            mbar_wait(full + (st * kBoxes + box_at(k >> 2)) * 8, parity);
             if (k == 0) BPROBE(probe_it, 1);   // box 0 seen landed
-            if (k == 32) BPROBE(probe_it, 3);  // box 8 seen landed
+            if (k == 32) BPROBE(probe_it, 3);  // last box seen landed
             __syncwarp();   // the wait loop may leave the lanes diverged; wgmma is .sync.aligned
             wgmma_fence();  // after the (divergent) wait loop, so ptxas need not serialise the wgmmas
         }
-        const uint32_t kofs = (k >> 2) * kBoxBytes + (k & 3) * 32;
+        const uint32_t kofs = box_at(k >> 2) * kBoxBytes + (k & 3) * 32;
         if constexpr (N == 32) T::qk(sc, dq + (kofs >> 4), dk + ((st * kTileBytes + kofs) >> 4), k > 0);
         else if (!(MLA4J_SM90_ABLATE & 1)) T::qk64(sc, dq + (kofs >> 4), dk + ((st * kTileBytes + kofs) >> 4), k > 0);
     }
@@ -320,6 +341,10 @@ __device__ __forceinline__ Ctx make_ctx(uint8_t* smem, int tile, uint32_t ncta, 
 // (count 256). In a cluster the peer's producer also writes this CTA's stage, so each warp's lane 0
 // arrives on both CTAs' barriers (count 2 x 8 warps).
 __device__ __forceinline__ void release_stage(const Ctx& c, int st) {
+    if (MLA4J_SM90_HALFREL) {  // the relay: each warpgroup frees its half of the stage (count 128 each)
+        mbar_arrive(c.empty + (st * 2 + c.wg) * 8);
+        return;
+    }
     const uint32_t bar = c.empty + st * 8;
     if (c.ncta == 1) {
         mbar_arrive(bar);
@@ -778,7 +803,8 @@ __device__ void consume_seesaw(const MlaParams& p, const PartWork& w, const Ctx&
 // WG0-only barrier for the zeroing either (r12 had one): racecheck then reports false hazards (r13).
 template <class T>
 __device__ void consume_relay(const MlaParams& p, const PartWork& w, const Ctx& c) {
-    const bool wait_all_rows = MLA4J_SM90_WAITALL == 1 || (MLA4J_SM90_WAITALL == 2 && p.rows > kRowsPerTile);
+    const bool multi_tile = p.rows > kRowsPerTile;  // several tile CTAs per part: tensor-bound
+    const bool wait_all_rows = MLA4J_SM90_WAITALL == 1 || (MLA4J_SM90_WAITALL == 2 && multi_tile);
     int it = 0;
     float* sm_m = c.smax;  // running max per row, published by WG0 for the block in flight
     uint8_t* sp = c.smem + kOffP;
@@ -796,9 +822,11 @@ __device__ void consume_relay(const MlaParams& p, const PartWork& w, const Ctx& 
             for (int blk = first, j = it; blk < end; ++blk, ++j) {
                 const int st = j % kStages;
                 float sc[32], mx[2];
-                // MLA4J_SM90_WAITALL (see issue_qk): which blocks wait for all their boxes before Q K^T.
-                if (wait_all_rows && (MLA4J_SM90_WAITALL == 1 || blk - first >= kStages))
-                    issue_qk<T, 64, true>(sc, c.dq, c.dkv, st, c.full, (j / kStages) & 1, j);
+                // MLA4J_SM90_HALFREL / WAITALL (A/B, see issue_qk): which blocks wait for their boxes in groups.
+                if (MLA4J_SM90_HALFREL && multi_tile && blk - first >= kStages)
+                    issue_qk<T, 64, kWaitTwoHalves>(sc, c.dq, c.dkv, st, c.full, (j / kStages) & 1, j);
+                else if (wait_all_rows && (MLA4J_SM90_WAITALL == 1 || blk - first >= kStages))
+                    issue_qk<T, 64, kWaitAllBoxes>(sc, c.dq, c.dkv, st, c.full, (j / kStages) & 1, j);
                 else
                     issue_qk<T, 64>(sc, c.dq, c.dkv, st, c.full, (j / kStages) & 1, j);
                 wgmma_wait<0>();
@@ -940,8 +968,9 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1)
     if (threadIdx.x == 0) {
         const uint32_t bars = smem_addr(smem + kOffBar);
         for (int i = 0; i < kStages * kBoxes; ++i) mbar_init(bars + i * 8, 1);  // full: producer + tx bytes
-        for (int st = 0; st < kStages; ++st)  // empty: see release_stage
-            mbar_init(bars + (kStages * kBoxes + st) * 8, ncta == 1 ? kConsumerThreads : 2 * kConsumerThreads / 32);
+        for (int st = 0; st < kStages * kEmptyPerStage; ++st)  // empty: see release_stage
+            mbar_init(bars + (kStages * kBoxes + st) * 8,
+                      MLA4J_SM90_HALFREL ? kConsumerThreads / 2 : ncta == 1 ? kConsumerThreads : 2 * kConsumerThreads / 32);
 #if MLA4J_SM90_QFIRST
         mbar_init(smem_addr(smem + kOffQReady), kConsumerThreads);  // first Q tile copied
 #endif

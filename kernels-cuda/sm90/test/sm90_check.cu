@@ -650,7 +650,7 @@ static void print_block_probe(int ctas) {
     static long long t[264][64][12];
     mla4j_sm90_blkprobe_read(&t[0][0][0]);
     struct Iv { const char* name; int a, b; };  // t[b] - t[a] of the same block
-    const Iv iv[] = {{"load: issued -> box 8 seen landed", 0, 3},
+    const Iv iv[] = {{"load: issued -> last box seen landed", 0, 3},
                      {"lead: issued -> consumer ready", 0, 2},
                      {"wait: ready -> box 0 seen landed", 2, 1},
                      {"S: ready -> S done", 2, 4},
@@ -661,7 +661,7 @@ static void print_block_probe(int ctas) {
                      {"  zero tail + store P + fence", 10, 11},
                      {"  barrier A", 11, 5},
                      {"P V (WG0): P published -> released", 5, 6},
-                     {"hold: box 8 seen -> WG0 released", 3, 6},
+                     {"hold: last box seen -> WG0 released", 3, 6},
                      {"WG1 after WG0: WG0 released -> WG1 done", 6, 7}};
     printf("  per-block timeline (SM cycles; medians / p10 / p90 over CTAs x blocks 8..63):\n");
     for (const Iv& v : iv) {
