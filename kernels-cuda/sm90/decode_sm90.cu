@@ -258,11 +258,12 @@ __device__ __forceinline__ void zero_v_tail(uint8_t* stage, int box0, int nbox, 
 // Queues S = Q K^T (K = 576) as one group for N keys of the block in stage st: N = 32 is one warpgroup's
 // half in the key-split schedule (dk points at its keys), N = 64 the whole block. Waits for the block's
 // 64-column boxes (full barriers of stage st, this parity) either each as it lands, so that Q K^T starts on
-// the first box while the rest still arrive, or (kWaitAll) all nine first. Why both: a wait between two
+// the first box while the rest still arrive, or in groups (kWait, A/B: all nine first, or HALFREL's two stage
+// halves). Why groups: a wait between two
 // wgmmas of the chain puts a WARPGROUP.ARRIVE there (ptxas inserts one even without our fence), and the box's
 // last HGMMA before it carries a scoreboard (gsb0) that arrive appears to wait on: the tensor pipe drains once
 // per box, ~50 cycles per m64n64k16 step against ~35 unbroken (r15 SASS and probe, docs/PERF.md). Waiting
-// for all boxes first pays the last box's arrival instead, which is cheaper once the loads run ahead.
+// for a group first pays its last box's arrival instead, which is cheaper once the loads run ahead.
 enum QkWait { kWaitEachBox, kWaitAllBoxes, kWaitTwoHalves };
 template <class T, int N, QkWait kWait = kWaitEachBox>
 __device__ __forceinline__ void issue_qk(float (&sc)[N / 2], uint64_t dq, uint64_t dk, int st, uint32_t full, uint32_t parity,
