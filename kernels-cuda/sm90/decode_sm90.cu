@@ -77,7 +77,7 @@ __device__ unsigned long long mla4j_sm90_probe[264][12];
     } while (0)
 #endif
 // -DMLA4J_SM90_PROBE=2 adds a per-block timeline (test-only, r14): %clock64 of one thread at fixed points of
-// the first 64 blocks of each CTA (producer issue, box 0 / box 8 seen landed, S done, softmax steps, P published,
+// the first 64 blocks of each CTA (producer issue, box 0 / the last box seen landed, S done, softmax steps, P published,
 // P V done).
 #if MLA4J_SM90_PROBE == 2
 __device__ long long mla4j_sm90_blkprobe[264][64][12];
