@@ -52,6 +52,10 @@
 // the producer refills the first half ~700 cycles sooner (every row count); on multi-tile rows past a split's first
 // kStages blocks Q K^T then waits for the block in those two groups (two pipe drains instead of nine, issue_qk).
 // Needs MLA4J_SM90_SMEM_BYTES=231608.
+// 2 (r16, written without a GPU, not yet run): the same, plus a one-way handoff: warpgroup 0 writes P_i into the
+// RoPE box of block i's stage (free once S_i is done) and m_i into a per-stage slot, and signals warpgroup 1 with an
+// mbarrier, so it no longer waits for warpgroup 1's previous P V (the r15 probe's "barrier B", ~275 cycles per block).
+// The RoPE box then belongs to warpgroup 1's half (boxes 4..8, freed by warpgroup 1). Needs MLA4J_SM90_SMEM_BYTES=231624.
 #define MLA4J_SM90_HALFREL 0
 #endif
 #ifndef MLA4J_SM90_ABLATE
@@ -118,8 +122,11 @@ constexpr int kOffP = kOffKV + kStages * kTileBytes;
 constexpr int kOffMax = kOffP + kRowsPerTile * 128;  // float [2][64]
 constexpr int kOffSum = kOffMax + 2 * 64 * 4;        // float [2][64]
 constexpr int kEmptyPerStage = MLA4J_SM90_HALFREL ? 2 : 1;  // HALFREL: one per stage half
-constexpr int kOffBar = kOffSum + 2 * 64 * 4;  // u64 full[kStages][kBoxes], empty[kStages][kEmptyPerStage], qready
-constexpr int kOffQReady = kOffBar + (kBoxes + kEmptyPerStage) * kStages * 8;
+constexpr bool kOneWay = MLA4J_SM90_HALFREL == 2;          // P_i and m_i published per stage (consume_relay)
+constexpr int kPReadyPerStage = kOneWay ? 1 : 0;
+// u64 full[kStages][kBoxes], empty[kStages][kEmptyPerStage], pready[kStages][kPReadyPerStage], qready
+constexpr int kOffBar = kOffSum + 2 * 64 * 4;
+constexpr int kOffQReady = kOffBar + (kBoxes + kEmptyPerStage + kPReadyPerStage) * kStages * 8;
 constexpr int kSmemUsed = kOffQReady + 8;
 constexpr int kSmemBytes = kSmemUsed + 1024;  // slack to align the base to 1024 (swizzle atoms)
 static_assert(kSmemBytes == MLA4J_SM90_SMEM_BYTES ||
@@ -128,16 +135,17 @@ static_assert(kSmemBytes == MLA4J_SM90_SMEM_BYTES ||
 static_assert(kThreads == MLA4J_SM90_THREADS, "update sm90_launch.h");
 
 static_assert(!MLA4J_SM90_HALFREL || (MLA4J_SM90_RELAY == 2 && !MLA4J_SM90_MULTICAST), "HALFREL: relay only, one CTA per ring");
-// Box (64 columns) that Q K^T takes, and the producer loads, n-th: with HALFREL warpgroup 0's half first (V boxes
-// 0..3, then the RoPE box), then warpgroup 1's V boxes 4..7; otherwise in column order.
-__device__ __forceinline__ constexpr int box_at(int n) { return !MLA4J_SM90_HALFREL || n < 4 ? n : n == 4 ? 8 : n - 1; }
-constexpr int kFirstHalfBoxes = 5;  // HALFREL: boxes box_at(0..4) are warpgroup 0's half
+// Box (64 columns) that Q K^T takes, and the producer loads, n-th: with HALFREL=1 warpgroup 0's half first (V boxes
+// 0..3, then the RoPE box), then warpgroup 1's V boxes 4..7; otherwise (HALFREL=2: the RoPE box is in warpgroup 1's
+// half) in column order.
+__device__ __forceinline__ constexpr int box_at(int n) { return MLA4J_SM90_HALFREL != 1 || n < 4 ? n : n == 4 ? 8 : n - 1; }
+constexpr int kFirstHalfBoxes = MLA4J_SM90_HALFREL == 2 ? 4 : 5;  // HALFREL: boxes box_at(0..kFirstHalfBoxes-1) are warpgroup 0's half
 
 constexpr float kLazyMax = 8.f;  // running max moves only past this (log2 units): p <= 256
 
 // Named barrier ids, each met by all 256 consumer threads (A/B: the seesaw's one-way handoffs). None is met
 // by one warpgroup alone: compute-sanitizer racecheck then reports false hazards on later exchanges (r13).
-enum : uint32_t { kBarQ = 1, kBarMax = 2, kBarP = 3, kBarSum = 4, kBarA = 5, kBarB = 6 };
+enum : uint32_t { kBarQ = 1, kBarMax = 2, kBarP = 3, kBarSum = 4, kBarA = 5, kBarB = 6, kBarW0 = 7, kBarW1 = 8 };
 
 struct Bf16 {
     __device__ static void qk(float (&d)[16], uint64_t a, uint64_t b, int acc) { wgmma_m64n32k16_bf16<0>(d, a, b, acc); }
@@ -305,7 +313,7 @@ struct Ctx {
     uint32_t ncta, peer;  // CTAs in the cluster (1 or 2) and the other one's rank
     uint8_t* smem;
     float *smax, *ssum;
-    uint32_t full, empty;
+    uint32_t full, empty, pready;  // pready: HALFREL=2 only
     uint64_t dq, dp, dkv, dv;  // dkv: KV stage 0 base (K-major); dv: this warpgroup's V columns (MN-major)
 };
 __device__ __forceinline__ Ctx make_ctx(uint8_t* smem, int tile, uint32_t ncta, uint32_t rank) {
@@ -325,6 +333,7 @@ __device__ __forceinline__ Ctx make_ctx(uint8_t* smem, int tile, uint32_t ncta, 
     c.ssum = reinterpret_cast<float*>(smem + kOffSum);
     c.full = smem_addr(smem + kOffBar);
     c.empty = c.full + kStages * kBoxes * 8;
+    c.pready = c.empty + kStages * kEmptyPerStage * 8;
     // K-major operands (Q, K, P) advance 32 B per 16-deep k step inside a 128 B row and one box
     // (64 columns, 8 KiB) every 4 steps; V is MN-major (feature contiguous): LBO = box stride.
     c.dq = make_desc_sw128(smem_addr(smem + kOffQ), 16, 1024);
@@ -802,6 +811,13 @@ __device__ void consume_seesaw(const MlaParams& p, const PartWork& w, const Ctx&
 //   kBarA: m_i and P_i published (WG0 after its stores and the async-proxy fence, WG1 before reading).
 // Not arrive/sync: the waiting side has nothing else to do, and racecheck flagged the arrive form. Not a
 // WG0-only barrier for the zeroing either (r12 had one): racecheck then reports false hazards (r13).
+// HALFREL=2 (kOneWay, A/B) replaces both with a one-way handoff: P_i goes into the RoPE box of block i's stage and
+// m_i into slot st of sm_m, so nothing WG0 writes for block i can be what WG1 still reads for block i-1 (that is
+// in the other stage), and a stage is refilled only after WG1 released its half (boxes 4..8) of block i. WG0 then
+// needs only its own four warps' S reads retired before it writes into the stage (kBarW0, 128 threads), and arrives
+// on pready[st]; WG1 waits on pready[st]. WG1 meets a 128-thread barrier of its own (kBarW1) once per block as well:
+// it orders nothing, but keeps both warpgroups' named-barrier counts equal, which keeps racecheck from pairing them
+// wrongly (r13).
 template <class T>
 __device__ void consume_relay(const MlaParams& p, const PartWork& w, const Ctx& c) {
     const bool multi_tile = p.rows > kRowsPerTile;  // several tile CTAs per part: tensor-bound
@@ -864,6 +880,21 @@ __device__ void consume_relay(const MlaParams& p, const PartWork& w, const Ctx& 
                 const int valid = seqlen - blk * 64;
                 // Hands m_i and P_i to WG1 (it runs O_R += P V from shared memory after kBarA).
                 auto handoff = [&]() {
+                    if constexpr (kOneWay) {
+                        named_barrier(kBarW0, kConsumerThreads / 2);  // all four warps' S reads of the stage retired
+                        BPROBE(j, 10);
+                        if (valid < 64) zero_v_tail(c.smem + kOffKV + st * kTileBytes, 0, 8, valid, c.tw);
+                        if ((c.lane & 3) == 0) {
+                            sm_m[st * 64 + c.r0] = mn[0];
+                            sm_m[st * 64 + c.r0 + 8] = mn[1];
+                        }
+                        store_p64(c.smem + kOffKV + st * kTileBytes + 8 * kBoxBytes, c, pa);  // the RoPE box
+                        fence_proxy_async();
+                        BPROBE(j, 11);  // P stored
+                        mbar_arrive(c.pready + st * 8);
+                        BPROBE(j, 5);  // P published
+                        return;
+                    }
                     named_barrier(kBarB, kConsumerThreads);  // WG1's previous P V retired; all of WG0's S reads too
                     BPROBE(j, 10);
                     if (valid < 64) zero_v_tail(c.smem + kOffKV + st * kTileBytes, 0, 8, valid, c.tw);  // stale V rows -> 0
@@ -896,13 +927,20 @@ __device__ void consume_relay(const MlaParams& p, const PartWork& w, const Ctx& 
         } else {
             for (int blk = first, j = it; blk < end; ++blk, ++j) {
                 const int st = j % kStages;
-                named_barrier(kBarB, kConsumerThreads);  // P and sm_m free (this warpgroup's previous reads retired)
-                named_barrier(kBarA, kConsumerThreads);  // m_i and P_i published
+                if constexpr (kOneWay) {
+                    mbar_wait(c.pready + st * 8, (j / kStages) & 1);  // m_i and P_i published in stage st
+                    named_barrier(kBarW1, kConsumerThreads / 2);      // pairs kBarW0 for racecheck only (above)
+                } else {
+                    named_barrier(kBarB, kConsumerThreads);  // P and sm_m free (this warpgroup's previous reads retired)
+                    named_barrier(kBarA, kConsumerThreads);  // m_i and P_i published
+                }
+                const int mslot = kOneWay ? st * 64 : 0;
+                const uint64_t dp = kOneWay ? c.dkv + ((st * kTileBytes + 8 * kBoxBytes) >> 4) : c.dp;
                 float f[2];
                 bool moved = false;
 #pragma unroll
                 for (int h = 0; h < 2; ++h) {
-                    const float mn = sm_m[c.r0 + 8 * h];
+                    const float mn = sm_m[mslot + c.r0 + 8 * h];
                     moved |= mn != m[h];
                     f[h] = exp2f(m[h] - exp_base(mn));
                     lsum[h] *= f[h];
@@ -911,7 +949,7 @@ __device__ void consume_relay(const MlaParams& p, const PartWork& w, const Ctx& 
                 rescale(o, f, moved);
                 wgmma_fence();
 #pragma unroll
-                for (int k = 0; k < 4 && !(MLA4J_SM90_ABLATE & 2); ++k) T::pv(o, c.dp + ((k * 32) >> 4), c.dv + ((st * kTileBytes + k * 2048) >> 4));
+                for (int k = 0; k < 4 && !(MLA4J_SM90_ABLATE & 2); ++k) T::pv(o, dp + ((k * 32) >> 4), c.dv + ((st * kTileBytes + k * 2048) >> 4));
                 wgmma_commit();
                 wgmma_wait<0>();
                 fence_regs(o);
@@ -972,6 +1010,8 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1)
         for (int st = 0; st < kStages * kEmptyPerStage; ++st)  // empty: see release_stage
             mbar_init(bars + (kStages * kBoxes + st) * 8,
                       MLA4J_SM90_HALFREL ? kConsumerThreads / 2 : ncta == 1 ? kConsumerThreads : 2 * kConsumerThreads / 32);
+        for (int st = 0; st < kStages * kPReadyPerStage; ++st)  // pready: warpgroup 0 published P_i, m_i (consume_relay)
+            mbar_init(bars + (kStages * (kBoxes + kEmptyPerStage) + st) * 8, kConsumerThreads / 2);
 #if MLA4J_SM90_QFIRST
         mbar_init(smem_addr(smem + kOffQReady), kConsumerThreads);  // first Q tile copied
 #endif

@@ -217,30 +217,13 @@ public final class GpuBench {
                     gcpu = median(gc);
                     ggpu = median(gg);
                 }
-                // a step's plan for a large batch: validation, schedule, workspace allocation, upload, scheduler launch
-                Config pc = new Config(128, 32768, hq, 1, true);
-                int[] lens = seqlens(pc, 77);
-                int mb = 0;
-                for (int l : lens) mb = Math.max(mb, Mla.blocksFor(l));
-                int[] ptable = new int[128 * mb];
-                int used = 0;
-                for (int s = 0; s < 128; s++)
-                    for (int j = 0; j < mb; j++) ptable[s * mb + j] = j < Mla.blocksFor(lens[s]) ? used++ : -1;
-                PlanSpec pspec = PlanSpec.of(Tensor.ofInts(arena, lens, 128), Tensor.ofInts(arena, ptable, 128, mb), used, hq, 1, DType.BF16);
-                double[] planUs = new double[20];
-                for (int r = 0; r < 5 + planUs.length; r++) {
-                    be.synchronize();
-                    long t0 = System.nanoTime();
-                    MlaPlan p = be.plan(pspec);
-                    be.synchronize();
-                    long t1 = System.nanoTime();
-                    p.close();
-                    if (r >= 5) planUs[r - 5] = (t1 - t0) / 1e3;
+                String line;
+                // a step's plan for a large batch, both ways the schedule can reach the GPU (r16: the 1.1-1.6 ms per
+                // step of r2/r3 was never broken down; the host computes the same schedule anyway)
+                for (String line2 : measurePlan(be, kernel)) {
+                    OUT.println("  " + line2);
+                    overheadLines.add(line2);
                 }
-                String line = String.format(Locale.ROOT, "plan [%s] b=128 mean s_k=32768 (block table %d x %d): %.0f us per step (validate, schedule, allocate, upload, GPU scheduler)",
-                        kernel, 128, mb, median(planUs));
-                OUT.println("  " + line);
-                overheadLines.add(line);
                 line = String.format(Locale.ROOT, "overhead [%s] b=1 s_k=%d h_q=%d: eager decode CPU %.2f us/call (p90 %.2f), GPU %.1f us/decode back to back;"
                                 + " graph of %d layers: CPU %.2f us per cuGraphLaunch = %.3f us/layer, GPU %.1f us/layer",
                         kernel, sk, hq, median(cpu), pct(cpu, 0.9), median(gpu), layers, gcpu, gcpu / layers, ggpu);
@@ -253,6 +236,67 @@ public final class GpuBench {
                 for (Tensor t : owned) t.close();
             }
         }
+    }
+
+    /**
+     * A step's plan at b = 128, mean s_k = 32768 (a 128 x ~1100 block table): the CPU time until {@code plan()} returns
+     * (validation, host schedule, workspace, the uploads and the scheduler launch enqueued), the GPU time of what it
+     * enqueued (events around it), and the whole with a synchronize; once with the backend as opened (GPU scheduler
+     * kernel) and once with a second backend that uploads the host's schedule instead ({@code -Dmla4j.cuda.schedule=host}).
+     */
+    private List<String> measurePlan(CudaBackend gpuScheduled, String kernel) {
+        List<String> lines = new ArrayList<>();
+        try (Arena arena = Arena.ofConfined()) {
+            Config pc = new Config(128, 32768, 128, 1, true);
+            int[] lens = seqlens(pc, 77);
+            int mb = 0;
+            for (int l : lens) mb = Math.max(mb, Mla.blocksFor(l));
+            int[] ptable = new int[128 * mb];
+            int used = 0;
+            for (int s = 0; s < 128; s++)
+                for (int j = 0; j < mb; j++) ptable[s * mb + j] = j < Mla.blocksFor(lens[s]) ? used++ : -1;
+            PlanSpec pspec = PlanSpec.of(Tensor.ofInts(arena, lens, 128), Tensor.ofInts(arena, ptable, 128, mb), used, 128, 1, DType.BF16);
+            String prior = System.getProperty("mla4j.cuda.schedule");
+            for (String mode : new String[] {"gpu", "host"}) {
+                CudaBackend be = gpuScheduled;
+                if (mode.equals("host")) {
+                    System.setProperty("mla4j.cuda.schedule", "host");
+                    try {
+                        be = CudaBackend.open();
+                    } finally {
+                        if (prior == null) System.clearProperty("mla4j.cuda.schedule");
+                        else System.setProperty("mla4j.cuda.schedule", prior);
+                    }
+                }
+                try (CudaEvent e0 = be.newEvent(); CudaEvent e1 = be.newEvent()) {
+                    double[] enqueue = new double[20], gpu = new double[20], total = new double[20];
+                    for (int r = 0; r < 5 + total.length; r++) {
+                        be.synchronize();
+                        e0.record();
+                        long t0 = System.nanoTime();
+                        MlaPlan p = be.plan(pspec);
+                        long t1 = System.nanoTime();
+                        e1.record();
+                        be.synchronize();
+                        long t2 = System.nanoTime();
+                        p.close();
+                        if (r >= 5) {
+                            enqueue[r - 5] = (t1 - t0) / 1e3;
+                            gpu[r - 5] = e1.elapsedMsSince(e0) * 1e3;
+                            total[r - 5] = (t2 - t0) / 1e3;
+                        }
+                    }
+                    lines.add(String.format(Locale.ROOT, "plan [%s, %s schedule] b=128 mean s_k=32768 (block table %d x %d): %.0f us per step"
+                                    + " synchronised; plan() returns after %.0f us of CPU; GPU %.0f us (uploads%s)",
+                            kernel, mode, 128, mb, median(total), median(enqueue), median(gpu), mode.equals("gpu") ? " + scheduler kernel" : ""));
+                } finally {
+                    if (be != gpuScheduled) be.close();
+                }
+            }
+        } catch (RuntimeException e) {
+            lines.add("plan [" + kernel + "] ERROR " + e);
+        }
+        return lines;
     }
 
     static double pct(double[] v, double p) {
