@@ -815,8 +815,9 @@ __device__ void consume_seesaw(const MlaParams& p, const PartWork& w, const Ctx&
 // m_i into slot st of sm_m, so nothing WG0 writes for block i can be what WG1 still reads for block i-1 (that is
 // in the other stage), and a stage is refilled only after WG1 released its half (boxes 4..8) of block i. WG0 then
 // needs only its own four warps' S reads retired before it writes into the stage (kBarW0, 128 threads), and arrives
-// on pready[st]; WG1 waits on pready[st]. WG1 meets a 128-thread barrier of its own (kBarW1) once per block as well:
-// it orders nothing, but keeps both warpgroups' named-barrier counts equal, which keeps racecheck from pairing them
+// on pready[st]; WG1 waits on pready[st]. On a partly used block WG0 meets kBarW0 a second time, after zeroing the
+// stale V rows, because its own P V then follows. WG1 meets a 128-thread barrier of its own (kBarW1) as often: it
+// orders nothing, but keeps both warpgroups' named-barrier counts equal, which keeps racecheck from pairing them
 // wrongly (r13).
 template <class T>
 __device__ void consume_relay(const MlaParams& p, const PartWork& w, const Ctx& c) {
@@ -890,6 +891,9 @@ __device__ void consume_relay(const MlaParams& p, const PartWork& w, const Ctx& 
                         }
                         store_p64(c.smem + kOffKV + st * kTileBytes + 8 * kBoxBytes, c, pa);  // the RoPE box
                         fence_proxy_async();
+                        // A partly used block: every warp's zeroed rows, before this warpgroup's own P V reads them (each
+                        // warp's part of that wgmma reads all 64 V rows). WG1 meets kBarW1 once more for it (below).
+                        if (valid < 64) named_barrier(kBarW0, kConsumerThreads / 2);
                         BPROBE(j, 11);  // P stored
                         mbar_arrive(c.pready + st * 8);
                         BPROBE(j, 5);  // P published
@@ -930,6 +934,7 @@ __device__ void consume_relay(const MlaParams& p, const PartWork& w, const Ctx& 
                 if constexpr (kOneWay) {
                     mbar_wait(c.pready + st * 8, (j / kStages) & 1);  // m_i and P_i published in stage st
                     named_barrier(kBarW1, kConsumerThreads / 2);      // pairs kBarW0 for racecheck only (above)
+                    if (seqlen - blk * 64 < 64) named_barrier(kBarW1, kConsumerThreads / 2);  // pairs the second kBarW0
                 } else {
                     named_barrier(kBarB, kConsumerThreads);  // P and sm_m free (this warpgroup's previous reads retired)
                     named_barrier(kBarA, kConsumerThreads);  // m_i and P_i published
