@@ -6,4 +6,11 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$root/scripts/find-jdk.sh"
 cd "$root"
 echo "mla4j tests: JDK $JAVA_HOME, $(nproc) cores"
+# The sm90 relay's synchronisation protocol (half-stage release + one-way handoff), model-checked on the CPU:
+# every interleaving of a small schedule, plus mutations that must be caught (kernels-cuda/sm90/test/).
+if command -v python3 >/dev/null; then
+  python3 kernels-cuda/sm90/test/relay_protocol_model.py --selftest
+else
+  echo "relay protocol model: skipped (no python3)"
+fi
 mvn -B -ntp verify "$@"
