@@ -3,11 +3,7 @@
 # variant, then the full bench table for base and each variant, in one run (same clocks, same ceilings).
 # Usage: VARIANTS="_RELAY1 _RELAY2" bash scripts/cuda-sm90-ab.sh   (SM90_F sets the split overhead; default 1)
 set -uo pipefail
-cd "$(dirname "$0")/.."
-OUT=${OUT:-/tmp/sm90-out}
-mkdir -p "$OUT"
-B=.carry/sm90
-export SM90_F=${SM90_F:-1}
+source "$(dirname "$0")/cuda-sm90-env.sh"
 rc=0
 for v in "" ${VARIANTS:-}; do
   timeout 150 $B/sm90_check$v check > $OUT/check${v:-_base}.txt 2>&1 || rc=1

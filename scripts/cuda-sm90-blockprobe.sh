@@ -4,11 +4,7 @@
 # (SM90_NO_PROBE=1 skips the PROBE=1 builds). Usage: VARIANTS="_X1" bash scripts/cuda-sm90-blockprobe.sh
 # (runs sm90_check_PROBE2 and sm90_check_X1_PROBE2). Output: the timeline table per build and row, and $OUT/probe*.txt.
 set -uo pipefail
-cd "$(dirname "$0")/.."
-OUT=${OUT:-/tmp/sm90-out}
-mkdir -p "$OUT"
-B=.carry/sm90
-export SM90_F=${SM90_F:-1}
+source "$(dirname "$0")/cuda-sm90-env.sh"
 for v in "" ${VARIANTS:-}; do
   bin=$B/sm90_check${v}_PROBE2
   [ -x "$bin" ] || { echo "=== ${v:-base}: $bin not built"; continue; }
