@@ -124,6 +124,7 @@ constexpr int kOffSum = kOffMax + 2 * 64 * 4;        // float [2][64]
 constexpr int kEmptyPerStage = MLA4J_SM90_HALFREL ? 2 : 1;  // HALFREL: one per stage half
 constexpr bool kOneWay = MLA4J_SM90_HALFREL == 2;          // P_i and m_i published per stage (consume_relay)
 constexpr int kPReadyPerStage = kOneWay ? 1 : 0;
+static_assert(!kOneWay || kStages == 2, "HALFREL=2 keeps m_i per stage in the two 64-float rows at kOffMax");
 // u64 full[kStages][kBoxes], empty[kStages][kEmptyPerStage], pready[kStages][kPReadyPerStage], qready
 constexpr int kOffBar = kOffSum + 2 * 64 * 4;
 constexpr int kOffQReady = kOffBar + (kBoxes + kEmptyPerStage + kPReadyPerStage) * kStages * 8;
@@ -144,7 +145,8 @@ constexpr int kFirstHalfBoxes = MLA4J_SM90_HALFREL == 2 ? 4 : 5;  // HALFREL: bo
 constexpr float kLazyMax = 8.f;  // running max moves only past this (log2 units): p <= 256
 
 // Named barrier ids, each met by all 256 consumer threads (A/B: the seesaw's one-way handoffs). None is met
-// by one warpgroup alone: compute-sanitizer racecheck then reports false hazards on later exchanges (r13).
+// by one warpgroup alone: compute-sanitizer racecheck then reports false hazards on later exchanges (r13). The
+// exception is HALFREL=2 (A/B): kBarW0 for warpgroup 0 and kBarW1 for warpgroup 1, met equally often (consume_relay).
 enum : uint32_t { kBarQ = 1, kBarMax = 2, kBarP = 3, kBarSum = 4, kBarA = 5, kBarB = 6, kBarW0 = 7, kBarW1 = 8 };
 
 struct Bf16 {
