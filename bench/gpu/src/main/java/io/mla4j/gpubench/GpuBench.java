@@ -217,14 +217,13 @@ public final class GpuBench {
                     gcpu = median(gc);
                     ggpu = median(gg);
                 }
-                String line;
                 // a step's plan for a large batch, both ways the schedule can reach the GPU (r16: the 1.1-1.6 ms per
                 // step of r2/r3 was never broken down; the host computes the same schedule anyway)
-                for (String line2 : measurePlan(be, kernel)) {
-                    OUT.println("  " + line2);
-                    overheadLines.add(line2);
+                for (String planLine : measurePlan(be, kernel)) {
+                    OUT.println("  " + planLine);
+                    overheadLines.add(planLine);
                 }
-                line = String.format(Locale.ROOT, "overhead [%s] b=1 s_k=%d h_q=%d: eager decode CPU %.2f us/call (p90 %.2f), GPU %.1f us/decode back to back;"
+                String line = String.format(Locale.ROOT, "overhead [%s] b=1 s_k=%d h_q=%d: eager decode CPU %.2f us/call (p90 %.2f), GPU %.1f us/decode back to back;"
                                 + " graph of %d layers: CPU %.2f us per cuGraphLaunch = %.3f us/layer, GPU %.1f us/layer",
                         kernel, sk, hq, median(cpu), pct(cpu, 0.9), median(gpu), layers, gcpu, gcpu / layers, ggpu);
                 OUT.println("  " + line);
