@@ -283,22 +283,21 @@ __device__ __forceinline__ void issue_qk(float (&sc)[N / 2], uint64_t dq, uint64
         for (int i = 0; i < N / 2; ++i) sc[i] = 0.f;
 #pragma unroll
     for (int k = 0; k < 36; ++k) {
-        // kWaitAllBoxes: all nine before k = 0; kWaitTwoHalves: box_at(0..4) before k = 0, the rest before k = 20
-        if ((kWait == kWaitAllBoxes && k == 0) || (kWait == kWaitTwoHalves && (k == 0 || k == 4 * kFirstHalfBoxes))) {
-            const int n1 = kWait == kWaitAllBoxes || k > 0 ? kBoxes : kFirstHalfBoxes;
+        // Before step k, wait for boxes box_at(n0 .. n1-1), if any: each box before its first step (kWaitEachBox), all
+        // nine before step 0 (kWaitAllBoxes), or the first kFirstHalfBoxes before step 0 and the rest before the
+        // step that first needs them (kWaitTwoHalves).
+        const int n0 = k >> 2;
+        const int n1 = (k & 3) != 0 ? n0
+                       : kWait == kWaitEachBox ? n0 + 1
+                       : kWait == kWaitAllBoxes ? (k == 0 ? kBoxes : n0)
+                       : k == 0 ? kFirstHalfBoxes : k == 4 * kFirstHalfBoxes ? kBoxes : n0;
+        if (n1 > n0) {
 #pragma unroll
-            for (int n = k >> 2; n < n1; ++n) {
+            for (int n = n0; n < n1; ++n) {
                 mbar_wait(full + (st * kBoxes + box_at(n)) * 8, parity);
                 if (n == 0) BPROBE(probe_it, 1);           // box 0 seen landed
                 if (n == kBoxes - 1) BPROBE(probe_it, 3);  // last box seen landed
             }
-            __syncwarp();
-            wgmma_fence();
-        }
-        if ((k & 3) == 0 && kWait == kWaitEachBox) {
-            mbar_wait(full + (st * kBoxes + box_at(k >> 2)) * 8, parity);
-            if (k == 0) BPROBE(probe_it, 1);   // box 0 seen landed
-            if (k == 32) BPROBE(probe_it, 3);  // last box seen landed
             __syncwarp();   // the wait loop may leave the lanes diverged; wgmma is .sync.aligned
             wgmma_fence();  // after the (divergent) wait loop, so ptxas need not serialise the wgmmas
         }

@@ -19,11 +19,11 @@ public final class CudaPlan extends MlaPlan {
     private final CudaBackend be;
     private final Arena arena = Arena.ofShared();
     final KernelParams params;
-    /** The combine's cuLaunchKernelEx config (programmatic dependent launch), built once per plan and stream. */
-    private LaunchConfig combineLaunch;
-    private long combineLaunchStream;
-    private LaunchConfig decodeLaunch;
-    private long decodeLaunchStream;
+    /**
+     * cuLaunchKernelEx configs, built on first use: the combine's (programmatic dependent launch) and the Hopper
+     * decode's (2-CTA clusters). Built once: a plan only runs on its own backend, whose stream never changes.
+     */
+    private LaunchConfig combineLaunch, decodeLaunch;
     final DeviceBuffer seqlensBuf, tableBuf, schedBuf, offsetsBuf, oAccum, lseAccum;
     final int numParts, maxSplits, rows;
     final int combineGridY; // ceil(rows / combine rows per CTA), see DecodeKernels.combineRowsPerCta
@@ -127,21 +127,15 @@ public final class CudaPlan extends MlaPlan {
         arena.close();
     }
 
-    /** The combine's launch config on {@code stream} with programmatic dependent launch; rebuilt only if the stream changes. */
+    /** The combine's launch config with programmatic dependent launch. */
     LaunchConfig combineLaunch(int gx, int gy, int gz, int bx, long stream) {
-        if (combineLaunch == null || combineLaunchStream != stream) {
-            combineLaunch = LaunchConfig.programmatic(arena, gx, gy, gz, bx, 0, stream);
-            combineLaunchStream = stream;
-        }
+        if (combineLaunch == null) combineLaunch = LaunchConfig.programmatic(arena, gx, gy, gz, bx, 0, stream);
         return combineLaunch;
     }
 
-    /** The Hopper decode's launch config on {@code stream} in 2-CTA clusters along the tiles; rebuilt only if the stream changes. */
+    /** The Hopper decode's launch config in 2-CTA clusters along the tiles. */
     LaunchConfig decodeClusterLaunch(int gx, int gy, int bx, int smem, long stream) {
-        if (decodeLaunch == null || decodeLaunchStream != stream) {
-            decodeLaunch = LaunchConfig.cluster(arena, gx, gy, 1, bx, smem, stream, 1, 2, 1);
-            decodeLaunchStream = stream;
-        }
+        if (decodeLaunch == null) decodeLaunch = LaunchConfig.cluster(arena, gx, gy, 1, bx, smem, stream, 1, 2, 1);
         return decodeLaunch;
     }
 }

@@ -5,7 +5,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
 /**
- * A {@code CUlaunchConfig} for cuLaunchKernelEx with one launch attribute, built once per plan and stream.
+ * A {@code CUlaunchConfig} for cuLaunchKernelEx with one launch attribute, built once per plan (CudaPlan).
  * Layout (cuda.h, x86-64): 7 x uint32 grid/block/smem, pad, CUstream at 32, CUlaunchAttribute* at 40,
  * uint32 count at 48 (56 bytes); CUlaunchAttribute = uint32 id, pad, 64-byte value union (72 bytes).
  */
