@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Device-side A/B of kernel variants built by SM90_VARIANTS=... scripts/cuda-sm90-build.sh: quick check,
+# Device-side A/B of kernel variants built by SM90_VARIANTS=... lab/scripts/cuda-sm90-build.sh: quick check,
 # timelines (probe) and the small-batch sweep at F = 1, per variant. Usage: VARIANTS="_QFIRST1 _QFIRST2" bash ...
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 B=.carry/sm90
 for v in "" ${VARIANTS:-}; do
   echo "=== variant ${v:-base}"

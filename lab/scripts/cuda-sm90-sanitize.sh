@@ -2,10 +2,10 @@
 # Device-side: compute-sanitizer (memcheck, synccheck) on the quick correctness subset, then ncu on
 # one tensor-bound config (seesaw schedule). Clocks left as found.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 OUT=${OUT:-/tmp/sm90-out}; mkdir -p "$OUT"
 B=.carry/sm90
-[ -x $B/sm90_check ] || bash scripts/cuda-sm90-build.sh
+[ -x $B/sm90_check ] || bash lab/scripts/cuda-sm90-build.sh
 for tool in memcheck synccheck; do
   echo "=== compute-sanitizer --tool $tool"
   timeout 200 compute-sanitizer --tool $tool --error-exitcode 9 $B/sm90_check quick 2>&1 | tail -6 | tee $OUT/sanitize-$tool.txt

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Summarises the wgmma chains of a SASS listing (scripts/sass-local.sh or cuobjdump -sass).
+"""Summarises the wgmma chains of a SASS listing (lab/scripts/sass-local.sh or cuobjdump -sass).
 
 Each output line is a run of consecutive HGMMAs of one shape with nothing between them that syncs: the shape, how
 many, whether the run's last HGMMA carries the gsb0 scoreboard, and the sync instructions met just before the run
@@ -8,7 +8,7 @@ Why: a WARPGROUP.ARRIVE between two HGMMAs of one chain follows an HGMMA with gs
 tensor-pipe drain (docs/KERNEL-SM90.md, "Why S runs below the m64n64 rate"), so the number of runs per chain is
 what an A/B of the Q K^T wait modes changes.
 
-    scripts/sass-wgmma-chains.py kernel.sass [--totals]
+    lab/scripts/sass-wgmma-chains.py kernel.sass [--totals]
 """
 import re
 import sys

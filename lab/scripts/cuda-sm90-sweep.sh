@@ -2,9 +2,9 @@
 # Device-side: the small-batch split policy and combine experiments (docs/PERF.md r8).
 # Correctness first (60-case matrix at F = 5 and F = 1, new combine), then the F sweep with the combine
 # launched plainly, with PDL, with PDL + same carveout as the decode, and the test-only combine for reference.
-# Uses .carry/sm90 (scripts/cuda-sm90-build.sh). Logs to $OUT.
+# Uses .carry/sm90 (lab/scripts/cuda-sm90-build.sh). Logs to $OUT.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 OUT=${OUT:-/tmp/sm90-out}
 mkdir -p "$OUT"
 B=.carry/sm90

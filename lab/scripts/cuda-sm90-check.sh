@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Device-side run: SASS summary, correctness matrix, then (if it passed) the timing table.
-# Uses binaries carried in .carry/sm90 (scripts/cuda-sm90-build.sh), else builds them here.
-# Usage: bash scripts/cuda-sm90-check.sh [check|bench|all]   (SM90_AB=1: also check/bench with 2-CTA clusters)
+# Uses binaries carried in .carry/sm90 (lab/scripts/cuda-sm90-build.sh), else builds them here.
+# Usage: bash lab/scripts/cuda-sm90-check.sh [check|bench|all]   (SM90_AB=1: also check/bench with 2-CTA clusters)
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 MODE=${1:-all}
 OUT=${OUT:-/tmp/sm90-out}
 mkdir -p "$OUT"
 B=.carry/sm90
-[ -x $B/sm90_check ] || bash scripts/cuda-sm90-build.sh
+[ -x $B/sm90_check ] || bash lab/scripts/cuda-sm90-build.sh
 nvidia-smi --query-gpu=name,clocks.sm,clocks.mem,driver_version --format=csv | tee $OUT/device.txt
 if command -v cuobjdump >/dev/null; then
   cuobjdump -sass $B/decode_sm90.cubin > $OUT/decode_sm90.sass 2>&1

@@ -2,7 +2,7 @@
 # Device-side quick iteration on the sm90 kernel: SASS spill/op counts, the 60-case check (F = 1 and 5),
 # timelines (probe), the small-batch sweep and the full bench table. Uses .carry/sm90. Logs to $OUT.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 OUT=${OUT:-/tmp/sm90-out}
 mkdir -p "$OUT"
 B=.carry/sm90

@@ -1,6 +1,6 @@
 // Standalone check + benchmark of mla4j_decode_sm90 (no Java): host port of the split schedule,
 // TMA tensor-map encode, fp64 CPU reference, a simple GPU combine kernel (test-only), CUDA-event
-// timings. Build: scripts/cuda-sm90-check.sh. Usage:
+// timings. Build: lab/scripts/cuda-sm90-build.sh (run: lab/scripts/cuda-sm90-check.sh). Usage:
 //   sm90_check check            correctness matrix (bf16/fp16, h_q x s_q, ragged, NaN-poisoned outputs)
 //   sm90_check bench [gemm_tflops]   timing table (b=128 varlen and small batch)
 #include <cuda.h>

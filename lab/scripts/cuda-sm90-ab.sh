@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Device-side A/B of kernel variants (SM90_VARIANTS=... scripts/cuda-sm90-build.sh): the 60-case check per
+# Device-side A/B of kernel variants (SM90_VARIANTS=... lab/scripts/cuda-sm90-build.sh): the 60-case check per
 # variant, then the full bench table for base and each variant, in one run (same clocks, same ceilings).
-# Usage: VARIANTS="_RELAY1 _RELAY2" bash scripts/cuda-sm90-ab.sh   (SM90_F sets the split overhead; default 1)
+# Usage: VARIANTS="_RELAY1 _RELAY2" bash lab/scripts/cuda-sm90-ab.sh   (SM90_F sets the split overhead; default 1)
 set -uo pipefail
 source "$(dirname "$0")/cuda-sm90-env.sh"
 rc=0

@@ -2,7 +2,7 @@
 # Device-side: where the sm90 kernel's warps stall, per SASS instruction (ncu source page, warp-state
 # sampling), for one tensor-bound and one memory-bound config. Uses .carry/sm90. Logs to $OUT.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 OUT=${OUT:-/tmp/sm90-out}; mkdir -p "$OUT"
 B=.carry/sm90
 export SM90_F=1

@@ -2,7 +2,7 @@
 # Disassembles a CUDA 13 sm_90a cubin to SASS on a machine without a GPU or cuobjdump (this one), so kernel variants
 # can be checked for HGMMA chains, waits and fences before any device time is spent.
 #
-#   scripts/sass-local.sh kernel.cubin [out.sass]       (stdout when out.sass is omitted)
+#   lab/scripts/sass-local.sh kernel.cubin [out.sass]       (stdout when out.sass is omitted)
 #
 # How (2026-11-23): the CUDA 13 toolkit here ships no nvdisasm/cuobjdump. Debian bookworm's non-free
 # nvidia-cuda-toolkit (CUDA 11.8, whose SASS tables know sm_90) has both; this script downloads that one package

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Device-side per-block timelines (r14 probe, -DMLA4J_SM90_PROBE=2) of the base build and of variants, on the four-tile
-# and the one-tile b = 128 rows. Build first, here: SM90_VARIANTS="PROBE=2 X=1,PROBE=2 ..." scripts/cuda-sm90-build.sh
-# (SM90_NO_PROBE=1 skips the PROBE=1 builds). Usage: VARIANTS="_X1" bash scripts/cuda-sm90-blockprobe.sh
+# and the one-tile b = 128 rows. Build first, here: SM90_VARIANTS="PROBE=2 X=1,PROBE=2 ..." lab/scripts/cuda-sm90-build.sh
+# (SM90_NO_PROBE=1 skips the PROBE=1 builds). Usage: VARIANTS="_X1" bash lab/scripts/cuda-sm90-blockprobe.sh
 # (runs sm90_check_PROBE2 and sm90_check_X1_PROBE2). Output: the timeline table per build and row, and $OUT/probe*.txt.
 set -uo pipefail
 source "$(dirname "$0")/cuda-sm90-env.sh"

@@ -1,0 +1,30 @@
+// Tile sizes, thread roles and pipeline depth of mla4j_decode_sm90 (the numbers every other file derives from).
+#pragma once
+#include "mla4j/params.h"
+#include "sm90_launch.h"
+
+namespace mla4j_sm90 {
+
+constexpr int kRowsPerTile = 64;                // packed query rows (i_q * h_q + head) per CTA: one wgmma M
+constexpr int kBoxBytes = 64 * 128;             // one TMA box: 64 rows x 64 16-bit columns, 128-byte swizzle
+constexpr int kBoxes = MLA4J_D_QK / 64;         // 9 boxes per 576-wide row block (boxes 0..7 are V, box 8 RoPE)
+constexpr int kTileBytes = kBoxes * kBoxBytes;  // 73728: a Q tile or one 64-token KV block
+constexpr int kStages = 2;                      // KV ring depth: two 72 KiB stages fit beside the Q tile
+
+// Threads 0..255 are the two consumer warpgroups (warpgroup 0: V columns 0..255, warpgroup 1: 256..511);
+// threads 256..383 the producer warpgroup, of which one thread issues every TMA load.
+constexpr int kConsumerThreads = 256;
+constexpr int kThreads = kConsumerThreads + 128;
+static_assert(kThreads == MLA4J_SM90_THREADS, "update sm90_launch.h");
+static_assert(kRowsPerTile == MLA4J_SM90_ROWS_PER_CTA, "update sm90_launch.h");
+
+// setmaxnreg split of the 64K registers: the producer needs almost none, each consumer holds 128 fp32
+// accumulators plus the S scores and P fragments of a block.
+constexpr unsigned kProducerRegs = 24;
+constexpr unsigned kConsumerRegs = 240;
+
+// Lazy running max: it moves only when a row's maximum grows by more than this (log2 units), so p <= 2^8 and
+// most blocks skip the accumulator rescale.
+constexpr float kLazyMax = 8.f;
+
+}  // namespace mla4j_sm90
