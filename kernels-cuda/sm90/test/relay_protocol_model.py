@@ -1,31 +1,29 @@
 #!/usr/bin/env python3
-"""Exhaustive interleaving check of the sm90 relay's synchronisation protocols (decode_sm90.cu, consume_relay and
-produce): the shipped one, and the half-stage-release variants -DMLA4J_SM90_HALFREL=1 and =2, which were written on
-days with no GPU (docs/PERF.md r15, r16).
+"""Exhaustive interleaving check of the shipped sm90 relay's synchronisation protocol (kernels-cuda/sm90: consumer.cuh
+consume_relay, producer.cuh produce, barriers.cuh). The lab's variants of it (HALFREL=1, =2) are model-checked by
+lab/kernels-cuda/sm90/test/relay_protocol_model.py.
 
 It models the protocol, not the CUDA code: the actors are the producer thread, TMA completions, two warps of
 warpgroup 0 (enough to expose ordering inside the warpgroup, since each warp's wgmma.wait_group covers only its own
 wgmmas) and warpgroup 1. Shared memory is a set of cells, each holding which block's data it has:
-  A[st]  V/K boxes 0..3 of stage st        B[st]  V/K boxes 4..7        R[st]  the RoPE box (K; P_i with HALFREL=2)
-  P      the shared P tile (shipped, HALFREL=1)    M[st]  the published running max (one slot unless HALFREL=2)
+  A[st]  V/K boxes 0..3 of stage st        B[st]  V/K boxes 4..7        R[st]  the RoPE box (K only)
+  P      the shared P tile                 M      the published running max
   Q      the query tile of the current split
 Every wgmma read is an interval from its issue to its wait (a plain load is one step); every write checks that no
 other actor has an interval open on its cell, and every read checks that the cell holds what the reader expects (its
 block, written by every warp, stale V rows zeroed where the block is partly used).
 
-Protocols (what differs):
-  shipped   one empty barrier per stage (all consumers); loads A, B, R; kBarB / kBarA (256 threads) hand P and m over
-  halfrel1  empty barrier per half: A + R freed by warpgroup 0, B by warpgroup 1; S takes A, R, then B; kBarB / kBarA
-  halfrel2  empty per half: A by warpgroup 0, B + R by warpgroup 1; P_i in R[st], m_i in M[st]; warpgroup 0 meets its
-            own barrier kBarW0 (twice on a partly used block) and arrives on pready[st]; warpgroup 1 waits on it
+The protocol: one empty barrier per stage (every consumer arrives); the producer loads A, B, R; Q K^T waits per box;
+kBarB then kBarA (all 256 consumer threads) hand P_i and m_i from warpgroup 0 to warpgroup 1; warpgroup 0 zeroes the
+stale V rows of a partly used block after kBarB; every P V retires before its thread releases the stage.
 
 A breadth-first search visits every reachable state of two splits (3 and 2 blocks, each ending partly used) in one
 part; it fails on a deadlock (nothing can move, not all done) or a violated check. `--mutate NAME` removes one piece
-of a protocol to show the check catches it (MUTATIONS below: a missing barrier, a stage half released or refilled
-too early).
+of the protocol to show the check catches it (MUTATIONS below: a missing barrier, a stage released too early, the
+stale rows not zeroed).
 
-    python3 kernels-cuda/sm90/test/relay_protocol_model.py --protocol halfrel2 [--mutate no_second_w0]
-    python3 kernels-cuda/sm90/test/relay_protocol_model.py --selftest   # every protocol passes, every mutation caught
+    python3 kernels-cuda/sm90/test/relay_protocol_model.py [--mutate no_bar_b]
+    python3 kernels-cuda/sm90/test/relay_protocol_model.py --selftest   # the protocol passes, every mutation is caught
 """
 import subprocess
 import sys
@@ -45,29 +43,17 @@ def arg(name, default=None):
     return sys.argv[sys.argv.index(name) + 1] if name in sys.argv else default
 
 
-PROTOCOL = arg("--protocol", "halfrel2")
 MUTATE = arg("--mutate")
-MUTATIONS = {  # protocol -> mutations that must be caught
-    "shipped": ("no_bar_b", "release_before_pv"),
-    "halfrel1": ("no_bar_b", "no_wait_b"),
-    "halfrel2": ("no_second_w0", "no_w0", "early_release_b"),
-}
+MUTATIONS = (  # each must be caught
+    "no_bar_b",           # neither warpgroup meets kBarB: P / m overwritten while warpgroup 1 still reads them
+    "no_bar_a",           # warpgroup 1 does not wait for the publication of P_i and m_i
+    "release_before_pv",  # warpgroup 0 releases the stage before its P V retired
+    "no_zero",            # the stale V rows of a partly used block are not zeroed
+)
 
-# Which cells each empty barrier frees (and who must arrive), and the order Q K^T takes the cells.
-if PROTOCOL == "shipped":
-    EMPTY = {"all": (("A", "B", "R"), CONSUMERS)}
-    S_ORDER = ("A", "B", "R")
-elif PROTOCOL == "halfrel1":
-    EMPTY = {"a": (("A", "R"), W0), "b": (("B",), [WG1])}
-    S_ORDER = ("A", "R", "B")
-else:
-    EMPTY = {"a": (("A",), W0), "b": (("B", "R"), [WG1])}
-    S_ORDER = ("A", "B", "R")
-ONE_WAY = PROTOCOL == "halfrel2"
-
-
-def group_of(cell):
-    return next(g for g, (cells, _) in EMPTY.items() if cell in cells)
+# The one empty barrier per stage: the cells it frees and who must arrive; the order Q K^T takes the cells.
+EMPTY = {"all": (("A", "B", "R"), CONSUMERS)}
+S_ORDER = ("A", "B", "R")
 
 
 # ---- programs: a list of ops per actor ----
@@ -76,8 +62,7 @@ def producer_prog():
     for i in range(NBLK):
         st = i % STAGES
         for g, (cells, _) in EMPTY.items():
-            if not (MUTATE == "no_wait_b" and g == "b"):  # the mutation refills warpgroup 1's half unasked
-                ops.append(("wait_empty", g, st, i))
+            ops.append(("wait_empty", g, st, i))
             ops += [("load", c, st, i) for c in S_ORDER if c in cells]
     return ops
 
@@ -95,28 +80,19 @@ def wg0_prog():
             ops += [("close", f"S{n}") for n in range(len(S_ORDER))]
             if not partial:
                 ops.append(("open", "PVL", (("A", st, ("V", i)),)))  # P V issued before the handoff
-            mslot = st if ONE_WAY else 0
-            if ONE_WAY:
-                if MUTATE != "no_w0":
-                    ops.append(("bar", "W0", i))
-                if partial:
-                    ops.append(("zero", st, i))
-                ops += [("write_m", mslot, i), ("write_p", ("R", st), i)]
-                if partial and MUTATE != "no_second_w0":
-                    ops.append(("bar", "W0b", i))
-                ops.append(("arrive", "pready", st, i))
-            else:
-                if MUTATE != "no_bar_b":
-                    ops.append(("bar", "B", i))
-                if partial:
-                    ops.append(("zero", st, i))
-                ops += [("write_m", mslot, i), ("write_p", ("P", None), i), ("bar", "A", i)]
+            if MUTATE != "no_bar_b":
+                ops.append(("bar", "B", i))
+            if partial and MUTATE != "no_zero":
+                ops.append(("zero", st, i))
+            ops += [("write_m", 0, i), ("write_p", ("P", None), i)]
+            if MUTATE != "no_bar_a":
+                ops.append(("bar", "A", i))
             if partial:
                 ops.append(("open", "PVL", (("A", st, ("V", i)),)))
             if MUTATE == "release_before_pv":
-                ops += [("arrive", "empty", group_of("A"), st, i), ("close", "PVL")]
+                ops += [("arrive", "empty", "all", st, i), ("close", "PVL")]
             else:
-                ops += [("close", "PVL"), ("arrive", "empty", group_of("A"), st, i)]
+                ops += [("close", "PVL"), ("arrive", "empty", "all", st, i)]
         ops.append(("bar", "SUM", k))
     return ops
 
@@ -128,27 +104,20 @@ def wg1_prog():
             ops += [("write_q", k), ("bar", "Q", k)]
         for i in range(a, b):
             st = i % STAGES
-            if ONE_WAY:
-                ops.append(("wait", "pready", st, i))
-                pcell = ("R", st)
-            else:
-                if MUTATE != "no_bar_b":
-                    ops.append(("bar", "B", i))
+            if MUTATE != "no_bar_b":
+                ops.append(("bar", "B", i))
+            if MUTATE != "no_bar_a":
                 ops.append(("bar", "A", i))
-                pcell = ("P", None)
-            ops.append(("read_m", st if ONE_WAY else 0, i))
-            if MUTATE == "early_release_b":
-                ops.append(("arrive", "empty", group_of("B"), st, i))
-            ops += [("open", "PVR", (("B", st, ("V", i)), (pcell[0], pcell[1], ("P", i)))), ("close", "PVR")]
-            if MUTATE != "early_release_b":
-                ops.append(("arrive", "empty", group_of("B"), st, i))
+            ops.append(("read_m", 0, i))
+            ops += [("open", "PVR", (("B", st, ("V", i)), ("P", None, ("P", i)))), ("close", "PVR")]
+            ops.append(("arrive", "empty", "all", st, i))
         ops.append(("bar", "SUM", k))
     return ops
 
 
 ACTORS = ["prod"] + W0 + [WG1]
 PROGS = {"prod": producer_prog(), WG1: wg1_prog(), **{w: wg0_prog() for w in W0}}
-BAR_MEMBERS = {"W0": W0, "W0b": W0, "A": CONSUMERS, "B": CONSUMERS, "SUM": CONSUMERS, "Q": CONSUMERS}
+BAR_MEMBERS = {"A": CONSUMERS, "B": CONSUMERS, "SUM": CONSUMERS, "Q": CONSUMERS}
 
 
 class Violation(Exception):
@@ -156,9 +125,9 @@ class Violation(Exception):
 
 
 def initial():
-    cells = {("Q", None): ("Q", 0), ("P", None): None}
+    cells = {("Q", None): ("Q", 0), ("P", None): None, ("M", 0): None}
     for st in range(STAGES):
-        for c in ("A", "B", "R", "M"):
+        for c in ("A", "B", "R"):
             cells[(c, st)] = None
     return (tuple(0 for _ in ACTORS), tuple(sorted(cells.items(), key=str)), frozenset(), frozenset(), frozenset())
 
@@ -258,10 +227,6 @@ def successors(state):
             c[("Q", None)] = ("Q", op[1])
         elif kind == "arrive":
             arr = arrivals | {op[1:] + (actor,)}
-        elif kind == "wait":  # pready: every warp of warpgroup 0 arrived
-            _, bar, st, i = op
-            if not all((bar, st, i, w) in arrivals for w in W0):
-                continue
         else:
             raise AssertionError(op)
         out.append((npcs, tuple(sorted(c.items(), key=str)), pend, arr, opn))
@@ -271,7 +236,7 @@ def successors(state):
 def main():
     start = initial()
     seen, queue = {start}, deque([start])
-    label = f"{PROTOCOL}{', mutation ' + MUTATE if MUTATE else ''}"
+    label = f"shipped{', mutation ' + MUTATE if MUTATE else ''}"
     try:
         while queue:
             s = queue.popleft()
@@ -291,16 +256,15 @@ def main():
 
 
 def selftest():
-    """Each protocol as built must pass and each of its mutations must be caught (a fresh process per run)."""
+    """The protocol as built must pass and each mutation must be caught (a fresh process per run)."""
     bad = 0
-    for proto, muts in MUTATIONS.items():
-        for m in (None,) + muts:
-            args = [sys.executable, __file__, "--protocol", proto] + (["--mutate", m] if m else [])
-            r = subprocess.run(args, capture_output=True, text=True)
-            print((r.stdout or r.stderr).strip())
-            if (r.returncode == 0) != (m is None):
-                print(f"relay protocol model: {proto} {m or 'as built'} should have {'passed' if m is None else 'failed'}")
-                bad = 1
+    for m in (None,) + MUTATIONS:
+        args = [sys.executable, __file__] + (["--mutate", m] if m else [])
+        r = subprocess.run(args, capture_output=True, text=True)
+        print((r.stdout or r.stderr).strip())
+        if (r.returncode == 0) != (m is None):
+            print(f"relay protocol model: {m or 'as built'} should have {'passed' if m is None else 'failed'}")
+            bad = 1
     return bad
 
 

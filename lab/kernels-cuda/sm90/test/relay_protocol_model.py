@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Exhaustive interleaving check of the sm90 relay's synchronisation protocols (decode_sm90.cu, consume_relay and
-produce): the shipped one, and the half-stage-release variants -DMLA4J_SM90_HALFREL=1 and =2, which were written on
+"""Exhaustive interleaving check of the sm90 relay's synchronisation protocols in the lab's kernel
+(lab/kernels-cuda/sm90/decode_sm90.cu, consume_relay and produce): the shipped one (also, alone, in the product's
+kernels-cuda/sm90/test/relay_protocol_model.py, which CI runs), and the half-stage-release variants -DMLA4J_SM90_HALFREL=1 and =2, which were written on
 days with no GPU (docs/PERF.md r15, r16).
 
 It models the protocol, not the CUDA code: the actors are the producer thread, TMA completions, two warps of
@@ -24,8 +25,8 @@ part; it fails on a deadlock (nothing can move, not all done) or a violated chec
 of a protocol to show the check catches it (MUTATIONS below: a missing barrier, a stage half released or refilled
 too early).
 
-    python3 kernels-cuda/sm90/test/relay_protocol_model.py --protocol halfrel2 [--mutate no_second_w0]
-    python3 kernels-cuda/sm90/test/relay_protocol_model.py --selftest   # every protocol passes, every mutation caught
+    python3 lab/kernels-cuda/sm90/test/relay_protocol_model.py --protocol halfrel2 [--mutate no_second_w0]
+    python3 lab/kernels-cuda/sm90/test/relay_protocol_model.py --selftest   # every protocol passes, every mutation caught
 """
 import subprocess
 import sys
