@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Native check + benchmark of the portable decode path (mla4j_schedule -> mla4j_decode_sm80 -> mla4j_combine),
 # built with nvcc on the GPU machine from kernels-cuda/test/native_check.cu. Logs go to $OUT (or ./target/native).
-#   scripts/cuda-native-check.sh            build, ptxas report, correctness matrix, sanitizers, timings
-#   SKIP_BENCH=1 / SKIP_SANITIZE=1          leave those steps out
+#   bash scripts/cuda-native-check.sh       build, ptxas report, correctness matrix, sanitizers, timings (on a GPU)
+#   SKIP_BENCH=1 SKIP_SANITIZE=1 bash scripts/cuda-native-check.sh   (either one leaves that step out)
 set -uo pipefail
 cd "$(dirname "$0")/../kernels-cuda"
 OUT=${OUT:-$PWD/target/native}
