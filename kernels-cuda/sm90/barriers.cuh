@@ -6,8 +6,7 @@
 //   empty[st]      count 256: every consumer thread arrives once its wgmma reads of stage st retired
 //                  (release_stage); the producer waits on it before refilling the stage.
 //   Phase parity of use u of a stage is u & 1 (the producer's first wait on empty passes at once).
-//
-// Named barriers (bar.sync among the 256 consumer threads only; the producer warpgroup never meets one):
+// Named barriers (barrier.sync among the 256 consumer threads only; the producer warpgroup never meets one): below.
 #pragma once
 #include <stdint.h>
 
@@ -16,9 +15,9 @@
 
 namespace mla4j_sm90 {
 
-// Every one is met by all 256 consumer threads: a barrier met by one warpgroup alone made compute-sanitizer
-// racecheck report false hazards on later exchanges (docs/KERNEL-SM90.md). Any id 1..15 would do (0 is
-// __syncthreads); these are the ids of the build verified on the GPU, kept so that its SASS stays the same.
+// Named barrier ids. Every one is met by all 256 consumer threads: a barrier met by one warpgroup alone made
+// compute-sanitizer racecheck report false hazards on later exchanges (docs/KERNEL-SM90.md). Any id 1..15 would
+// do (0 is __syncthreads); these are the ids of the build verified on the GPU, kept so that its SASS stays the same.
 enum : uint32_t {
     kBarQ = 1,    // split_begin: the Q tile copied (every thread's cp.async) before any wgmma reads it
     kBarSum = 4,  // split_end: both warpgroups' row sums published
