@@ -9,7 +9,9 @@ constexpr int kRowsPerTile = 64;                // packed query rows (i_q * h_q 
 constexpr int kBoxBytes = 64 * 128;             // one TMA box: 64 rows x 64 16-bit columns, 128-byte swizzle
 constexpr int kBoxes = MLA4J_D_QK / 64;         // 9 boxes per 576-wide row block (boxes 0..7 are V, box 8 RoPE)
 constexpr int kTileBytes = kBoxes * kBoxBytes;  // 73728: a Q tile or one 64-token KV block
-constexpr int kStages = 2;                      // KV ring depth: two 72 KiB stages fit beside the Q tile
+// KV ring depth: two 72 KiB stages are what fits beside the Q tile (and in the lab a one-stage ring, and a
+// three-stage ring without the Q tile, streamed slower than two).
+constexpr int kStages = 2;
 
 // Threads 0..255 are the two consumer warpgroups (warpgroup 0: V columns 0..255, warpgroup 1: 256..511);
 // threads 256..383 the producer warpgroup, of which one thread issues every TMA load.

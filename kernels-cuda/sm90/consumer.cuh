@@ -22,8 +22,8 @@ __device__ __forceinline__ void zero_v_tail(uint8_t* stage, int box0, int nbox, 
 // Queues S = Q K^T (64 keys, K = 576: 36 m64n64k16 steps) as one wgmma group for the block in stage st,
 // waiting for each 64-column box (its full barrier, this parity) before its first step, so that Q K^T starts on
 // the first box while the rest still arrive. The price: a wait between two wgmmas of the chain puts a
-// WARPGROUP.ARRIVE there, and the tensor pipe drains once per box (docs/KERNEL-SM90.md); waiting for all nine
-// first was measured slower at small batch (the lab's WAITALL variant).
+// WARPGROUP.ARRIVE there, and the tensor pipe drains once per box (docs/KERNEL-SM90.md). Waiting for all nine
+// first (the lab's WAITALL=1) measured 2-3% faster on multi-tile rows but 1-2% slower at small batch.
 template <class T>
 __device__ __forceinline__ void issue_qk(float (&sc)[32], uint64_t dq, uint64_t dk, int st, uint32_t full, uint32_t parity) {
 #pragma unroll
