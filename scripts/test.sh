@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command (README; CI runs exactly this): builds everything (Java, native emulators,
 # CUDA fatbin) and runs every test that this machine can run. GPU tests skip with a reason without a GPU.
+# usage: ./scripts/test.sh [extra Maven arguments, e.g. -pl java-bindings/core -am]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$root/scripts/find-jdk.sh"
