@@ -6,6 +6,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$root/scripts/find-jdk.sh"
 cd "$root"
+bash scripts/style-check.sh  # formatting rules of .editorconfig, cited lab/results paths (~5 s)
 echo "mla4j tests: JDK $JAVA_HOME, $(nproc) cores"
 # The sm90 relay's synchronisation protocols (shipped, HALFREL=1, HALFREL=2), model-checked on the CPU: every
 # interleaving of a small schedule, plus mutations that must be caught (kernels-cuda/sm90/test/; ~15 s).
