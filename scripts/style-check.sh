@@ -12,6 +12,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
+if ! git rev-parse --is-inside-work-tree > /dev/null 2>&1; then echo "style check: skipped (not a git checkout)"; exit 0; fi
 all=0; [ "${1:-}" = "--all" ] && all=1
 max=$(sed -n 's/^max_line_length *= *\([0-9]*\).*/\1/p' .editorconfig | head -1)
 max=${max:-130}
@@ -79,7 +80,8 @@ while IFS= read -r p; do
     *) [ -e "$p" ] && continue ;;
   esac
   echo "style: cited path missing: $p"; missing=1
-done < <(git grep --untracked -hoE 'lab/results/[A-Za-z0-9_./*<>-]*' -- ':!lab/results' | sort -u)
+done < <(git grep --untracked -hoE 'lab/results/[A-Za-z0-9_./*<>-]*' -- ':!lab/results' ':!.gitignore' ':!.editorconfig' \
+           | sort -u)
 [ $missing = 1 ] && failed=1
 if [ $failed = 1 ]; then
   echo "style check: FAILED (fix the lines above; rules: .editorconfig, this script's header)" >&2
