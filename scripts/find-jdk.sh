@@ -1,5 +1,6 @@
 # Sourced by mla4j's scripts: sets JAVA_HOME to a JDK >= 22 (FFM is final in 22) or exits with a clear message.
 # Order: $JAVA_HOME, then `java` on the PATH, then every JDK under /usr/lib/jvm (newest first).
+# usage: source scripts/find-jdk.sh
 mla4j_java_major() { # prints the feature version of the JDK at $1, or nothing
   local rel="$1/release" v
   if [ -f "$rel" ]; then v=$(sed -n 's/^JAVA_VERSION="\([0-9]*\).*/\1/p' "$rel"); fi
@@ -24,7 +25,9 @@ mla4j_find_jdk() {
 }
 mla4j_find_jdk
 # Maven 3.8 uses sun.misc.Unsafe through Guava; on JDK 24+ that prints a warning per build. Allow it quietly.
-if [ "$(mla4j_java_major "$JAVA_HOME")" -ge 24 ]; then export MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow"; fi
+if [ "$(mla4j_java_major "$JAVA_HOME")" -ge 24 ]; then
+  export MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow"
+fi
 if ! command -v mvn >/dev/null 2>&1; then
   echo "mla4j: Apache Maven (mvn) is needed to build; install it (e.g. apt-get install maven)." >&2
   exit 1

@@ -2,8 +2,11 @@
 # The one device call: GPU tests (scripts/gpu-test.sh) then the GPU bench, results under $OUT.
 #   here:   scripts/jlink-runtime.sh        (builds, jlinks a JRE, copies jars + JCuda driver JNI to .carry/)
 #   device: run(command="bash scripts/gpu-bench.sh", carry=[".carry"])
-# Options: --quick (small grid), --limit N (first N configs), --no-tests, --bench-only-kernels sm90, --build (build the fatbin on the
-# device with kernels-cuda/Makefile instead of using the carried one).
+# Outputs ($OUT: bench.csv, bench.json, roofline.png, env.txt, the logs): to cite a run, copy them into
+# lab/results/bench/gpu/<run>/ and commit them with the docs/PERF.md entry that cites them.
+# usage: OUT=$(mktemp -d) bash scripts/gpu-bench.sh [--quick] [--limit N] [--no-tests] [--bench-only-kernels sm90] [--build]
+# Options: --quick (small grid), --limit N (first N configs), --no-tests, --bench-only-kernels sm90,
+# --build (build the fatbin on the device with kernels-cuda/Makefile instead of using the carried one).
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 quick=""; tests=1; kernels="sm80,sm90"; build=0; limit=()
@@ -20,7 +23,8 @@ while [ $# -gt 0 ]; do
 done
 if [ $build = 1 ]; then
   make -C "$here/../kernels-cuda" > /tmp/mla4j-build.log 2>&1 || { tail -30 /tmp/mla4j-build.log; exit 1; }
-  mkdir -p "$here/../kernels-cuda/target/device" && cp "$here/../kernels-cuda/target/mla4j_kernels.fatbin" "$here/../kernels-cuda/target/device/"
+  mkdir -p "$here/../kernels-cuda/target/device" \
+    && cp "$here/../kernels-cuda/target/mla4j_kernels.fatbin" "$here/../kernels-cuda/target/device/"
 fi
 source "$here/gpu-env.sh"
 { nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu,power.draw --format=csv
@@ -33,6 +37,7 @@ echo "=== diagnostics (bare FFM launch cost, kernels in the fatbin)"
 "$JAVA" "${JOPTS[@]}" -cp "$CP" io.mla4j.cuda.CudaDiagnostics --no-ceilings 2>&1 | tee "$OUT/diagnostics.log"
 echo "=== bench"
 set -o pipefail
-"$JAVA" "${JOPTS[@]}" -cp "$CP" io.mla4j.gpubench.GpuBench --out "$OUT" --kernels "$kernels" $quick "${limit[@]}" 2>&1 | tee "$OUT/bench.log" || rc=1
+"$JAVA" "${JOPTS[@]}" -cp "$CP" io.mla4j.gpubench.GpuBench --out "$OUT" --kernels "$kernels" $quick "${limit[@]}" 2>&1 \
+  | tee "$OUT/bench.log" || rc=1
 python3 "$here/../bench/gpu/src/main/python/plot_roofline.py" "$OUT" || echo "plot failed"
 exit $rc

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Builds the CUDA kernel images and copies them into DEST (the kernels-cuda jar's class-path folder
-# io/mla4j/cuda): C3's kernels-cuda/Makefile makes target/mla4j_kernels.fatbin; this script itself makes
+# io/mla4j/cuda): kernels-cuda/Makefile makes target/mla4j_kernels.fatbin; this script itself makes
 # target/mla4j_baseline.fatbin from kernels-cuda/common/baseline_softmax.cu (the cuBLAS baseline's
 # gather/softmax kernels and the bench's device-side random fill).
 # Without nvcc it reuses fatbins already under kernels-cuda/target/ (e.g. built elsewhere and copied in),
 # and fails with a clear message when there are none.
-# usage: gpu-build-kernels.sh DEST
+# Run by Maven (kernels-cuda/pom.xml) with DEST = the jar's class-path folder.
+# usage: bash scripts/gpu-build-kernels.sh DEST
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 kc="$root/kernels-cuda"
@@ -19,13 +20,15 @@ if [ -x "$NVCC" ]; then
     echo "gpu-build-kernels: no kernels-cuda/Makefile yet; only the baseline fatbin is built" >&2
   fi
   base="$kc/target/mla4j_baseline.fatbin"
-  if [ ! -f "$base" ] || [ "$kc/common/baseline_softmax.cu" -nt "$base" ] || [ "$kc/include/mla4j/params.h" -nt "$base" ] || [ "$kc/common/baseline_args.h" -nt "$base" ]; then
+  if [ ! -f "$base" ] || [ "$kc/common/baseline_softmax.cu" -nt "$base" ] || [ "$kc/include/mla4j/params.h" -nt "$base" ] \
+     || [ "$kc/common/baseline_args.h" -nt "$base" ]; then
     "$NVCC" -fatbin -O3 -std=c++17 -I"$kc/include" \
       -gencode=arch=compute_80,code=sm_80 -gencode=arch=compute_90,code=sm_90 -gencode=arch=compute_90,code=compute_90 \
       -o "$base" "$kc/common/baseline_softmax.cu"
   fi
 else
-  echo "gpu-build-kernels: nvcc not found (looked at \$NVCC, the PATH, /usr/local/cuda/bin); using prebuilt fatbins in kernels-cuda/target" >&2
+  echo "gpu-build-kernels: nvcc not found (looked at \$NVCC, the PATH, /usr/local/cuda/bin);" \
+    "using prebuilt fatbins in kernels-cuda/target" >&2
 fi
 if [ ! -f "$kc/target/mla4j_kernels.fatbin" ]; then
   echo "gpu-build-kernels: ERROR: kernels-cuda/target/mla4j_kernels.fatbin does not exist and could not be built." >&2

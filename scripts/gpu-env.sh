@@ -1,5 +1,6 @@
 # Sourced by scripts/gpu-test.sh and scripts/gpu-bench.sh on the GPU machine: the carried runtime
 # (.carry/, made here by scripts/jlink-runtime.sh), the class path, JVM flags, where cuBLAS 13 is.
+# usage: source scripts/gpu-env.sh
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 carry="$root/.carry"
 if [ ! -x "$carry/jre/bin/java" ]; then

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prints the decode kernels' launch constants (from kernels-cuda/sm90/sm90_launch.h) as Java properties,
 # packaged next to the fatbin as io/mla4j/cuda/mla4j_kernels.properties so Java always launches an image
-# with the numbers of the same source snapshot.
+# with the numbers of the same source snapshot. Run by scripts/gpu-build-kernels.sh.
+# usage: bash scripts/gpu-launch-props.sh > mla4j_kernels.properties
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 h="$root/kernels-cuda/sm90/sm90_launch.h"
@@ -19,8 +20,12 @@ if [ -n "$NVCC" ] && [ -f "$src" ]; then
   # two K stages of the image's stage size: 32 tokens for the sm_80/PTX image, 64 for sm_90a (all_kernels.cu)
   for kt in 32 64; do
     key=$([ $kt = 32 ] && echo sm80.smem || echo sm80.smem.sm90a)
-    printf '#include <cstdio>\n#define MLA4J_SM80_KT %s\n#include "sm80/decode_sm80.cu"\nint main() { printf("%s=%%d\\nsm80.threads=%%d\\n", (int)MLA4J_SM80_SMEM_BYTES(2), (int)mla4j_sm80::kThreads); return 0; }\n' "$kt" "$key" > "$tmp/p.cu"
-    if "$NVCC" -std=c++17 -arch=sm_80 -I"$root/kernels-cuda/include" -I"$root/kernels-cuda" -o "$tmp/p" "$tmp/p.cu" >/dev/null 2>&1; then
+    fmt='#include <cstdio>\n#define MLA4J_SM80_KT %s\n#include "sm80/decode_sm80.cu"\n'
+    fmt+='int main() { printf("%s=%%d\\nsm80.threads=%%d\\n", (int)MLA4J_SM80_SMEM_BYTES(2),'
+    fmt+=' (int)mla4j_sm80::kThreads); return 0; }\n'
+    printf "$fmt" "$kt" "$key" > "$tmp/p.cu"
+    if "$NVCC" -std=c++17 -arch=sm_80 -I"$root/kernels-cuda/include" -I"$root/kernels-cuda" -o "$tmp/p" "$tmp/p.cu" \
+        >/dev/null 2>&1; then
       "$tmp/p"
     else
       echo "gpu-launch-props: could not compile the sm80 constants (KT=$kt); Java uses its defaults" >&2

@@ -2,6 +2,7 @@
 # A short device call that needs no decode kernels: checks the carried JRE, JCuda's driver JNI library,
 # the driver, cuBLAS 13, the sanitizer, and measures the two ceilings (CudaDiagnostics).
 # device: run(command="bash scripts/gpu-smoke.sh", carry=[".carry"])
+# usage: OUT=$(mktemp -d) bash scripts/gpu-smoke.sh
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/gpu-env.sh"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv

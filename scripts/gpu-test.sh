@@ -5,6 +5,8 @@
 #      cuBLAS baseline vs the oracle, device memory back to its cuMemGetInfo baseline;
 #   3. compute-sanitizer memcheck, racecheck and synccheck over a few small harness shapes per variant.
 # Writes $OUT/test.log and $OUT/sanitizer.log; prints a summary last; exits non-zero on any failure.
+# Environment: MLA4J_VARIANTS (default "sm80 sm90"), MLA4J_SANITIZE=0 (skip the sanitizers), MLA4J_SANITIZE_TIMEOUT (s).
+# usage: OUT=$(mktemp -d) bash scripts/gpu-test.sh
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/gpu-env.sh"
 log="$OUT/test.log"; slog="$OUT/sanitizer.log"
@@ -17,13 +19,15 @@ step() { # name, then the command
   local t0=$SECONDS
   "$@" >> "$log" 2>&1
   local rc=$?
-  summary+=("$(printf '%-48s rc=%d  %3ds  %s' "$name" "$rc" $((SECONDS - t0)) "$(grep -E 'cases passed|gpu-checks: (all|[0-9]+ FAILED)' "$log" | tail -1)")")
+  local last; last="$(grep -E 'cases passed|gpu-checks: (all|[0-9]+ FAILED)' "$log" | tail -1)"
+  summary+=("$(printf '%-48s rc=%d  %3ds  %s' "$name" "$rc" $((SECONDS - t0)) "$last")")
   [ $rc -ne 0 ] && status=1
   return 0
 }
 variants="${MLA4J_VARIANTS:-sm80 sm90}"
 for k in $variants; do
-  step "conformance cuda kernel=$k" "$JAVA" "${JOPTS[@]}" -Dmla4j.cuda.kernel=$k -cp "$CP" io.mla4j.conformance.ConformanceMain --backend cuda
+  step "conformance cuda kernel=$k" "$JAVA" "${JOPTS[@]}" -Dmla4j.cuda.kernel=$k -cp "$CP" \
+    io.mla4j.conformance.ConformanceMain --backend cuda
 done
 step "gpu-checks (schedule, graph, views, cuBLAS, memory)" "$JAVA" "${JOPTS[@]}" -cp "$CP" io.mla4j.gpubench.GpuChecks
 if command -v compute-sanitizer >/dev/null 2>&1 && [ "${MLA4J_SANITIZE:-1}" = 1 ]; then
@@ -34,7 +38,8 @@ if command -v compute-sanitizer >/dev/null 2>&1 && [ "${MLA4J_SANITIZE:-1}" = 1 
       timeout "${MLA4J_SANITIZE_TIMEOUT:-150}" compute-sanitizer --tool $tool --error-exitcode 3 --print-limit 20 \
         "$JAVA" "${JOPTS[@]}" -Dmla4j.cuda.kernel=$k -cp "$CP" io.mla4j.gpubench.GpuChecks --cases 3 >> "$slog" 2>&1
       rc=$?
-      summary+=("$(printf '%-48s rc=%d  %3ds  %s' "compute-sanitizer $tool $k" "$rc" $((SECONDS - t0)) "$(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$slog" | tail -1)")")
+      last="$(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$slog" | tail -1)"
+      summary+=("$(printf '%-48s rc=%d  %3ds  %s' "compute-sanitizer $tool $k" "$rc" $((SECONDS - t0)) "$last")")
       [ $rc -ne 0 ] && status=1
     done
   done

@@ -3,7 +3,7 @@
 # jdk.incubator.vector, java.logging: ~44 MB), the mla4j jars the GPU runs need, the JCuda jar and ONLY
 # JCuda's driver JNI library (loaded through -Djava.library.path; the 24 MB PTX-compiler library and the
 # runtime one are left out). Then: run(command="bash scripts/gpu-bench.sh", carry=[".carry"]).
-# usage: scripts/jlink-runtime.sh [--no-build]   (builds the reactor first unless --no-build)
+# usage: bash scripts/jlink-runtime.sh [--no-build]   (builds the reactor first unless --no-build)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 JDK="${MLA4J_JLINK_JDK:-/usr/lib/jvm/temurin-25-jdk-amd64}"

@@ -7,6 +7,7 @@
 # Options (passed through to io.mla4j.bench.BenchMain): --warmup N --warmup-time S --iterations N --time S
 #   --forks N --amla (also time AMLA rescaling) --no-reference --out DIR
 #   e.g. a quick look: scripts/jmh.sh --warmup 1 --iterations 2 --time 2 --no-reference
+# usage: bash scripts/jmh.sh [--amla] [--warmup N] [--iterations N] [--time S] [--forks N] [--no-reference] [--out DIR]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$root/scripts/find-jdk.sh"
@@ -17,4 +18,5 @@ else # bench is not in the reactor yet: install core, then build bench on its ow
   mvn -B -q -ntp -pl java-bindings/core install -DskipTests
   mvn -B -q -ntp -f bench/pom.xml package -DskipTests
 fi
-exec java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -jar bench/target/benchmarks.jar "$@" 2> >(grep -v 'WARNING: Using incubator modules' >&2)
+exec java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -jar bench/target/benchmarks.jar "$@" \
+  2> >(grep -v 'WARNING: Using incubator modules' >&2)

@@ -3,7 +3,7 @@
 // Launch: grid (num_parts, ceil(rows/64)), block 256, dynamic smem MLA4J_SM80_SMEM_BYTES(stages) bytes with
 // stages in 2..4 K buffers: the kernel reads its stage count back from %dynamic_smem_size, so one image serves
 // any depth. io.mla4j.cuda launches 2 stages (154,368 B, fits the A100's 163 KB): on the H100, 4 stages
-// (228,096 B) measured no faster (kernels-cuda/test/results/v2-bench*.txt; see kernels-cuda/README.md).
+// (228,096 B) measured no faster (lab/results/kernels-cuda/test/v2-bench*.txt; see kernels-cuda/README.md).
 // (blockIdx.x = part of the split schedule, blockIdx.y = 64-row tile of packed query rows r = i_q*h_q + head;
 // the same grid as mla4j_decode_sm90, which is how io.mla4j.cuda.DecodeKernels launches both).
 //

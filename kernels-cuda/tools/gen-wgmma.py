@@ -8,7 +8,8 @@ script spells them out. Run it again after changing SHAPES; the output is commit
 """
 import os
 
-# N of the shapes the kernels issue (m64n32: the lab's key-split schedule) with A and B from shared memory (SS), and with A from registers (RS).
+# N of the shapes the kernels issue (m64n32: the lab's key-split schedule) with A and B from shared
+# memory (SS), and with A from registers (RS).
 SHAPES = [32, 64, 256]
 RS_SHAPES = [256]
 TYPES = {"bf16": "bf16", "f16": "f16"}
@@ -22,7 +23,8 @@ def wrapper(n, t):
     lines.append(f"// D[64x{n}] (+)= A[64x16] * B[16x{n}], fp32 accumulate; A and B from shared memory by descriptor.")
     lines.append(f"// trans_b = 1 reads B as MN-major (N contiguous), 0 as K-major. {regs} accumulators per thread.")
     lines.append(f"template <int TRANS_B>")
-    lines.append(f"__device__ __forceinline__ void wgmma_m64n{n}k16_{t}(float (&d)[{regs}], uint64_t desc_a, uint64_t desc_b, int accumulate) {{")
+    lines.append(f"__device__ __forceinline__ void wgmma_m64n{n}k16_{t}("
+                 f"float (&d)[{regs}], uint64_t desc_a, uint64_t desc_b, int accumulate) {{")
     lines.append(f'    asm volatile(')
     lines.append(f'        "{{\\n.reg .pred p;\\nsetp.ne.b32 p, %{sd}, 0;\\n"')
     lines.append(f'        "wgmma.mma_async.sync.aligned.m64n{n}k16.f32.{TYPES[t]}.{TYPES[t]} "')
@@ -43,7 +45,8 @@ def wrapper_rs(n, t):
     lines.append(f"// D[64x{n}] (+)= A[64x16] * B[16x{n}]; A from registers (4 x 32-bit per thread, the layout of an")
     lines.append(f"// m64nXk16 fp32 accumulator packed to 16-bit pairs), B from shared memory by descriptor.")
     lines.append(f"template <int TRANS_B>")
-    lines.append(f"__device__ __forceinline__ void wgmma_m64n{n}k16_rs_{t}(float (&d)[{regs}], const uint32_t (&a)[4], uint64_t desc_b, int accumulate) {{")
+    lines.append(f"__device__ __forceinline__ void wgmma_m64n{n}k16_rs_{t}("
+                 f"float (&d)[{regs}], const uint32_t (&a)[4], uint64_t desc_b, int accumulate) {{")
     lines.append(f'    asm volatile(')
     lines.append(f'        "{{\\n.reg .pred p;\\nsetp.ne.b32 p, %{sd}, 0;\\n"')
     lines.append(f'        "wgmma.mma_async.sync.aligned.m64n{n}k16.f32.{TYPES[t]}.{TYPES[t]} "')

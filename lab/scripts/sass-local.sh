@@ -10,7 +10,7 @@
 # and keeps only nvdisasm. CUDA 12.8+ cubins use a newer ELF header (OS/ABI 0x41, ABI version 8, e_flags
 # 0x6005a04 for sm_90a) that 11.8 refuses ("does not contain Cuda architecture information"); a copy with the
 # 11.8 header for sm_90 (OS/ABI 0x21, ABI version 7, e_flags 0x5a055a) disassembles. Checked against the device's
-# cuobjdump: kernels-cuda/sm90/results/r15-sass-shipped-qk-loop.txt is the same instructions at the same addresses
+# cuobjdump: lab/results/kernels-cuda/sm90/r15-sass-shipped-qk-loop.txt is the same instructions at the same addresses
 # (only label and spacing differ). Instructions newer than 11.8 could print wrongly; HGMMA, SYNCS, WARPGROUP and
 # BAR print as cuobjdump 13 prints them.
 set -euo pipefail
