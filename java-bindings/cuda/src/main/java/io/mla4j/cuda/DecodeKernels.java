@@ -90,7 +90,13 @@ final class DecodeKernels {
     }
 
     private static int get(Properties p, String key, int fallback) {
-        return Integer.parseInt(p.getProperty(key, Integer.toString(fallback)).trim());
+        String v = p.getProperty(key);
+        if (v == null || v.isBlank()) return fallback;
+        try {
+            return Integer.parseInt(v.trim());
+        } catch (NumberFormatException e) {
+            throw new CudaException("mla4j_kernels.properties: " + key + "=" + v + " is not a number");
+        }
     }
 
     /*
