@@ -24,10 +24,11 @@ public final class CudaBackendProvider implements MlaBackendProvider {
     }
 
     static Optional<String> probe() {
-        // A given image file is checked when the backend opens; without one the packaged image must exist.
-        if (CudaOptions.fromSystemProperties().fatbin() == null && !Module.hasResource(DecodeKernels.FATBIN_RESOURCE)) {
-            return Optional.of(CudaBackend.NO_KERNEL_IMAGE);
+        String file = CudaOptions.fromSystemProperties().fatbin();
+        if (file != null && !java.nio.file.Files.isRegularFile(java.nio.file.Path.of(file))) {
+            return Optional.of("-D" + CudaOptions.FATBIN + "=" + file + " is not a file");
         }
+        if (file == null && !Module.hasResource(DecodeKernels.FATBIN_RESOURCE)) return Optional.of(CudaBackend.NO_KERNEL_IMAGE);
         try {
             Class.forName("io.mla4j.cuda.FfmDriver"); // loads libcuda.so.1 and binds the launch entry points
         } catch (ClassNotFoundException e) {

@@ -30,6 +30,7 @@ final class CudaContext implements AutoCloseable {
     CudaContext(int ordinal, long callerStream) {
         this.ordinal = ordinal;
         Jcu.load();
+        CUstream caller = callerStream != 0 ? Jcu.stream(callerStream) : null; // before any retain: nothing to undo
         Jcu.check(JCudaDriver.cuInit(0), "cuInit(0)");
         Jcu.check(JCudaDriver.cuDeviceGet(device, ordinal), "cuDeviceGet(" + ordinal + ")");
         Jcu.check(JCudaDriver.cuDevicePrimaryCtxRetain(ctx, device), "cuDevicePrimaryCtxRetain");
@@ -46,7 +47,7 @@ final class CudaContext implements AutoCloseable {
         maxSmemOptin = attr(CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN);
         if (callerStream != 0) {
             ownsStream = false;
-            stream = Jcu.stream(callerStream);
+            stream = caller;
             streamHandle = callerStream;
         } else {
             Jcu.Stream own = new Jcu.Stream();

@@ -47,6 +47,7 @@ final class Module implements AutoCloseable {
      * therefore looks only inside io.mla4j.cuda and misses them. So after the loader (class path, or a kernels jar
      * on the class path beside a modular mla4j-cuda), each other module of this layer is asked directly; for the
      * automatic module mla4j.kernels.cuda the folder is no package (no classes), so the resource is not encapsulated.
+     * (Other modules of the layer that lack the file answer null.)
      */
     static InputStream resource(String name) {
         Class<?> me = Module.class;
@@ -54,9 +55,10 @@ final class Module implements AutoCloseable {
         InputStream in = loader == null ? ClassLoader.getSystemResourceAsStream(name) : loader.getResourceAsStream(name);
         if (in != null) return in;
         java.lang.Module self = me.getModule();
-        if (!self.isNamed() || self.getLayer() == null) return null;
+        ModuleLayer layer = self.isNamed() ? self.getLayer() : ModuleLayer.boot(); // unnamed: a kernels jar on the module path
+        if (layer == null) return null;
         try {
-            for (java.lang.Module m : self.getLayer().modules()) {
+            for (java.lang.Module m : layer.modules()) {
                 if (m == self) continue;
                 in = m.getResourceAsStream(name);
                 if (in != null) return in;
