@@ -64,10 +64,12 @@ public final class CudaBackend extends AbstractMlaBackend {
         }
     }
 
+    /** "Type: first line of the message", with the original failure when a class failed to initialise earlier. */
     static String firstLine(Throwable t) {
         String m = String.valueOf(t.getMessage());
         int nl = m.indexOf('\n');
-        return t.getClass().getSimpleName() + ": " + (nl < 0 ? m : m.substring(0, nl));
+        String line = t.getClass().getSimpleName() + ": " + (nl < 0 ? m : m.substring(0, nl));
+        return t instanceof NoClassDefFoundError && t.getCause() != null ? line + " (" + firstLine(t.getCause()) + ")" : line;
     }
 
     private static final System.Logger LOG = System.getLogger("io.mla4j.cuda");
