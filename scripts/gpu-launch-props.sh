@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
-# Prints the decode kernels' launch constants (from kernels-cuda/sm90/sm90_launch.h) as Java properties,
+# Prints the kernels' launch constants (kernels-cuda/sm90/sm90_launch.h, include/mla4j/schedule.h for the
+# combine and the scheduler, the sm80 kernel's constants) as Java properties,
 # packaged next to the fatbin as io/mla4j/cuda/mla4j_kernels.properties so Java always launches an image
 # with the numbers of the same source snapshot. Run by scripts/gpu-build-kernels.sh.
 # usage: bash scripts/gpu-launch-props.sh > mla4j_kernels.properties
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 h="$root/kernels-cuda/sm90/sm90_launch.h"
-get() { sed -n "s/^#define $1 \([0-9][0-9]*\).*/\1/p" "$h"; }
+get() { sed -n "s/^#define $1 \([0-9][0-9]*\).*/\1/p" "$2"; }
 if [ -f "$h" ]; then
-  echo "sm90.threads=$(get MLA4J_SM90_THREADS)"
-  echo "sm90.smem=$(get MLA4J_SM90_SMEM_BYTES)"
+  echo "sm90.threads=$(get MLA4J_SM90_THREADS "$h")"
+  echo "sm90.smem=$(get MLA4J_SM90_SMEM_BYTES "$h")"
 fi
+s="$root/kernels-cuda/include/mla4j/schedule.h"
+echo "combine.threads=$(get MLA4J_COMBINE_THREADS "$s")"
+echo "combine.columnParts=$(get MLA4J_COMBINE_COLUMN_PARTS "$s")"
+echo "schedule.threads=$(get MLA4J_SCHEDULE_THREADS "$s")"
 # the portable kernel's numbers are C++ constants (MLA4J_SM80_SMEM = mla4j_sm80::kSmemBytes): ask the compiler,
 # building exactly the source all_kernels.cu includes
 NVCC="${NVCC:-$(command -v nvcc || true)}"

@@ -2,8 +2,9 @@
 // arithmetic: include/mla4j/merge.cuh).
 // Sequences with one split were written directly by the decode kernel and are skipped here.
 //
-// Launch: grid (b, ceil(rows / rpc), 4), block 256, rpc in {1, 2, 4, 8}. One CTA per (sequence, rpc
-// packed query rows, 128-column quarter); the kernel derives rpc from gridDim.y (the smallest power of
+// Launch (geometry in include/mla4j/schedule.h): grid (b, ceil(rows / rpc), MLA4J_COMBINE_COLUMN_PARTS = 4),
+// block MLA4J_COMBINE_THREADS = 256, rpc in {1, 2, 4, 8}. One CTA per (sequence, rpc packed query rows,
+// 128-column quarter); the kernel derives rpc from gridDim.y (the smallest power of
 // two >= ceil(rows / gridDim.y)). Each row gets 8 / rpc warps, which take its splits round-robin; each
 // lane owns 4 columns (one 16-byte load per split); a row's warps meet in shared memory.
 // Why adaptive: at small batch a sequence has ~130 splits and the combine is latency-bound, so many
@@ -14,8 +15,9 @@
 #include "mla4j/schedule.h"
 
 namespace {
-constexpr int kCombineWarps = 8;
-constexpr int kColsPerCta = 128;  // 32 lanes x 4 columns
+constexpr int kCombineWarps = MLA4J_COMBINE_THREADS / 32;
+constexpr int kColsPerCta = MLA4J_D_V / MLA4J_COMBINE_COLUMN_PARTS;
+static_assert(kColsPerCta == 32 * 4, "a warp covers a CTA's columns: 32 lanes x 4 columns");
 #ifndef MLA4J_COMBINE_BATCH
 #define MLA4J_COMBINE_BATCH 4  // splits per warp whose loads are issued together (A/B knob)
 #endif

@@ -1,6 +1,6 @@
 // mla4j_schedule: the split-KV tile schedule computed on the GPU from p.seqlens, so a decode step
 // needs no host round trip. The algorithm is the one in include/mla4j/schedule.h (the single definition
-// is io.mla4j.SplitSchedule in Java; a test compares the two). Launch: grid 1, block 32.
+// is io.mla4j.SplitSchedule in Java; a test compares the two). Launch: grid 1, block MLA4J_SCHEDULE_THREADS = 32 (schedule.h).
 //
 // Cost: a warp-parallel sum over b, then one lane walks the O(b + num_parts) greedy loop, which is
 // inherently sequential (each part starts where the previous ended). At b = 128, num_parts = 132 this is
@@ -11,7 +11,9 @@ namespace {
 __device__ __forceinline__ int blocks_of(int seqlen) { return (seqlen + MLA4J_BLOCK - 1) / MLA4J_BLOCK; }
 }  // namespace
 
-extern "C" __global__ void __launch_bounds__(32) mla4j_schedule(const __grid_constant__ MlaParams p) {
+static_assert(MLA4J_SCHEDULE_THREADS == 32, "the scheduler is one warp: its reductions are warp shuffles");
+
+extern "C" __global__ void __launch_bounds__(MLA4J_SCHEDULE_THREADS) mla4j_schedule(const __grid_constant__ MlaParams p) {
     const int lane = threadIdx.x;
     const int b = p.b, parts = p.num_parts, F = p.split_overhead;
     long long total = 0;

@@ -201,12 +201,12 @@ static int combine_rows_per_cta(const std::vector<int>& seqlens, int parts, int 
 // The decode step as io.mla4j.cuda.DecodeKernels launches it: schedule, decode, combine.
 // ev (optional): events recorded around the decode kernel alone. rpc: combine rows per CTA.
 static void launch_step(const MlaParams& p, int rpc, cudaStream_t st, cudaEvent_t* ev = nullptr) {
-    mla4j_schedule<<<1, 32, 0, st>>>(p);
+    mla4j_schedule<<<1, MLA4J_SCHEDULE_THREADS, 0, st>>>(p);
     dim3 grid(p.num_parts, (p.rows + 63) / 64);
     if (ev) CK(cudaEventRecord(ev[0], st));
     mla4j_decode_sm80<<<grid, mla4j_sm80::kThreads, sm80_smem(), st>>>(p);
     if (ev) CK(cudaEventRecord(ev[1], st));
-    mla4j_combine<<<dim3(p.b, (p.rows + rpc - 1) / rpc, 4), 256, 0, st>>>(p);
+    mla4j_combine<<<dim3(p.b, (p.rows + rpc - 1) / rpc, MLA4J_COMBINE_COLUMN_PARTS), MLA4J_COMBINE_THREADS, 0, st>>>(p);
 }
 
 // ---------------------------------------------------------------- fp64 reference and comparison

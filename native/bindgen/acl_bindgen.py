@@ -14,7 +14,9 @@ Where the symbols come from is the one departure: jextract hard-codes a library;
 class asks a hand-written lookup holder (--lookup, e.g. io.mla4j.ascend.acl.AclLibrary.lookup()),
 because the Ascend backend picks the real ACL library or the emulator at run time.
 
-Regenerate (from native/):  make bindings   (= python3 bindgen/acl_bindgen.py --out ../java-bindings/ascend/src/main/java)
+Regenerate every binding (from native/):  make bindings  (the ACL, emulator and tiling classes with no --header,
+then the cuBLAS class with --header include/cublas_subset.h); `make check-bindings` (run by `make test`)
+regenerates them into target/ and fails on any difference with the committed files.
 Anything it cannot parse is an error naming the line, never silently skipped.
 """
 import argparse
@@ -434,8 +436,9 @@ def main():
     a = ap.parse_args()
     try:
         if a.header:
+            root = os.path.join(here, "..", "..")
             generate(a.header, a.package, a.cls or re.sub(r"\W", "_", os.path.basename(a.header)), a.lookup, a.out,
-                     os.path.basename(a.header))
+                     os.path.relpath(os.path.abspath(a.header), os.path.abspath(root)).replace(os.sep, "/"))
         else:
             # the committed ACL subset and the emulator's extra entry points
             generate(os.path.join(inc, "acl", "acl.h"), a.package, "acl_h", "AclLibrary.lookup()", a.out,

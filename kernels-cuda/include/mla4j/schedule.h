@@ -27,6 +27,13 @@
 #pragma once
 #include "params.h"
 
+// Launch geometry of the two common kernels: the one definition for their sources, the C harnesses and the
+// Java host (scripts/gpu-launch-props.sh packages these values beside the fatbin; LaunchGeometryTest compares
+// io.mla4j.cuda.DecodeKernels' defaults with them).
+#define MLA4J_SCHEDULE_THREADS 32     // mla4j_schedule: grid 1, one warp
+#define MLA4J_COMBINE_THREADS 256     // mla4j_combine: 8 warps per CTA
+#define MLA4J_COMBINE_COLUMN_PARTS 4  // mla4j_combine grid z: the 512 output columns in 128-column parts
+
 // Rows per CTA of mla4j_combine (common/combine.cu) for a schedule whose busiest sequence has most_splits
 // splits: about 4 splits per warp, from one row per CTA (all 8 warps on its splits) to 8. The Java host
 // (io.mla4j.cuda.DecodeKernels.combineRowsPerCta) states the same rule.
@@ -34,7 +41,8 @@
 __host__ __device__
 #endif
 static inline int mla4j_combine_rows_per_cta(int most_splits) {
+    const int warps = MLA4J_COMBINE_THREADS / 32;
     int warps_per_row = 1;
-    while (warps_per_row < 8 && warps_per_row * 4 < most_splits) warps_per_row <<= 1;
-    return 8 / warps_per_row;
+    while (warps_per_row < warps && warps_per_row * 4 < most_splits) warps_per_row <<= 1;
+    return warps / warps_per_row;
 }

@@ -1,5 +1,6 @@
 package io.mla4j.gpubench;
 
+import io.mla4j.BackendUnavailableException;
 import io.mla4j.DType;
 import io.mla4j.Mla;
 import io.mla4j.MlaPlan;
@@ -12,6 +13,7 @@ import io.mla4j.conformance.Report;
 import io.mla4j.conformance.Workload;
 import io.mla4j.cuda.CublasBaseline;
 import io.mla4j.cuda.CudaBackend;
+import io.mla4j.cuda.CudaEvent;
 import io.mla4j.cuda.CudaGraph;
 import io.mla4j.cuda.CudaPlan;
 import java.lang.foreign.Arena;
@@ -22,7 +24,7 @@ import java.util.List;
  * The device-side checks beyond the conformance matrix (the GPU machine has no Maven/JUnit; this main
  * is what scripts/gpu-test.sh runs): memory returns to its baseline, the GPU scheduler equals
  * {@link SplitSchedule}, graph replay equals eager decode, a view over caller-owned memory decodes like
- * an owned tensor, the cuBLAS baseline passes the harness's tolerance rule. Exits 1 on any failure.
+ * an owned tensor, a backend on a caller's stream decodes like the owner, the cuBLAS baseline passes the harness's tolerance rule. Exits 1 on any failure.
  *
  * <pre>GpuChecks [--all] [--cases N]   (--cases N: only the first N small harness cases, for compute-sanitizer)</pre>
  */
@@ -41,6 +43,7 @@ public final class GpuChecks {
             } else {
                 schedule(be);
                 graphAndViews(be);
+                callerStreamAndEvents(be);
                 baseline(be);
                 memoryBaseline(be);
             }
@@ -134,6 +137,58 @@ public final class GpuChecks {
                 Report r = Conformance.compare(c, 42, Oracle.REFERENCE.compute(w), oh.toFloatArray(), lh.toFloatArray());
                 check(r.passed(), "that decode vs the oracle: " + r);
             }
+        }
+    }
+
+    /**
+     * The JCuda-owned resources on a caller's stream (a CUstream handle wrapped for JCuda): a backend opened with
+     * withStream on another backend's stream decodes the same bytes, its events time the decode, its memset
+     * writes; and a kernel image that cannot be read makes opening throw BackendUnavailableException.
+     */
+    static void callerStreamAndEvents(CudaBackend be) {
+        Case c = new Case(new int[] {65, 0, 2049, 1, 700}, 16, 2, DType.BF16, true);
+        try (CudaBackend guest = CudaBackend.withStream(0, be.stream()); Workload w = new Workload(c, 43);
+             MlaPlan p1 = be.plan(w.spec()); MlaPlan p2 = guest.plan(w.spec());
+             Tensor q = be.allocate(c.dtype(), w.q.shape()); Tensor k = be.allocate(c.dtype(), w.kCache.shape());
+             Tensor o1 = be.allocate(c.dtype(), c.batch(), c.queryLen(), c.numHeads(), Mla.D_V);
+             Tensor l1 = be.allocate(DType.FP32, c.batch(), c.numHeads(), c.queryLen());
+             Tensor o2 = be.allocate(c.dtype(), o1.shape()); Tensor l2 = be.allocate(DType.FP32, l1.shape())) {
+            check(guest.stream() == be.stream() && guest.kernelVariant().equals(be.kernelVariant()),
+                    "withStream: same CUstream and kernel (" + guest.kernelVariant() + ")");
+            be.copy(w.q, q);
+            be.copy(w.kCache, k);
+            GpuBench.poison(be, o1, l1);
+            GpuBench.poison(be, o2, l2);
+            be.decode(p1, q, k, o1, l1);
+            float ms;
+            try (CudaEvent e0 = guest.newEvent(); CudaEvent e1 = guest.newEvent()) {
+                e0.record();
+                guest.decode(p2, q, k, o2, l2);
+                e1.record();
+                ms = e1.elapsedMsSince(e0);
+            }
+            guest.synchronize();
+            check(ms > 0 && ms < 1000, "events on the caller's stream time one decode: " + ms + " ms");
+            check(sameBytes(be, o1, o2) && sameBytes(be, l1, l2), "decode on a caller's stream (withStream) == the owning backend's (bitwise)");
+            guest.fillWords(l2, 0x7fc00000);
+            guest.synchronize();
+            try (Arena a = Arena.ofConfined()) {
+                Tensor lh = Tensor.allocate(a, DType.FP32, l2.shape());
+                guest.copy(l2, lh);
+                boolean allNaN = true;
+                for (long i = 0; i < lh.numel(); i++) allNaN &= Float.isNaN(lh.getFloat(i));
+                check(allNaN, "fillWords on the caller's stream wrote every word");
+            }
+        }
+        String prior = System.getProperty("mla4j.cuda.fatbin");
+        System.setProperty("mla4j.cuda.fatbin", "/nonexistent/mla4j_kernels.fatbin");
+        try (CudaBackend x = CudaBackend.open()) {
+            check(false, "a backend opened without a readable kernel image: " + x.description());
+        } catch (BackendUnavailableException e) {
+            check(true, "an unreadable kernel image makes open throw BackendUnavailableException: " + e.reason());
+        } finally {
+            if (prior == null) System.clearProperty("mla4j.cuda.fatbin");
+            else System.setProperty("mla4j.cuda.fatbin", prior);
         }
     }
 

@@ -1,5 +1,6 @@
 package io.mla4j.cuda;
 
+import io.mla4j.BackendUnavailableException;
 import io.mla4j.DType;
 import io.mla4j.MlaPlan;
 import io.mla4j.PlanSpec;
@@ -9,14 +10,20 @@ import io.mla4j.spi.AbstractMlaBackend;
 import io.mla4j.spi.Checks;
 
 /**
- * MLA decode on an NVIDIA GPU. The cold path (context, module, memory) goes through JCuda; kernel
- * launches and copies through FFM downcalls into libcuda. Tensors passed to {@link #decode} live in
+ * MLA decode on an NVIDIA GPU. Every CUDA resource (context, stream, module, memory, copies, events, graphs)
+ * goes through JCuda; only the per-decode calls (kernel launches, graph launch, the sm90 tensor map) through
+ * FFM downcalls into libcuda (docs/CUDA.md). Tensors passed to {@link #decode} live in
  * device memory: {@link #allocate} them here, or {@link #wrap} an engine's own device pointers.
  *
  * <p>{@code decode} launches the split-KV decode kernel and the combine kernel on the backend's stream
  * and returns: no host synchronisation, so it can be captured in a CUDA graph ({@link #capture}).
  */
 public final class CudaBackend extends AbstractMlaBackend {
+    static final String NAME = "cuda";
+    /** The reason given when the kernels jar holds no image (a build without nvcc). */
+    static final String NO_KERNEL_IMAGE = "no kernel image in this build (built without nvcc; use the published mla4j-kernels-cuda artifact)";
+
+    private final CudaOptions options;
     private final CudaContext ctx;
     private final Module module;
     private final DecodeKernels kernels;
@@ -25,17 +32,19 @@ public final class CudaBackend extends AbstractMlaBackend {
     private final WorkspacePool workspace;
 
     private CudaBackend(int device, long stream) {
-        ctx = new CudaContext(device, stream);
+        options = CudaOptions.fromSystemProperties();
+        ctx = openContext(device, stream);
         Module m = null;
         try {
-            m = Module.load(ctx, DecodeKernels.FATBIN_PROPERTY, DecodeKernels.FATBIN_RESOURCE);
-            if (m == null) throw new CudaException("the kernel fatbin " + DecodeKernels.FATBIN_RESOURCE
-                    + " is not on the class path (build kernels-cuda with nvcc, or set -D" + DecodeKernels.FATBIN_PROPERTY + "=FILE)");
-            kernels = new DecodeKernels(ctx, m);
-        } catch (RuntimeException e) {
+            m = Module.load(ctx, options.fatbin(), DecodeKernels.FATBIN_RESOURCE);
+            if (m == null) throw new BackendUnavailableException(NAME, NO_KERNEL_IMAGE);
+            kernels = new DecodeKernels(ctx, m, options);
+        } catch (RuntimeException | LinkageError e) {
             if (m != null) m.close();
             ctx.close();
-            throw e;
+            if (e instanceof CudaException c) throw new BackendUnavailableException(NAME, c.getMessage(), c); // e.g. no SASS for this GPU
+            if (e instanceof LinkageError l) throw new BackendUnavailableException(NAME, "the CUDA driver lacks an entry point: " + firstLine(l), l);
+            throw (RuntimeException) e;
         }
         module = m;
         location = "cuda:" + device;
@@ -43,12 +52,32 @@ public final class CudaBackend extends AbstractMlaBackend {
         verifyHopperKernel();
     }
 
+    /** The device's context; a missing driver, JCuda native or device is the backend being unavailable, one type. */
+    private static CudaContext openContext(int device, long stream) {
+        try {
+            return new CudaContext(device, stream);
+        } catch (LinkageError e) { // UnsatisfiedLinkError from JCuda's natives or libcuda, NoClassDefFoundError after one
+            throw new BackendUnavailableException(NAME, "the CUDA driver or JCuda's natives cannot be loaded: "
+                    + firstLine(e), e);
+        } catch (CudaException e) {
+            throw new BackendUnavailableException(NAME, "CUDA device " + device + " cannot be opened: " + e.getMessage(), e);
+        }
+    }
+
+    /** "Type: first line of the message", with the original failure when a class failed to initialise earlier. */
+    static String firstLine(Throwable t) {
+        String m = String.valueOf(t.getMessage());
+        int nl = m.indexOf('\n');
+        String line = t.getClass().getSimpleName() + ": " + (nl < 0 ? m : m.substring(0, nl));
+        return t instanceof NoClassDefFoundError && t.getCause() != null ? line + " (" + firstLine(t.getCause()) + ")" : line;
+    }
+
     private static final System.Logger LOG = System.getLogger("io.mla4j.cuda");
     private String fallbackReason;
 
     /** The Hopper kernel, when picked automatically, must pass {@link SelfCheck} on this machine. */
     private void verifyHopperKernel() {
-        if (!kernels.variant.equals("sm90") || kernels.forced || !Boolean.parseBoolean(System.getProperty("mla4j.cuda.selfCheck", "true"))) return;
+        if (!kernels.variant.equals("sm90") || kernels.forced || !options.selfCheck()) return;
         String problem = SelfCheck.run(this);
         if (problem == null) return;
         if (kernels.fallBackToSm80()) {
@@ -59,7 +88,11 @@ public final class CudaBackend extends AbstractMlaBackend {
         }
     }
 
-    /** Device 0, on a stream this backend creates and owns. */
+    /**
+     * Device 0, on a stream this backend creates and owns. Like every way of opening, throws
+     * {@link BackendUnavailableException} (with the reason) when the driver, JCuda's natives, the device or
+     * the kernel image is missing.
+     */
     public static CudaBackend open() { return new CudaBackend(0, 0L); }
 
     /** The given device, on a stream this backend creates and owns. */
@@ -71,7 +104,7 @@ public final class CudaBackend extends AbstractMlaBackend {
         return new CudaBackend(device, cuStream);
     }
 
-    @Override public String name() { return "cuda"; }
+    @Override public String name() { return NAME; }
 
     @Override
     public String description() {
@@ -86,7 +119,7 @@ public final class CudaBackend extends AbstractMlaBackend {
     public String kernelVariant() { return kernels.variant; }
 
     /** The CUstream all work is issued on. */
-    public long stream() { return ctx.stream(); }
+    public long stream() { return ctx.streamHandle(); }
 
     public int smCount() { return ctx.smCount; }
 
@@ -125,17 +158,16 @@ public final class CudaBackend extends AbstractMlaBackend {
         long n = src.byteSize();
         if (n == 0) return;
         ctx.makeCurrent();
-        long s = ctx.stream();
         if (src.isHost() && dst.isHost()) {
             java.lang.foreign.MemorySegment.copy(src.segment(), 0, dst.segment(), 0, n);
         } else if (src.isHost()) {
-            Cu.memcpyHtoD(dst.address(), src.segment(), n, s);
-            Cu.streamSynchronize(s); // the caller may reuse the host memory as soon as we return
+            ctx.copyToDevice(dst.address(), src.segment(), n);
+            ctx.synchronize(); // the caller may reuse the host memory as soon as we return
         } else if (dst.isHost()) {
-            Cu.memcpyDtoH(dst.segment(), src.address(), n, s);
-            Cu.streamSynchronize(s);
+            ctx.copyToHost(dst.segment(), src.address(), n);
+            ctx.synchronize();
         } else {
-            Cu.memcpyDtoD(dst.address(), src.address(), n, s); // stream-ordered, like decode
+            ctx.copyOnDevice(dst.address(), src.address(), n); // stream-ordered, like decode
         }
     }
 
@@ -145,7 +177,7 @@ public final class CudaBackend extends AbstractMlaBackend {
         if (t.isHost()) throw Checks.bad("t", "is host memory");
         if (t.byteSize() % 4 != 0) throw Checks.bad("t", t.byteSize() + " bytes is not a whole number of words");
         ctx.makeCurrent();
-        Cu.memsetD32(t.address(), bits, t.byteSize() / 4, ctx.stream());
+        ctx.fillWords(t.address(), bits, t.byteSize() / 4);
     }
 
     /**
@@ -160,7 +192,7 @@ public final class CudaBackend extends AbstractMlaBackend {
     }
 
     synchronized HelperKernels helpers() {
-        if (helpers == null) helpers = new HelperKernels(ctx);
+        if (helpers == null) helpers = new HelperKernels(ctx, options.baselineFatbin());
         return helpers;
     }
 
@@ -185,7 +217,6 @@ public final class CudaBackend extends AbstractMlaBackend {
     /** Bytes of device memory held for reuse by future plans. */
     public long pooledWorkspaceBytes() { return workspace.pooledBytes(); }
 
-    WorkspacePool workspace() { return workspace; }
 
     // ---- decode ----
 
@@ -213,15 +244,21 @@ public final class CudaBackend extends AbstractMlaBackend {
     @Override
     protected MlaPlan createPlan(PlanSpec spec, SplitSchedule schedule, int[] seqlens, int[] blockTable) {
         ctx.makeCurrent();
-        return new CudaPlan(this, spec, schedule, seqlens, blockTable);
+        CudaPlan p = new CudaPlan(this, spec, schedule, seqlens, blockTable, ctx, workspace, kernels.usesTensorMap());
+        try {
+            kernels.prepare(p);
+        } catch (RuntimeException e) {
+            p.close();
+            throw e;
+        }
+        return p;
     }
 
     @Override
     protected void doDecode(MlaPlan plan, Tensor q, Tensor kCache, Tensor out, Tensor lse) {
         CudaPlan p = (CudaPlan) plan;
         ctx.makeCurrent();
-        p.params.setTensors(q.address(), kCache.address(), out.address(), lse.address());
-        if (p.kvMap != null) p.params.setSecondArgument(p.kvMap.forCache(kCache.address()));
+        p.bind(q.address(), kCache.address(), out.address(), lse.address());
         kernels.launchDecode(p);
     }
 
@@ -257,7 +294,6 @@ public final class CudaBackend extends AbstractMlaBackend {
     // ---- package-private for the kernels, the plan, the baseline and tests ----
 
     CudaContext context() { return ctx; }
-    DecodeKernels kernels() { return kernels; }
 
     @Override
     protected void release() {

@@ -1,13 +1,16 @@
 package io.mla4j.cuda;
 
+import java.lang.foreign.MemorySegment;
 import java.util.concurrent.atomic.AtomicLong;
 import jcuda.driver.CUdevice;
 import jcuda.driver.CUdevice_attribute;
+import jcuda.driver.CUstream;
 import jcuda.driver.JCudaDriver;
 
 /**
  * One device's primary context (shared with the CUDA runtime, so an engine's own cudaMalloc'd buffers
  * are valid here) and the stream work goes to: the caller's, or one this context creates and owns.
+ * Everything here goes through JCuda; {@link #streamHandle()} is the same stream as a long for FFM launches.
  */
 final class CudaContext implements AutoCloseable {
     final int ordinal;
@@ -15,8 +18,9 @@ final class CudaContext implements AutoCloseable {
     final int ccMajor, ccMinor, smCount, maxSmemOptin;
     private final CUdevice device = new CUdevice();
     private final Jcu.Ctx ctx = new Jcu.Ctx();
-    private final Jcu.Stream ownStream;
-    private final long stream;
+    private final CUstream stream;
+    private final boolean ownsStream;
+    private final long streamHandle;
     private final AtomicLong liveBuffers = new AtomicLong();
     /** Per thread: the context handle mla4j last made current there (saves a driver call per decode). */
     private static final ThreadLocal<long[]> CURRENT = ThreadLocal.withInitial(() -> new long[1]);
@@ -26,6 +30,7 @@ final class CudaContext implements AutoCloseable {
     CudaContext(int ordinal, long callerStream) {
         this.ordinal = ordinal;
         Jcu.load();
+        CUstream caller = callerStream != 0 ? Jcu.stream(callerStream) : null; // before any retain: nothing to undo
         Jcu.check(JCudaDriver.cuInit(0), "cuInit(0)");
         Jcu.check(JCudaDriver.cuDeviceGet(device, ordinal), "cuDeviceGet(" + ordinal + ")");
         Jcu.check(JCudaDriver.cuDevicePrimaryCtxRetain(ctx, device), "cuDevicePrimaryCtxRetain");
@@ -41,13 +46,24 @@ final class CudaContext implements AutoCloseable {
         smCount = attr(CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT);
         maxSmemOptin = attr(CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN);
         if (callerStream != 0) {
-            ownStream = null;
-            stream = callerStream;
+            ownsStream = false;
+            stream = caller;
+            streamHandle = callerStream;
         } else {
-            ownStream = new Jcu.Stream();
-            Jcu.check(JCudaDriver.cuStreamCreate(ownStream, jcuda.driver.CUstream_flags.CU_STREAM_NON_BLOCKING), "cuStreamCreate");
-            stream = ownStream.handle();
+            Jcu.Stream own = new Jcu.Stream();
+            Jcu.check(JCudaDriver.cuStreamCreate(own, jcuda.driver.CUstream_flags.CU_STREAM_NON_BLOCKING), "cuStreamCreate");
+            ownsStream = true;
+            stream = own;
+            streamHandle = own.handle();
         }
+    }
+
+    /** Number of devices (cuInit first); throws CudaException if the driver refuses. */
+    static int deviceCount() {
+        Jcu.check(JCudaDriver.cuInit(0), "cuInit(0)");
+        int[] n = new int[1];
+        Jcu.check(JCudaDriver.cuDeviceGetCount(n), "cuDeviceGetCount");
+        return n[0];
     }
 
     private int attr(int a) {
@@ -56,18 +72,21 @@ final class CudaContext implements AutoCloseable {
         return v[0];
     }
 
-    long stream() { return stream; }
-    long contextHandle() { return ctx.handle(); }
+    /** The stream as JCuda's object (for JCuda calls). */
+    CUstream stream() { return stream; }
+
+    /** The same stream's handle, read once, for FFM launches. */
+    long streamHandle() { return streamHandle; }
 
     /**
-     * Makes the context current on this thread: one FFM call, skipped when mla4j set this very context
+     * Makes the context current on this thread: one driver call, skipped when mla4j set this very context
      * there last (code that switches contexts behind mla4j's back on the same thread must call
      * {@link CudaBackend#rebindContext()}).
      */
     void makeCurrent() {
         long[] cur = CURRENT.get();
         if (cur[0] == ctx.handle()) return;
-        Cu.ctxSetCurrent(ctx.handle());
+        Jcu.check(JCudaDriver.cuCtxSetCurrent(ctx), "cuCtxSetCurrent");
         cur[0] = ctx.handle();
     }
 
@@ -89,9 +108,29 @@ final class CudaContext implements AutoCloseable {
     /** Device buffers allocated through this context and not yet freed. */
     long liveBuffers() { return liveBuffers.get(); }
 
+    // Copies and fills, stream-ordered on this context's stream (the context must be current).
+
+    /** Host to device; the host bytes are staged (pageable memory) or must stay until the stream gets there (pinned). */
+    void copyToDevice(long dst, MemorySegment src, long bytes) {
+        Jcu.check(JCudaDriver.cuMemcpyHtoDAsync(Jcu.device(dst), Jcu.host(src), bytes, stream), "cuMemcpyHtoDAsync(" + bytes + " bytes)");
+    }
+
+    void copyToHost(MemorySegment dst, long src, long bytes) {
+        Jcu.check(JCudaDriver.cuMemcpyDtoHAsync(Jcu.host(dst), Jcu.device(src), bytes, stream), "cuMemcpyDtoHAsync(" + bytes + " bytes)");
+    }
+
+    void copyOnDevice(long dst, long src, long bytes) {
+        Jcu.check(JCudaDriver.cuMemcpyDtoDAsync(Jcu.device(dst), Jcu.device(src), bytes, stream), "cuMemcpyDtoDAsync(" + bytes + " bytes)");
+    }
+
+    void fillWords(long dst, int value, long count) {
+        Jcu.check(JCudaDriver.cuMemsetD32Async(Jcu.device(dst), value, count, stream), "cuMemsetD32Async(" + count + " words)");
+    }
+
+    /** Waits for the stream (the context made current first). */
     void synchronize() {
         makeCurrent();
-        Cu.streamSynchronize(stream);
+        Jcu.check(JCudaDriver.cuStreamSynchronize(stream), "cuStreamSynchronize");
     }
 
     @Override
@@ -99,7 +138,7 @@ final class CudaContext implements AutoCloseable {
         if (closed) return;
         closed = true;
         makeCurrent();
-        if (ownStream != null) Jcu.check(JCudaDriver.cuStreamDestroy(ownStream), "cuStreamDestroy");
+        if (ownsStream) Jcu.check(JCudaDriver.cuStreamDestroy(stream), "cuStreamDestroy");
         Jcu.check(JCudaDriver.cuDevicePrimaryCtxRelease(device), "cuDevicePrimaryCtxRelease");
     }
 }

@@ -2,7 +2,10 @@ package io.mla4j.cuda;
 
 import jcuda.driver.JCudaDriver;
 
-/** A CUDA event (created through JCuda, recorded through FFM) for timing GPU work on a backend's stream. */
+/**
+ * A CUDA event for timing GPU work on a backend's stream, wholly through JCuda: events are recorded around
+ * batches of work by benches, never per decode, so the JNI call costs nothing that matters.
+ */
 public final class CudaEvent implements AutoCloseable {
     private final CudaContext ctx;
     private final Jcu.Event event = new Jcu.Event();
@@ -16,18 +19,20 @@ public final class CudaEvent implements AutoCloseable {
     /** Records the event on the backend's stream. */
     public void record() {
         ctx.makeCurrent();
-        Cu.eventRecord(event.handle(), ctx.stream());
+        Jcu.check(JCudaDriver.cuEventRecord(event, ctx.stream()), "cuEventRecord");
     }
 
     /** Waits for the event. */
     public void synchronize() {
-        Cu.eventSynchronize(event.handle());
+        Jcu.check(JCudaDriver.cuEventSynchronize(event), "cuEventSynchronize");
     }
 
     /** Milliseconds from {@code start} to this event (both recorded; waits for this one). */
     public float elapsedMsSince(CudaEvent start) {
         synchronize();
-        return Cu.eventElapsedMs(start.event.handle(), event.handle());
+        float[] ms = new float[1];
+        Jcu.check(JCudaDriver.cuEventElapsedTime(ms, start.event, event), "cuEventElapsedTime");
+        return ms[0];
     }
 
     @Override

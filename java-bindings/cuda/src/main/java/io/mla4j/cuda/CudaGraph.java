@@ -1,42 +1,50 @@
 package io.mla4j.cuda;
 
+import jcuda.driver.CUgraph;
+import jcuda.driver.CUstreamCaptureMode;
+import jcuda.driver.JCudaDriver;
+
 /**
  * An instantiated CUDA graph of work captured on a backend's stream (cuStreamBeginCapture ..
- * cuStreamEndCapture, cuGraphInstantiate). {@link #launch()} replays it on the same stream with one
- * driver call, whatever number of kernels it holds.
+ * cuStreamEndCapture, cuGraphInstantiate: JCuda). {@link #launch()} replays it on the same stream with one
+ * FFM driver call, whatever number of kernels it holds.
  */
 public final class CudaGraph implements AutoCloseable {
     private final CudaContext ctx;
-    private final long graph, exec;
+    private final CUgraph graph;
+    private final Jcu.GraphExec exec;
+    private final long execHandle;
     private boolean closed;
 
-    private CudaGraph(CudaContext ctx, long graph, long exec) {
+    private CudaGraph(CudaContext ctx, CUgraph graph, Jcu.GraphExec exec) {
         this.ctx = ctx;
         this.graph = graph;
         this.exec = exec;
+        this.execHandle = exec.handle();
     }
 
     static CudaGraph capture(CudaContext ctx, Runnable work) {
-        long s = ctx.stream();
-        Cu.beginCapture(s);
-        long g;
+        Jcu.check(JCudaDriver.cuStreamBeginCapture(ctx.stream(), CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL),
+                "cuStreamBeginCapture");
+        CUgraph g = new CUgraph();
         try {
             work.run();
         } catch (RuntimeException | Error e) {
             try {
-                long partial = Cu.endCapture(s); // leave the stream usable
-                if (partial != 0) Cu.graphDestroy(partial);
+                Jcu.Graph partial = new Jcu.Graph(); // leave the stream usable
+                Jcu.check(JCudaDriver.cuStreamEndCapture(ctx.stream(), partial), "cuStreamEndCapture");
+                if (!partial.isNull()) Jcu.check(JCudaDriver.cuGraphDestroy(partial), "cuGraphDestroy");
             } catch (RuntimeException suppressed) {
                 e.addSuppressed(suppressed);
             }
             throw e;
         }
-        g = Cu.endCapture(s);
-        long e;
+        Jcu.check(JCudaDriver.cuStreamEndCapture(ctx.stream(), g), "cuStreamEndCapture");
+        Jcu.GraphExec e = new Jcu.GraphExec();
         try {
-            e = Cu.graphInstantiate(g);
+            Jcu.check(JCudaDriver.cuGraphInstantiate(e, g, 0L), "cuGraphInstantiate");
         } catch (RuntimeException ex) {
-            Cu.graphDestroy(g);
+            JCudaDriver.cuGraphDestroy(g);
             throw ex;
         }
         return new CudaGraph(ctx, g, e);
@@ -46,16 +54,15 @@ public final class CudaGraph implements AutoCloseable {
     public void launch() {
         if (closed) throw new IllegalStateException("graph is closed");
         ctx.makeCurrent();
-        Cu.graphLaunch(exec, ctx.stream());
+        FfmDriver.graphLaunch(execHandle, ctx.streamHandle());
     }
 
     @Override
     public void close() {
         if (closed) return;
         closed = true;
-        ctx.makeCurrent();
-        Cu.streamSynchronize(ctx.stream());
-        Cu.graphExecDestroy(exec);
-        Cu.graphDestroy(graph);
+        ctx.synchronize();
+        Jcu.check(JCudaDriver.cuGraphExecDestroy(exec), "cuGraphExecDestroy");
+        Jcu.check(JCudaDriver.cuGraphDestroy(graph), "cuGraphDestroy");
     }
 }

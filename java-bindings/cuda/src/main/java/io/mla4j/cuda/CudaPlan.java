@@ -10,40 +10,40 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
 /**
- * A decode step on the GPU: seqlens and the block table uploaded once, the tile schedule computed by the
- * GPU scheduler kernel, the split-KV workspace allocated, and the kernels' {@code MlaParams} written
- * once. A decode then only patches four pointers and launches: no allocation, no copy, no host sync,
- * so a sequence of decodes can be captured in a CUDA graph.
+ * A decode step on the GPU, as data: seqlens and the block table uploaded once, the split-KV workspace, the
+ * kernels' {@code MlaParams} written once, and the launch geometry {@link DecodeKernels#prepare} fills in
+ * (which also puts the tile schedule on the GPU). A decode then only patches four pointers and launches: no
+ * allocation, no copy, no host sync, so a sequence of decodes can be captured in a CUDA graph.
+ * A plan calls no kernel: the backend hands it to {@link DecodeKernels}.
  */
 public final class CudaPlan extends MlaPlan {
-    private final CudaBackend be;
+    private final CudaContext ctx;
+    private final WorkspacePool pool;
     private final Arena arena = Arena.ofShared();
     final KernelParams params;
-    /**
-     * cuLaunchKernelEx configs, built on first use: the combine's (programmatic dependent launch) and the Hopper
-     * decode's (2-CTA clusters). Built once: a plan only runs on its own backend, whose stream never changes.
-     */
-    private LaunchConfig combineLaunch, decodeLaunch;
     final DeviceBuffer seqlensBuf, tableBuf, schedBuf, offsetsBuf, oAccum, lseAccum;
     final int numParts, maxSplits, rows;
-    final int combineGridY; // ceil(rows / combine rows per CTA), see DecodeKernels.combineRowsPerCta
+    final int mostSplits; // splits of the busiest sequence: sets the combine's rows per CTA
     final KvTensorMap kvMap; // sm90 only
     final boolean needsCombine; // some sequence has more than one split
 
-    CudaPlan(CudaBackend be, PlanSpec spec, SplitSchedule schedule, int[] seqlens, int[] table) {
+    // Launch geometry, set once by DecodeKernels.prepare.
+    int tiles, combineGridY;
+    LaunchConfig decodeLaunch, combineLaunch; // cuLaunchKernelEx configs, null when the plain launch is used
+
+    CudaPlan(CudaBackend be, PlanSpec spec, SplitSchedule schedule, int[] seqlens, int[] table,
+             CudaContext ctx, WorkspacePool pool, boolean tensorMap) {
         super(be, spec, schedule, seqlens, table);
-        this.be = be;
-        CudaContext ctx = be.context();
+        this.ctx = ctx;
+        this.pool = pool;
         int b = seqlens.length;
         rows = spec.rows();
         numParts = schedule.numParts();
         maxSplits = b + numParts; // a schedule never has more splits than this (SplitSchedule javadoc)
         needsCombine = schedule.totalSplits() > b;
-        int mostSplits = 1;
-        for (int s = 0; s < b; s++) mostSplits = Math.max(mostSplits, schedule.splitsOf(s));
-        int rpc = DecodeKernels.combineRowsPerCta(mostSplits);
-        combineGridY = (rows + rpc - 1) / rpc;
-        WorkspacePool pool = be.workspace();
+        int most = 1;
+        for (int s = 0; s < b; s++) most = Math.max(most, schedule.splitsOf(s));
+        mostSplits = most;
         DeviceBuffer[] bufs = new DeviceBuffer[6];
         try {
             bufs[0] = pool.take(4L * b);
@@ -60,7 +60,7 @@ public final class CudaPlan extends MlaPlan {
         seqlensBuf = bufs[0]; tableBuf = bufs[1]; schedBuf = bufs[2]; offsetsBuf = bufs[3]; oAccum = bufs[4]; lseAccum = bufs[5];
 
         params = new KernelParams(arena);
-        kvMap = be.kernels().usesTensorMap() ? new KvTensorMap(arena, spec.numCacheBlocks()) : null;
+        kvMap = tensorMap ? new KvTensorMap(arena, spec.numCacheBlocks()) : null;
         params.setLong("block_table", tableBuf.address());
         params.setLong("seqlens", seqlensBuf.address());
         params.setLong("o_accum", oAccum.address());
@@ -81,40 +81,46 @@ public final class CudaPlan extends MlaPlan {
         params.setFloat("scale_log2", (float) (spec.scale() / Math.log(2.0)));
         params.setInt("split_overhead", schedule.splitOverhead()); // the GPU scheduler must build the host's schedule
 
-        // Upload once per step (host -> device, stream-ordered), then schedule on the GPU.
+        // Upload once per step (host -> device, stream-ordered); the schedule follows in DecodeKernels.prepare.
         MemorySegment host = arena.allocate(4L * Math.max(b, table.length));
         MemorySegment.copy(seqlens, 0, host, ValueLayout.JAVA_INT, 0, b);
-        Cu.memcpyHtoD(seqlensBuf.address(), host, 4L * b, ctx.stream());
+        ctx.copyToDevice(seqlensBuf.address(), host, 4L * b);
         if (table.length > 0) {
             MemorySegment tHost = arena.allocate(4L * table.length);
             MemorySegment.copy(table, 0, tHost, ValueLayout.JAVA_INT, 0, table.length);
-            Cu.memcpyHtoD(tableBuf.address(), tHost, 4L * table.length, ctx.stream());
+            ctx.copyToDevice(tableBuf.address(), tHost, 4L * table.length);
         }
-        be.kernels().launchSchedule(this);
+    }
+
+    /** Off-heap memory that lives as long as the plan (launch configs, the tensor map). */
+    Arena arena() { return arena; }
+
+    /** Binds one decode's tensors: four addresses into the struct, and the sm90 tensor map if the cache moved. */
+    void bind(long q, long kCache, long out, long lse) {
+        params.setTensors(q, kCache, out, lse);
+        if (kvMap != null) params.setSecondArgument(kvMap.forCache(kCache));
     }
 
     /** Uploads the host's {@link SplitSchedule} (when the fatbin has no GPU scheduler, or it is turned off). */
-    void uploadHostSchedule() {
+    void uploadHostSchedule(CudaContext ctx) {
         int[] meta = schedule().metadata(), offs = schedule().splitOffsets();
         MemorySegment m = arena.allocate(4L * meta.length), o = arena.allocate(4L * offs.length);
         MemorySegment.copy(meta, 0, m, ValueLayout.JAVA_INT, 0, meta.length);
         MemorySegment.copy(offs, 0, o, ValueLayout.JAVA_INT, 0, offs.length);
-        long st = be.context().stream();
-        Cu.memcpyHtoD(schedBuf.address(), m, m.byteSize(), st);
-        Cu.memcpyHtoD(offsetsBuf.address(), o, o.byteSize(), st);
+        ctx.copyToDevice(schedBuf.address(), m, m.byteSize());
+        ctx.copyToDevice(offsetsBuf.address(), o, o.byteSize());
     }
 
     /** The GPU scheduler's output, [numParts * 8] then [b + 1] ints (synchronises; for tests). */
     public int[][] deviceSchedule() {
-        CudaContext ctx = be.context();
         ctx.makeCurrent();
         int b = batch();
         try (Arena a = Arena.ofConfined()) {
             MemorySegment m = a.allocate(4L * numParts * SplitSchedule.META_INTS);
             MemorySegment o = a.allocate(4L * (b + 1));
-            Cu.memcpyDtoH(m, schedBuf.address(), m.byteSize(), ctx.stream());
-            Cu.memcpyDtoH(o, offsetsBuf.address(), o.byteSize(), ctx.stream());
-            Cu.streamSynchronize(ctx.stream());
+            ctx.copyToHost(m, schedBuf.address(), m.byteSize());
+            ctx.copyToHost(o, offsetsBuf.address(), o.byteSize());
+            ctx.synchronize();
             return new int[][] {m.toArray(ValueLayout.JAVA_INT), o.toArray(ValueLayout.JAVA_INT)};
         }
     }
@@ -122,20 +128,8 @@ public final class CudaPlan extends MlaPlan {
     @Override
     protected void release() {
         // back to the pool, not freed: the next plan's work is stream-ordered after this plan's kernels
-        for (DeviceBuffer d : new DeviceBuffer[] {seqlensBuf, tableBuf, schedBuf, offsetsBuf, oAccum, lseAccum}) be.workspace().give(d);
+        for (DeviceBuffer d : new DeviceBuffer[] {seqlensBuf, tableBuf, schedBuf, offsetsBuf, oAccum, lseAccum}) pool.give(d);
         // cuMemcpyHtoDAsync from pageable memory has staged the bytes before returning: the host copies may go
         arena.close();
-    }
-
-    /** The combine's launch config with programmatic dependent launch. */
-    LaunchConfig combineLaunch(int gx, int gy, int gz, int bx, long stream) {
-        if (combineLaunch == null) combineLaunch = LaunchConfig.programmatic(arena, gx, gy, gz, bx, 0, stream);
-        return combineLaunch;
-    }
-
-    /** The Hopper decode's launch config in 2-CTA clusters along the tiles. */
-    LaunchConfig decodeClusterLaunch(int gx, int gy, int bx, int smem, long stream) {
-        if (decodeLaunch == null) decodeLaunch = LaunchConfig.cluster(arena, gx, gy, 1, bx, smem, stream, 1, 2, 1);
-        return decodeLaunch;
     }
 }

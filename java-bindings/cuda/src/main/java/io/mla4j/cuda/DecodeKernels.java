@@ -1,61 +1,81 @@
 package io.mla4j.cuda;
 
+import java.io.IOException;
+import java.io.InputStream;
 import java.lang.foreign.Arena;
-import java.util.Locale;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Properties;
 
 /**
- * The decode-path kernels of the fatbin (kernels-cuda) and how each is launched. Launch shapes follow
- * kernels-cuda/README.md: keep the two in step.
+ * The decode-path kernels of the fatbin (kernels-cuda) and how each is launched. The flow is one way:
+ * {@link CudaBackend} calls these kernels, which read (and, at {@link #prepare}, fill in) a {@link CudaPlan}'s
+ * data; a plan never calls back.
  *
  * <p>Choice of decode kernel: {@code mla4j_decode_sm90} on compute capability 9.x when the fatbin has it,
  * else the portable {@code mla4j_decode_sm80}; {@code -Dmla4j.cuda.kernel=sm80|sm90} forces one.
+ *
+ * <p>Launch geometry comes with the image: {@code mla4j_kernels.properties}, written when the fatbin is built
+ * (scripts/gpu-launch-props.sh) from kernels-cuda/sm90/sm90_launch.h, include/mla4j/schedule.h (combine and
+ * scheduler) and the sm80 kernel's constants. The defaults below are those headers' values; LaunchGeometryTest
+ * compares them, so a build without the properties file launches the same shapes.
  */
 final class DecodeKernels {
-    static final String PROPERTY = "mla4j.cuda.kernel";
     static final String FATBIN_RESOURCE = "io/mla4j/cuda/mla4j_kernels.fatbin";
-    static final String FATBIN_PROPERTY = "mla4j.cuda.fatbin";
+    static final String LAUNCH_RESOURCE = "io/mla4j/cuda/mla4j_kernels.properties";
 
     /** Rows of a query tile: packed rows are processed in tiles of 64 (one tile per CTA row). */
     static final int ROW_TILE = 64;
+
+    // mla4j_decode_sm90: kernels-cuda/sm90/sm90_launch.h
+    static final int SM90_THREADS_DEFAULT = 384, SM90_SMEM_DEFAULT = 231584;
+    // mla4j_decode_sm80: grid (parts, row tiles); the constants of decode_sm80.cu (sm_80/PTX image, sm_90a image)
+    static final int SM80_THREADS_DEFAULT = 256, SM80_SMEM_DEFAULT = 154368, SM80_SMEM_SM90A_DEFAULT = 232192;
+    // mla4j_combine and mla4j_schedule: include/mla4j/schedule.h (MLA4J_COMBINE_THREADS, MLA4J_COMBINE_COLUMN_PARTS,
+    // MLA4J_SCHEDULE_THREADS). Combine grid (b, ceil(rows / rpc), column parts); scheduler grid 1.
+    static final int COMBINE_THREADS_DEFAULT = 256, COMBINE_COLUMN_PARTS_DEFAULT = 4, SCHEDULE_THREADS_DEFAULT = 32;
 
     final Module module;
     final Kernel schedule, combine, sm80, sm90;
     Kernel decode;
     String variant;
     final boolean forced;
+    final int sm90Threads, sm90Smem, sm80Threads, sm80Smem, combineThreads, combineColumnParts, scheduleThreads;
+    final boolean sm90Clusters, pdl;
     private final CudaContext ctx;
 
-    DecodeKernels(CudaContext ctx, Module module) {
+    DecodeKernels(CudaContext ctx, Module module, CudaOptions opt) {
         this.ctx = ctx;
         this.module = module;
-        java.util.Properties launch = launchProperties();
-        sm90Threads = Integer.parseInt(launch.getProperty("sm90.threads", "" + SM90_THREADS_DEFAULT));
-        sm90Smem = Integer.parseInt(launch.getProperty("sm90.smem", "" + SM90_SMEM_DEFAULT));
-        sm80Threads = Integer.parseInt(launch.getProperty("sm80.threads", "" + SM80_THREADS_DEFAULT));
+        Properties launch = launchProperties(opt.fatbin());
+        sm90Threads = get(launch, "sm90.threads", SM90_THREADS_DEFAULT);
+        sm90Smem = get(launch, "sm90.smem", SM90_SMEM_DEFAULT);
+        sm80Threads = get(launch, "sm80.threads", SM80_THREADS_DEFAULT);
         // The sm_90a image builds the portable kernel with 64-token stages, the sm_80/PTX one with 32
         // (kernels-cuda/all_kernels.cu): the driver loads the sm_90a image exactly on compute capability 9.0.
         sm80Smem = ctx.ccMajor == 9 && ctx.ccMinor == 0
-                ? Integer.parseInt(launch.getProperty("sm80.smem.sm90a", "" + SM80_SMEM_SM90A_DEFAULT))
-                : Integer.parseInt(launch.getProperty("sm80.smem", "" + SM80_SMEM_DEFAULT));
+                ? get(launch, "sm80.smem.sm90a", SM80_SMEM_SM90A_DEFAULT) : get(launch, "sm80.smem", SM80_SMEM_DEFAULT);
+        combineThreads = get(launch, "combine.threads", COMBINE_THREADS_DEFAULT);
+        combineColumnParts = get(launch, "combine.columnParts", COMBINE_COLUMN_PARTS_DEFAULT);
+        scheduleThreads = get(launch, "schedule.threads", SCHEDULE_THREADS_DEFAULT);
         // Without the GPU scheduler the plan uploads the host's SplitSchedule (the one definition);
         // without the combine kernel every sequence must get exactly one split (one part: slow, for bring-up).
-        schedule = "host".equals(System.getProperty("mla4j.cuda.schedule")) ? null : optional(module, "mla4j_schedule");
+        schedule = opt.hostSchedule() ? null : optional(module, "mla4j_schedule");
         combine = optional(module, "mla4j_combine");
         sm80 = optional(module, "mla4j_decode_sm80");
         sm90 = ctx.ccMajor == 9 ? optional(module, "mla4j_decode_sm90") : null;
-        checkBlock(combine, COMBINE_THREADS);
-        checkBlock(schedule, 32);
+        checkBlock(combine, combineThreads);
+        checkBlock(schedule, scheduleThreads);
         checkBlock(sm90, sm90Threads);
         checkBlock(sm80, sm80Threads);
-        String forced = System.getProperty(PROPERTY);
-        this.forced = forced != null && !forced.isBlank();
-        if (this.forced) {
-            variant = forced.trim().toLowerCase(Locale.ROOT);
+        forced = opt.kernel() != null;
+        if (forced) {
+            variant = opt.kernel();
             decode = switch (variant) {
                 case "sm80" -> need(sm80, "mla4j_decode_sm80");
                 case "sm90" -> need(sm90, ctx.ccMajor == 9 ? "mla4j_decode_sm90" : "mla4j_decode_sm90 (needs compute capability 9.x, this is "
                         + ctx.ccMajor + "." + ctx.ccMinor + ")");
-                default -> throw new IllegalArgumentException("-D" + PROPERTY + "=" + forced + ": expected sm80 or sm90");
+                default -> throw new IllegalArgumentException("-D" + CudaOptions.KERNEL + "=" + variant + ": expected sm80 or sm90");
             };
         } else if (sm90 != null) {
             variant = "sm90";
@@ -65,24 +85,32 @@ final class DecodeKernels {
             decode = need(sm80, "mla4j_decode_sm80");
         }
         if (smemDecode() > 48 * 1024) decode.allowSharedMemory(smemDecode());
-        sm90Clusters = sm90 != null && decode == sm90 && CLUSTERS && clusterPairsCoverSms();
+        sm90Clusters = sm90 != null && decode == sm90 && opt.sm90Clusters() && clusterPairsCoverSms();
+        pdl = opt.pdl();
     }
 
-    /**
+    private static int get(Properties p, String key, int fallback) {
+        String v = p.getProperty(key);
+        if (v == null || v.isBlank()) return fallback;
+        try {
+            return Integer.parseInt(v.trim());
+        } catch (NumberFormatException e) {
+            throw new CudaException("mla4j_kernels.properties: " + key + "=" + v + " is not a number");
+        }
+    }
+
+    /*
      * The Hopper kernel goes out in 2-CTA clusters along the tile dimension when the tile count is even: that
      * only places the two tile CTAs of a part in one GPC (the kernel loads its own boxes either way), where the
      * second CTA's loads of each KV block find it in L2 sooner. Measured on the H100 (docs/PERF.md r13):
      * two-tile rows 3-12% faster, four-tile rows 2-3%, one-tile rows unchanged. Used only when the pairs can
      * all be resident at once (cuOccupancyMaxActiveClusters >= SMs / 2: the one-wave grid stays one wave);
-     * {@code -Dmla4j.cuda.sm90.clusters=false} turns it off.
+     * -Dmla4j.cuda.sm90.clusters=false turns it off.
      */
-    static final boolean CLUSTERS = !"false".equalsIgnoreCase(System.getProperty("mla4j.cuda.sm90.clusters"));
-    final boolean sm90Clusters;
-
     private boolean clusterPairsCoverSms() {
         try (Arena a = Arena.ofConfined()) {
             LaunchConfig probe = LaunchConfig.cluster(a, ctx.smCount, 2, 1, sm90Threads, sm90Smem, 0L, 1, 2, 1);
-            return 2 * Cu.maxActiveClusters(sm90.handle(), probe.segment()) >= ctx.smCount;
+            return 2 * FfmDriver.maxActiveClusters(sm90.handle(), probe.segment()) >= ctx.smCount;
         }
     }
 
@@ -95,20 +123,19 @@ final class DecodeKernels {
         return true;
     }
 
-    /** The launch constants shipped with the image: FILE.properties beside -Dmla4j.cuda.fatbin=FILE, else the resource. */
-    static java.util.Properties launchProperties() {
-        java.util.Properties p = new java.util.Properties();
-        String file = System.getProperty(FATBIN_PROPERTY);
+    /** The launch constants shipped with the image: FILE.properties beside a given image FILE, else the packaged resource. */
+    static Properties launchProperties(String fatbinFile) {
+        Properties p = new Properties();
         try {
-            if (file != null) {
-                java.nio.file.Path f = java.nio.file.Path.of(file.replaceAll("\\.fatbin$", "") + ".properties");
-                if (java.nio.file.Files.exists(f)) try (var in = java.nio.file.Files.newInputStream(f)) { p.load(in); }
+            if (fatbinFile != null) {
+                Path f = Path.of(fatbinFile.replaceAll("\\.fatbin$", "") + ".properties");
+                if (Files.exists(f)) try (InputStream in = Files.newInputStream(f)) { p.load(in); }
             } else {
-                try (var in = DecodeKernels.class.getClassLoader().getResourceAsStream("io/mla4j/cuda/mla4j_kernels.properties")) {
+                try (InputStream in = Module.resource(LAUNCH_RESOURCE)) {
                     if (in != null) p.load(in);
                 }
             }
-        } catch (java.io.IOException e) {
+        } catch (IOException | RuntimeException e) {
             throw new CudaException("cannot read the kernels' launch properties: " + e);
         }
         return p;
@@ -119,13 +146,7 @@ final class DecodeKernels {
         if (k == null) return;
         int max = k.attribute(jcuda.driver.CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK);
         if (threads > max) throw new CudaException(k.name + " admits at most " + max + " threads per block but io.mla4j.cuda.DecodeKernels"
-                + " launches it with " + threads + ": the kernel's launch geometry changed, update DecodeKernels");
-    }
-
-    private static Kernel require(Module m, String name) {
-        Jcu.Fn f = m.function(name);
-        if (f == null) throw new CudaException("kernel " + name + " is missing from " + m.source);
-        return new Kernel(name, f);
+                + " launches it with " + threads + ": the kernel's launch geometry changed without its header or properties");
     }
 
     private static Kernel optional(Module m, String name) {
@@ -137,18 +158,6 @@ final class DecodeKernels {
         if (k == null) throw new CudaException(what + " is not in " + module.source);
         return k;
     }
-
-    /**
-     * mla4j_decode_sm90's launch constants: read from mla4j_kernels.properties, written from
-     * kernels-cuda/sm90/sm90_launch.h when the fatbin is built (so image and numbers always match);
-     * these defaults are that header's values when this class was written (LaunchGeometryTest checks them).
-     */
-    static final int SM90_THREADS_DEFAULT = 384, SM90_SMEM_DEFAULT = 231592;
-    final int sm90Threads, sm90Smem;
-    /** mla4j_decode_sm80's, same source of truth (the properties file, compiled from decode_sm80.cu's constants). */
-    static final int SM80_THREADS_DEFAULT = 256, SM80_SMEM_DEFAULT = 154368, SM80_SMEM_SM90A_DEFAULT = 232192;
-    static final String SM80_LAUNCH = "Launch: grid (num_parts, ceil(rows/64)), block 256";
-    final int sm80Threads, sm80Smem;
 
     boolean usesTensorMap() { return decode == sm90; }
 
@@ -164,58 +173,58 @@ final class DecodeKernels {
                 + (combine != null ? "" : ", NO combine kernel: one split per sequence (bring-up mode, slow)");
     }
 
-    void launchSchedule(CudaPlan p) {
-        if (schedule == null) {
-            p.uploadHostSchedule();
-            return;
+    /**
+     * Combine rows per CTA for a schedule whose busiest sequence has {@code mostSplits} splits: about 4
+     * splits per warp, up to all warps on one row (b = 1, long context: latency-bound, needs many loads in
+     * flight), down to one warp per row (b = 128: 1-3 splits, where idle warps only cost launch work).
+     * The same rule as mla4j_combine_rows_per_cta in kernels-cuda/include/mla4j/schedule.h.
+     */
+    static int combineRowsPerCta(int mostSplits, int combineThreads) {
+        int warps = combineThreads / 32, warpsPerRow = 1;
+        while (warpsPerRow < warps && warpsPerRow * 4 < mostSplits) warpsPerRow <<= 1;
+        return warps / warpsPerRow;
+    }
+
+    /**
+     * Once per plan, after its buffers and parameters are written: its launch geometry and cuLaunchKernelEx
+     * configs (a plan only runs on this backend, whose stream never changes), then the tile schedule on the
+     * GPU (the scheduler kernel, or an upload of the host's).
+     */
+    void prepare(CudaPlan p) {
+        long stream = ctx.streamHandle();
+        p.tiles = (p.rows + ROW_TILE - 1) / ROW_TILE;
+        int rpc = combineRowsPerCta(p.mostSplits, combineThreads);
+        p.combineGridY = (p.rows + rpc - 1) / rpc;
+        if (decode == sm90 && sm90Clusters && p.tiles % 2 == 0) {
+            p.decodeLaunch = LaunchConfig.cluster(p.arena(), p.numParts, p.tiles, 1, sm90Threads, sm90Smem, stream, 1, 2, 1);
         }
-        schedule.launch(1, 1, 1, 32, 1, 1, 0, ctx.stream(), p.params.kernelParams());
+        if (combine != null && p.needsCombine && pdl && decode == sm90) {
+            p.combineLaunch = LaunchConfig.programmatic(p.arena(), p.batch(), p.combineGridY, combineColumnParts, combineThreads, 0, stream);
+        }
+        if (schedule != null) {
+            schedule.launch(1, 1, 1, scheduleThreads, 1, 1, 0, stream, p.params.kernelParams());
+        } else {
+            p.uploadHostSchedule(ctx);
+        }
     }
 
     /** One decode: the split-KV kernel, then the LSE combine. */
     void launchDecode(CudaPlan p) {
-        int tiles = (p.rows + ROW_TILE - 1) / ROW_TILE;
-        if (decode == sm90 && sm90Clusters && tiles % 2 == 0) {
-            decode.launch(p.decodeClusterLaunch(p.numParts, tiles, sm90Threads, sm90Smem, ctx.stream()), p.params.kernelParams());
+        long stream = ctx.streamHandle();
+        if (decode == sm90 && p.decodeLaunch != null) {
+            decode.launch(p.decodeLaunch, p.params.kernelParams());
         } else if (decode == sm90) {
-            decode.launch(p.numParts, tiles, 1, sm90Threads, 1, 1, sm90Smem, ctx.stream(), p.params.kernelParams());
+            decode.launch(p.numParts, p.tiles, 1, sm90Threads, 1, 1, sm90Smem, stream, p.params.kernelParams());
         } else {
-            decode.launch(p.numParts, tiles, 1, sm80Threads, 1, 1, sm80Smem, ctx.stream(), p.params.kernelParams());
+            decode.launch(p.numParts, p.tiles, 1, sm80Threads, 1, 1, sm80Smem, stream, p.params.kernelParams());
         }
         // the combine only touches sequences with more than one split; skip the launch when there are none
         if (combine != null && p.needsCombine) {
-            if (PDL && decode == sm90) { // the sm90 kernel triggers its dependents early; the combine waits (combine.cu)
-                combine.launch(p.combineLaunch(p.batch(), p.combineGridY, COMBINE_COLUMN_PARTS, COMBINE_THREADS, ctx.stream()), p.params.kernelParams());
+            if (p.combineLaunch != null) { // the sm90 kernel triggers its dependents early; the combine waits (combine.cu)
+                combine.launch(p.combineLaunch, p.params.kernelParams());
             } else {
-                combine.launch(p.batch(), p.combineGridY, COMBINE_COLUMN_PARTS, COMBINE_THREADS, 1, 1, 0, ctx.stream(), p.params.kernelParams());
+                combine.launch(p.batch(), p.combineGridY, combineColumnParts, combineThreads, 1, 1, 0, stream, p.params.kernelParams());
             }
         }
     }
-
-    /**
-     * Programmatic dependent launch of the combine behind the Hopper kernel: off unless -Dmla4j.cuda.pdl=true.
-     * Measured on the H100 (docs/PERF.md r7): correct, but b=1 steps got slower (46 -> 56 us, 46 -> 67 us at
-     * s_k=65536, h_q=16), so it stays an opt-in experiment.
-     */
-    static final boolean PDL = "true".equalsIgnoreCase(System.getProperty("mla4j.cuda.pdl"));
-
-    // mla4j_combine (kernels-cuda/common/combine.cu): one CTA per (sequence, rpc rows, 128-column quarter),
-    // 8 warps, 8 / rpc of them per row sharing out its splits
-    static final int COMBINE_THREADS = 256, COMBINE_COLUMN_PARTS = 4, COMBINE_WARPS = COMBINE_THREADS / 32;
-
-    /**
-     * Combine rows per CTA for a schedule whose busiest sequence has {@code mostSplits} splits: about 4
-     * splits per warp, up to all 8 warps on one row (b = 1, long context: latency-bound, needs many loads in
-     * flight), down to one warp per row (b = 128: 1-3 splits, where idle warps only cost launch work).
-     * The C harnesses use the same rule, mla4j_combine_rows_per_cta in kernels-cuda/include/mla4j/schedule.h.
-     */
-    static int combineRowsPerCta(int mostSplits) {
-        int warpsPerRow = 1;
-        while (warpsPerRow < COMBINE_WARPS && warpsPerRow * 4 < mostSplits) warpsPerRow <<= 1;
-        return COMBINE_WARPS / warpsPerRow;
-    }
-
-    /** The launch lines the kernel sources state; LaunchGeometryTest checks the sources still say so. */
-    static final String COMBINE_LAUNCH = "Launch: grid (b, ceil(rows / rpc), 4), block 256, rpc in {1, 2, 4, 8}.";
-    static final String SCHEDULE_LAUNCH = "Launch: grid 1, block 32.";
 }

@@ -18,7 +18,6 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  */
 final class HelperKernels implements AutoCloseable {
     static final String RESOURCE = "io/mla4j/cuda/mla4j_baseline.fatbin";
-    static final String PROPERTY = "mla4j.cuda.baselineFatbin";
 
     /** struct BaselineArgs (baseline_softmax.cu): 7 pointers, 8 ints, float scale, int unused. */
     static final StructLayout BASELINE_ARGS = MemoryLayout.structLayout(
@@ -36,13 +35,14 @@ final class HelperKernels implements AutoCloseable {
     private final Module module;
     final Kernel gather, softmax, fill;
     private final Arena arena = Arena.ofShared();
-    private final MemorySegment fillArgs, fillArgv;
+    final MemorySegment fillArgs, fillArgv;
 
-    HelperKernels(CudaContext ctx) {
+    /** @param file the image file (-Dmla4j.cuda.baselineFatbin), or null for the packaged one */
+    HelperKernels(CudaContext ctx, String file) {
         this.ctx = ctx;
-        module = Module.load(ctx, PROPERTY, RESOURCE);
-        if (module == null) throw new CudaException(RESOURCE + " is not on the class path (built by scripts/gpu-build-kernels.sh"
-                + " from kernels-cuda/common/baseline_softmax.cu), nor given by -D" + PROPERTY);
+        module = Module.load(ctx, file, RESOURCE);
+        if (module == null) throw new CudaException(RESOURCE + " is not packaged (mla4j-kernels-cuda, built by scripts/gpu-build-kernels.sh"
+                + " from kernels-cuda/common/baseline_softmax.cu), nor given by -D" + CudaOptions.BASELINE_FATBIN);
         gather = kernel("mla4j_baseline_gather");
         softmax = kernel("mla4j_baseline_softmax");
         fill = kernel("mla4j_fill_random");
@@ -66,15 +66,7 @@ final class HelperKernels implements AutoCloseable {
         fillArgs.set(JAVA_INT, 24, dtype == DType.BF16 ? 0 : 1);
         fillArgs.set(JAVA_FLOAT, 28, stddev);
         int blocks = (int) Math.max(1, Math.min(ctx.smCount * 8L, (n + 255) / 256));
-        fill.launch(blocks, 1, 1, 256, 1, 1, 0, ctx.stream(), fillArgv);
-    }
-
-    /** An empty launch of the fill kernel (n = 0) through the default handle or the plain one: for timing launches. */
-    void emptyLaunch(boolean critical) {
-        fillArgs.set(JAVA_LONG, 8, 0L);
-        long f = fill.handle();
-        int rc = critical ? Cu.launch(f, 1, 1, 1, 32, 1, 1, 0, ctx.stream(), fillArgv) : Cu.launchPlain(f, 1, 1, 1, 32, 1, 1, 0, ctx.stream(), fillArgv);
-        Cu.check(rc, "cuLaunchKernel(mla4j_fill_random)");
+        fill.launch(blocks, 1, 1, 256, 1, 1, 0, ctx.streamHandle(), fillArgv);
     }
 
     @Override

@@ -4,7 +4,7 @@ import java.lang.foreign.MemorySegment;
 import jcuda.driver.CUfunction_attribute;
 import jcuda.driver.JCudaDriver;
 
-/** One kernel: its handle and a launch through the FFM downcall, its CUresult checked. */
+/** One kernel: attributes through JCuda, launches through {@link FfmDriver} with the handle read once. */
 final class Kernel {
     final String name;
     private final long handle;
@@ -24,7 +24,7 @@ final class Kernel {
                 "cuFuncSetAttribute(" + name + ", MAX_DYNAMIC_SHARED_SIZE_BYTES, " + bytes + ")");
     }
 
-    /** Registers per thread the compiler gave it (for the description line). */
+    /** A function attribute (CU_FUNC_ATTRIBUTE_*), e.g. its maximum threads per block. */
     int attribute(int attr) {
         int[] v = new int[1];
         Jcu.check(JCudaDriver.cuFuncGetAttribute(v, attr, fn), "cuFuncGetAttribute(" + name + ")");
@@ -33,14 +33,14 @@ final class Kernel {
 
     /** Launches with a prepared {@link LaunchConfig} (cuLaunchKernelEx, e.g. programmatic dependent launch). */
     void launch(LaunchConfig cfg, MemorySegment argv) {
-        int rc = Cu.launchEx(cfg.segment(), handle, argv);
-        if (rc != Cu.CUDA_SUCCESS) Cu.check(rc, "cuLaunchKernelEx(" + name + ")");
+        int rc = FfmDriver.launchEx(cfg.segment(), handle, argv);
+        if (rc != FfmDriver.CUDA_SUCCESS) Jcu.check(rc, "cuLaunchKernelEx(" + name + ")");
     }
 
     void launch(int gx, int gy, int gz, int bx, int by, int bz, int smem, long stream, MemorySegment argv) {
-        int rc = Cu.launch(handle, gx, gy, gz, bx, by, bz, smem, stream, argv);
-        if (rc != Cu.CUDA_SUCCESS) {
-            Cu.check(rc, "cuLaunchKernel(" + name + ", grid " + gx + "x" + gy + "x" + gz + ", block " + bx + "x" + by + "x" + bz
+        int rc = FfmDriver.launch(handle, gx, gy, gz, bx, by, bz, smem, stream, argv);
+        if (rc != FfmDriver.CUDA_SUCCESS) {
+            Jcu.check(rc, "cuLaunchKernel(" + name + ", grid " + gx + "x" + gy + "x" + gz + ", block " + bx + "x" + by + "x" + bz
                     + ", smem " + smem + ")");
         }
     }

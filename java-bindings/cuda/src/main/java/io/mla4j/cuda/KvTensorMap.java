@@ -32,9 +32,9 @@ final class KvTensorMap {
     /** The descriptor for a cache at {@code cacheAddress}, encoding it first if the address changed. */
     MemorySegment forCache(long cacheAddress) {
         if (cacheAddress != encodedFor) {
-            Cu.tensorMapEncodeTiled(map, Cu.TENSOR_MAP_UINT16, 2, cacheAddress, dims, strides, box, elemStrides,
-                    Cu.TENSOR_MAP_INTERLEAVE_NONE, Cu.TENSOR_MAP_SWIZZLE_128B, Cu.TENSOR_MAP_L2_PROMOTION_256B,
-                    Cu.TENSOR_MAP_OOB_FILL_NONE);
+            FfmDriver.tensorMapEncodeTiled(map, FfmDriver.TENSOR_MAP_UINT16, 2, cacheAddress, dims, strides, box, elemStrides,
+                    FfmDriver.TENSOR_MAP_INTERLEAVE_NONE, FfmDriver.TENSOR_MAP_SWIZZLE_128B, FfmDriver.TENSOR_MAP_L2_PROMOTION_256B,
+                    FfmDriver.TENSOR_MAP_OOB_FILL_NONE);
             encodedFor = cacheAddress;
         }
         return map;

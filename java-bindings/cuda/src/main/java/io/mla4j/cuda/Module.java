@@ -2,17 +2,19 @@ package io.mla4j.cuda;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Set;
 import jcuda.driver.CUresult;
 import jcuda.driver.JCudaDriver;
 
-/** A loaded CUDA module (a fatbin image) and lookups of its kernels by name. */
+/** A loaded CUDA module (a fatbin image) and lookups of its kernels by name: JCuda, but for the enumeration. */
 final class Module implements AutoCloseable {
     final String source;
     private final Jcu.Module module = new Jcu.Module();
     private boolean unloaded;
-    private java.util.Set<String> names;
+    private Set<String> names;
 
     private Module(CudaContext ctx, byte[] image, String source) {
         this.source = source;
@@ -21,23 +23,17 @@ final class Module implements AutoCloseable {
         Jcu.check(JCudaDriver.cuModuleLoadData(module, image), "cuModuleLoadData(" + source + ")");
     }
 
-    /**
-     * Loads the image named by system property {@code property} (a file), else the class-path resource
-     * {@code resource}; null when neither exists.
-     */
-    static Module load(CudaContext ctx, String property, String resource) {
-        byte[] image = read(property, resource);
-        if (image == null) return null;
-        String src = System.getProperty(property) != null ? System.getProperty(property) : "classpath:" + resource;
-        return new Module(ctx, image, src);
+    /** Loads the image file {@code file} if given, else the packaged resource {@code resource}; null when neither exists. */
+    static Module load(CudaContext ctx, String file, String resource) {
+        byte[] image = read(file, resource);
+        return image == null ? null : new Module(ctx, image, file != null ? file : "resource:" + resource);
     }
 
     /** The image bytes, or null when absent (see {@link #load}). */
-    static byte[] read(String property, String resource) {
-        String file = System.getProperty(property);
+    static byte[] read(String file, String resource) {
         try {
             if (file != null) return Files.readAllBytes(Path.of(file));
-            try (InputStream in = Module.class.getClassLoader().getResourceAsStream(resource)) {
+            try (InputStream in = resource(resource)) {
                 return in == null ? null : in.readAllBytes();
             }
         } catch (IOException e) {
@@ -45,15 +41,52 @@ final class Module implements AutoCloseable {
         }
     }
 
+    /**
+     * A resource of the kernels jar (mla4j-kernels-cuda), on the class path or the module path; null when absent.
+     * Its entries live under io/mla4j/cuda/, a package this module owns: on the module path the class loader
+     * therefore looks only inside io.mla4j.cuda and misses them. So after the loader (class path, or a kernels jar
+     * on the class path beside a modular mla4j-cuda), each other module of this layer is asked directly; for the
+     * automatic module mla4j.kernels.cuda the folder is no package (no classes), so the resource is not encapsulated.
+     * (Other modules of the layer that lack the file answer null.)
+     */
+    static InputStream resource(String name) {
+        Class<?> me = Module.class;
+        ClassLoader loader = me.getClassLoader();
+        InputStream in = loader == null ? ClassLoader.getSystemResourceAsStream(name) : loader.getResourceAsStream(name);
+        if (in != null) return in;
+        java.lang.Module self = me.getModule();
+        ModuleLayer layer = self.isNamed() ? self.getLayer() : ModuleLayer.boot(); // unnamed: a kernels jar on the module path
+        if (layer == null) return null;
+        try {
+            for (java.lang.Module m : layer.modules()) {
+                if (m == self) continue;
+                in = m.getResourceAsStream(name);
+                if (in != null) return in;
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + name, e);
+        }
+        return null;
+    }
+
+    /** Whether the resource exists (for the availability probe: opens, reads nothing). */
+    static boolean hasResource(String name) {
+        try (InputStream in = resource(name)) {
+            return in != null;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
     /** The kernels this module holds (enumerated once, so absent ones are never asked for: no API errors). */
-    synchronized java.util.Set<String> functionNames() {
-        if (names == null) names = Cu.moduleFunctionNames(module.handle());
+    synchronized Set<String> functionNames() {
+        if (names == null) names = FfmDriver.moduleFunctionNames(module.handle());
         return names; // null: unknown (old driver); then every name is tried
     }
 
     /** The kernel's handle, or null when this module has no kernel of that name. */
     Jcu.Fn function(String name) {
-        java.util.Set<String> known = functionNames();
+        Set<String> known = functionNames();
         if (known != null && !known.contains(name)) return null;
         Jcu.Fn f = new Jcu.Fn();
         int rc = JCudaDriver.cuModuleGetFunction(f, module, name);

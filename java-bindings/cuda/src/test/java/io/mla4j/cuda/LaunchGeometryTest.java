@@ -6,61 +6,93 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.Properties;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
 /**
- * Java launches the kernels with the geometry their sources state; when a kernel's launch changes, this
+ * Java launches the kernels with the geometry their headers define; when a kernel's launch changes, this
  * fails in CI (no GPU needed) instead of a CUDA_ERROR_INVALID_VALUE on the GPU machine.
  */
 class LaunchGeometryTest {
     private static final Path KC = Path.of(System.getProperty("mla4j.kernelsDir", "../../kernels-cuda"));
 
+    /** The combine/scheduler geometry: schedule.h's values are DecodeKernels' defaults, and the sources use the macros. */
     @Test
-    void combineAndSchedulerStateWhatJavaLaunches() throws IOException {
+    void combineAndSchedulerGeometryComeFromScheduleH() throws IOException {
+        String h = Files.readString(KC.resolve("include/mla4j/schedule.h"));
+        assertEquals(DecodeKernels.COMBINE_THREADS_DEFAULT, define(h, "MLA4J_COMBINE_THREADS"), "combine block size");
+        assertEquals(DecodeKernels.COMBINE_COLUMN_PARTS_DEFAULT, define(h, "MLA4J_COMBINE_COLUMN_PARTS"), "combine grid z");
+        assertEquals(DecodeKernels.SCHEDULE_THREADS_DEFAULT, define(h, "MLA4J_SCHEDULE_THREADS"), "scheduler block size");
         String combine = Files.readString(KC.resolve("common/combine.cu"));
-        assertTrue(combine.contains(DecodeKernels.COMBINE_LAUNCH), "combine.cu no longer says '" + DecodeKernels.COMBINE_LAUNCH
-                + "': update DecodeKernels.launchDecode");
-        assertEquals(DecodeKernels.COMBINE_THREADS, 32 * define(combine, "constexpr int kCombineWarps = (\\d+);"), "combine block size");
-        assertEquals(io.mla4j.Mla.D_V / DecodeKernels.COMBINE_COLUMN_PARTS, define(combine, "constexpr int kColsPerCta = (\\d+);"),
-                "combine columns per CTA");
+        assertTrue(combine.contains("kCombineWarps = MLA4J_COMBINE_THREADS / 32"), "combine.cu must take its block size from schedule.h");
+        assertTrue(combine.contains("kColsPerCta = MLA4J_D_V / MLA4J_COMBINE_COLUMN_PARTS"), "combine.cu must take its column split from schedule.h");
         String sched = Files.readString(KC.resolve("common/scheduler.cu"));
-        assertTrue(sched.contains(DecodeKernels.SCHEDULE_LAUNCH), "scheduler.cu no longer says '" + DecodeKernels.SCHEDULE_LAUNCH + "'");
+        assertTrue(sched.contains("__launch_bounds__(MLA4J_SCHEDULE_THREADS)"), "scheduler.cu must take its block size from schedule.h");
+    }
+
+    /** The build packages those values beside the fatbin (scripts/gpu-launch-props.sh): it must print what the header says. */
+    @Test
+    void launchPropertiesScriptPrintsTheHeaderValues() throws Exception {
+        Path script = KC.resolve("../scripts/gpu-launch-props.sh");
+        // NVCC=/bin/false: only the header-derived lines (the sm80 constants need a compiler and are checked on the GPU)
+        ProcessBuilder pb = new ProcessBuilder(List.of("bash", script.toString())).redirectError(ProcessBuilder.Redirect.DISCARD);
+        pb.environment().put("NVCC", "/bin/false");
+        Process q = pb.start();
+        Properties props = new Properties();
+        props.load(q.getInputStream());
+        assertTrue(q.waitFor(60, TimeUnit.SECONDS) && q.exitValue() == 0, "gpu-launch-props.sh failed");
+        assertEquals(String.valueOf(DecodeKernels.COMBINE_THREADS_DEFAULT), props.getProperty("combine.threads"));
+        assertEquals(String.valueOf(DecodeKernels.COMBINE_COLUMN_PARTS_DEFAULT), props.getProperty("combine.columnParts"));
+        assertEquals(String.valueOf(DecodeKernels.SCHEDULE_THREADS_DEFAULT), props.getProperty("schedule.threads"));
+        assertEquals(String.valueOf(DecodeKernels.SM90_THREADS_DEFAULT), props.getProperty("sm90.threads"), "sm90.threads");
+        assertEquals(String.valueOf(DecodeKernels.SM90_SMEM_DEFAULT), props.getProperty("sm90.smem"), "sm90.smem");
     }
 
     /** The combine's rows per CTA: a power of two dividing its 8 warps, more warps per row for more splits. */
     @Test
     void combineRowsPerCtaFollowsTheSplitCount() {
-        assertEquals(8, DecodeKernels.combineRowsPerCta(1));
-        assertEquals(8, DecodeKernels.combineRowsPerCta(4));
-        assertEquals(4, DecodeKernels.combineRowsPerCta(5));
-        assertEquals(2, DecodeKernels.combineRowsPerCta(16));
-        assertEquals(1, DecodeKernels.combineRowsPerCta(17));
-        assertEquals(1, DecodeKernels.combineRowsPerCta(132));
+        int t = DecodeKernels.COMBINE_THREADS_DEFAULT;
+        assertEquals(8, DecodeKernels.combineRowsPerCta(1, t));
+        assertEquals(8, DecodeKernels.combineRowsPerCta(4, t));
+        assertEquals(4, DecodeKernels.combineRowsPerCta(5, t));
+        assertEquals(2, DecodeKernels.combineRowsPerCta(16, t));
+        assertEquals(1, DecodeKernels.combineRowsPerCta(17, t));
+        assertEquals(1, DecodeKernels.combineRowsPerCta(132, t));
     }
 
-    /** The sm90 numbers reach Java through scripts/gpu-launch-props.sh (packaged beside the fatbin): it must find them. */
+    /**
+     * The sm90 numbers reach Java through scripts/gpu-launch-props.sh (packaged beside the fatbin); Java's defaults,
+     * used by a build without that file, must be the header's.
+     */
     @Test
-    void sm90LaunchHeaderStillParses() throws IOException {
+    void sm90DefaultsAreTheHeaders() throws IOException {
         String h = Files.readString(KC.resolve("sm90/sm90_launch.h"));
-        assertTrue(define(h, "(?m)^#define MLA4J_SM90_THREADS (\\d+)") > 0);
-        assertTrue(define(h, "(?m)^#define MLA4J_SM90_SMEM_BYTES (\\d+)") > 0);
+        assertEquals(DecodeKernels.SM90_THREADS_DEFAULT, define(h, "MLA4J_SM90_THREADS"), "sm90 block size");
+        assertEquals(DecodeKernels.SM90_SMEM_DEFAULT, define(h, "MLA4J_SM90_SMEM_BYTES"), "sm90 dynamic shared memory");
     }
 
-    /** The portable kernel: the grid Java uses, and the constant scripts/gpu-launch-props.sh compiles and prints. */
+    /**
+     * The portable kernel: its block size is Java's default (gpu-launch-props.sh prints the compiled value on a
+     * machine with nvcc), and it still defines the shared-memory macro that script compiles.
+     */
     @Test
-    void sm80StatesWhatJavaLaunches() throws IOException {
+    void sm80DefinesWhatJavaLaunches() throws IOException {
         Path src = KC.resolve("sm80/decode_sm80.cu");
         org.junit.jupiter.api.Assumptions.assumeTrue(Files.exists(src), "no kernels-cuda/sm80/decode_sm80.cu yet");
         String k = Files.readString(src);
-        assertTrue(k.contains(DecodeKernels.SM80_LAUNCH), "decode_sm80.cu no longer says '" + DecodeKernels.SM80_LAUNCH + "'");
-        assertTrue(k.contains("#define MLA4J_SM80_SMEM"), "decode_sm80.cu no longer defines MLA4J_SM80_SMEM");
+        Matcher m = Pattern.compile("constexpr int kThreads = (\\d+);").matcher(k);
+        assertTrue(m.find(), "decode_sm80.cu no longer defines kThreads");
+        assertEquals(DecodeKernels.SM80_THREADS_DEFAULT, Integer.parseInt(m.group(1)), "sm80 block size");
+        assertTrue(k.contains("#define MLA4J_SM80_SMEM_BYTES"), "decode_sm80.cu no longer defines MLA4J_SM80_SMEM_BYTES");
     }
 
-    private static int define(String text, String regex) {
-        Matcher m = Pattern.compile(regex).matcher(text);
-        assertTrue(m.find(), "no match for " + regex);
+    private static int define(String text, String name) {
+        Matcher m = Pattern.compile("(?m)^#define " + name + " (\\d+)").matcher(text);
+        assertTrue(m.find(), "no #define " + name);
         return Integer.parseInt(m.group(1));
     }
 }

@@ -17,6 +17,9 @@ import java.lang.foreign.ValueLayout;
  * (see kernels-cuda/common/baseline_softmax.cu). Sequences are padded to the longest one, so the GEMMs
  * do {@code b * max_sk} keys of work, as a plain batched-GEMM implementation would. Same inputs and
  * outputs as {@link CudaBackend#decode}; for the bench and as a second opinion in tests.
+ *
+ * <p>Measurement only: it ships in the bench artifact (class path), in this package to reach the backend's
+ * package-private plan buffers and helper kernels (see {@link CudaDiagnostics}).
  */
 public final class CublasBaseline implements AutoCloseable {
     private final CudaBackend be;
@@ -76,7 +79,7 @@ public final class CublasBaseline implements AutoCloseable {
         args.set(ValueLayout.JAVA_FLOAT, 88, s.scale());
 
         HelperKernels h = be.helpers();
-        long st = ctx.stream();
+        long st = ctx.streamHandle();
         int dt = s.dtype() == DType.BF16 ? cublas_h.CUDA_R_16BF() : cublas_h.CUDA_R_16F();
         h.gather.launch(sk / Mla.BLOCK_SIZE, b, 1, 256, 1, 1, 0, st, argv);
         // S^T (col-major, max_sk x rows) = K_s (max_sk x 576) . Q_s^T, per sequence

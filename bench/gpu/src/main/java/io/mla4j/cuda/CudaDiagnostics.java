@@ -12,6 +12,10 @@ import java.util.Locale;
  * which mla4j kernels the fatbin holds, the two roofline ceilings (device copy bandwidth counting read +
  * write, bf16 GEMM rate through cuBLAS) and the CPU cost of one FFM kernel launch.
  * {@code java ... io.mla4j.cuda.CudaDiagnostics [--no-ceilings]}
+ *
+ * <p>Measurement only, so it ships in the bench artifact, not in mla4j-cuda: it is in package io.mla4j.cuda
+ * to reach the backend's package-private driver layer, which works on the class path (both jars in one
+ * class loader) where the GPU scripts run it; on the module path the package would be split.
  */
 public final class CudaDiagnostics {
     private CudaDiagnostics() {}
@@ -28,7 +32,8 @@ public final class CudaDiagnostics {
             long[] mem = ctx.memInfo();
             System.out.printf(Locale.ROOT, "device 0: %s, sm_%d%d, %d SMs, %d B opt-in shared memory/block, driver API %d, %.1f/%.1f GiB free%n",
                     ctx.name, ctx.ccMajor, ctx.ccMinor, ctx.smCount, ctx.maxSmemOptin, v[0], mem[0] / 1073741824.0, mem[1] / 1073741824.0);
-            try (Module m = Module.load(ctx, DecodeKernels.FATBIN_PROPERTY, DecodeKernels.FATBIN_RESOURCE)) {
+            CudaOptions opt = CudaOptions.fromSystemProperties();
+            try (Module m = Module.load(ctx, opt.fatbin(), DecodeKernels.FATBIN_RESOURCE)) {
                 if (m == null) {
                     System.out.println("kernel fatbin: absent");
                 } else {
@@ -40,10 +45,10 @@ public final class CudaDiagnostics {
             } catch (RuntimeException e) {
                 System.out.println("kernel fatbin: failed to load: " + e.getMessage());
             }
-            try (HelperKernels h = new HelperKernels(ctx)) {
+            try (HelperKernels h = new HelperKernels(ctx, opt.baselineFatbin())) {
                 for (boolean critical : new boolean[] {true, false, true})
                     System.out.printf(Locale.ROOT, "FFM cuLaunchKernel (%s), CPU per launch: %.2f us (median of 50 batches of 100 empty launches, after 20000)%n",
-                            critical ? "default handle" + (Boolean.getBoolean("mla4j.cuda.criticalLaunch") ? ", critical" : ", plain") : "plain", launchCpuUs(ctx, h, critical));
+                            critical ? "default handle" + (FfmDriver.CRITICAL_LAUNCH ? ", critical" : ", plain") : "plain", launchCpuUs(ctx, h, critical));
                 if (ceilings) {
                     Ceilings c = ceilings(ctx, h);
                     System.out.printf(Locale.ROOT, "ceilings: copy %.0f GB/s (read+write), bf16 GEMM %.0f TFLOP/s%n",
@@ -59,13 +64,21 @@ public final class CudaDiagnostics {
         int warm = 200; // batches: lets the JIT compile the downcall path
         for (int r = 0; r < t.length + warm; r++) {
             long t0 = System.nanoTime();
-            for (int i = 0; i < 100; i++) h.emptyLaunch(critical);
+            for (int i = 0; i < 100; i++) emptyLaunch(ctx, h, critical);
             long t1 = System.nanoTime();
             ctx.synchronize();
             if (r >= warm) t[r - warm] = (t1 - t0) / 100e3;
         }
         Arrays.sort(t);
         return t[t.length / 2];
+    }
+
+    /** An empty launch of the fill kernel (n = 0) through the default handle or the plain one. */
+    private static void emptyLaunch(CudaContext ctx, HelperKernels h, boolean critical) {
+        h.fillArgs.set(java.lang.foreign.ValueLayout.JAVA_LONG, 8, 0L);
+        long f = h.fill.handle(), s = ctx.streamHandle();
+        int rc = critical ? FfmDriver.launch(f, 1, 1, 1, 32, 1, 1, 0, s, h.fillArgv) : FfmDriver.launchPlain(f, 1, 1, 1, 32, 1, 1, 0, s, h.fillArgv);
+        Jcu.check(rc, "cuLaunchKernel(mla4j_fill_random)");
     }
 
     /** The two ceilings, on the backend's device. */
@@ -82,7 +95,7 @@ public final class CudaDiagnostics {
             double[] ms = new double[15];
             for (int i = 0; i < ms.length + 3; i++) {
                 e0.record();
-                Cu.memcpyDtoD(b.address(), a.address(), n, ctx.stream());
+                ctx.copyOnDevice(b.address(), a.address(), n);
                 e1.record();
                 float t = e1.elapsedMsSince(e0);
                 if (i >= 3) ms[i - 3] = t;
@@ -92,7 +105,7 @@ public final class CudaDiagnostics {
         int m = 8192;
         long bytes = 2L * m * m;
         try (DeviceBuffer a = ctx.alloc(bytes); DeviceBuffer b = ctx.alloc(bytes); DeviceBuffer c = ctx.alloc(bytes);
-             Cublas blas = new Cublas(ctx.stream()); CudaEvent e0 = new CudaEvent(ctx); CudaEvent e1 = new CudaEvent(ctx)) {
+             Cublas blas = new Cublas(ctx.streamHandle()); CudaEvent e0 = new CudaEvent(ctx); CudaEvent e1 = new CudaEvent(ctx)) {
             h.fillRandom(a.address(), (long) m * m, DType.BF16, 2, 1f); // random, never zeros: zeros run faster
             h.fillRandom(b.address(), (long) m * m, DType.BF16, 3, 1f);
             int bf = cublas_h.CUDA_R_16BF();
