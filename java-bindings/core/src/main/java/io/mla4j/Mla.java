@@ -40,6 +40,8 @@ public final class Mla {
      * no-key marker), so it is refused rather than computed wrong.
      */
     public static final float MAX_SCALE = 1024f;
+    /** Alignment every device tensor's address must have (16 bytes: the widest load of a device kernel, and TMA's rule). */
+    public static final int DEVICE_ALIGNMENT = 16;
     /** Smallest softmax scale a plan accepts (positive normal floats; subnormal scales are refused). */
     public static final float MIN_SCALE = Float.MIN_NORMAL;
 

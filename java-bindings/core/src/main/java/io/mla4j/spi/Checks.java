@@ -50,6 +50,9 @@ public final class Checks {
             }
         } else if (t.address() == 0 && t.byteSize() > 0) {
             throw bad(arg, "device address is null");
+        } else if (t.address() % Mla.DEVICE_ALIGNMENT != 0) {
+            throw bad(arg, "device address 0x" + Long.toHexString(t.address()) + " is not aligned to " + Mla.DEVICE_ALIGNMENT
+                    + " bytes (Mla.DEVICE_ALIGNMENT: device kernels load 16 bytes at a time)");
         }
     }
 
