@@ -23,6 +23,18 @@ if [ -d java-bindings/cuda/target/classes ]; then
     [ -f "$j" ] && cp="$cp:$j"
   done
 fi
+if [ "$mode" = long ]; then
+  # the children run for minutes: give them a snapshot of the classes, so a rebuild meanwhile cannot break them
+  snap="$(mktemp -d "${TMPDIR:-/tmp}/mla4j-fuzz-classes.XXXXXX")"
+  trap 'rm -rf "$snap"' EXIT
+  snapcp=""
+  IFS=: read -ra parts <<< "$cp"
+  for i in "${!parts[@]}"; do
+    p="${parts[$i]}"
+    if [ -d "$p" ]; then cp -r "$p" "$snap/$i"; snapcp="$snapcp:$snap/$i"; else snapcp="$snapcp:$p"; fi
+  done
+  cp="${snapcp#:}"
+fi
 seed="${MLA4J_FUZZ_SEED:-1}"
 run() { "$JAVA_HOME/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xss4m \
   -Dmla4j.ascend.cores="${MLA4J_ASCEND_CORES:-4}" ${MLA4J_FUZZ_JAVA_OPTS:-} -cp "$cp" io.mla4j.conformance.fuzz.FuzzMain "$@"; }
