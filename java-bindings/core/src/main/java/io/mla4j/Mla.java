@@ -19,8 +19,37 @@ public final class Mla {
     /** 576^-0.5, FlashMLA's default softmax scale. */
     public static float defaultScale() { return (float) (1.0 / Math.sqrt(D_QK)); }
 
-    /** Number of 64-token blocks needed to hold {@code seqlen} tokens. */
-    public static int blocksFor(int seqlen) { return (seqlen + BLOCK_SIZE - 1) / BLOCK_SIZE; }
+    // ---- Limits: the one place every bound a caller can hit lives (docs/RELIABILITY.md lists them) ----
+
+    /**
+     * Longest sequence (s_k) a plan accepts: 2^31 - 64 tokens, the largest multiple of the block size
+     * that fits an int, so a block count can never overflow.
+     */
+    public static final int MAX_SEQLEN = Integer.MAX_VALUE - (BLOCK_SIZE - 1);
+    /** Most cache blocks one sequence can use: MAX_SEQLEN / 64 = 2^25 - 1. */
+    public static final int MAX_BLOCKS_PER_SEQUENCE = MAX_SEQLEN / BLOCK_SIZE;
+    /** Largest batch b of a plan. */
+    public static final int MAX_BATCH = 1 << 20;
+    /** Most block-table entries (b * max_blocks) of a plan: the plan keeps the table as one int array. */
+    public static final int MAX_BLOCK_TABLE_ENTRIES = Integer.MAX_VALUE - 8;
+    /** Most packed query rows per sequence, h_q * s_q. Backends may support fewer (checkSupported says so). */
+    public static final int MAX_ROWS = 1 << 12;
+    /**
+     * Largest softmax scale a plan accepts. The default is 576^-0.5 (about 0.042); scaled models use up
+     * to about 0.2. A larger scale turns fp32 scores into infinities (cpu: NaN; others: lse = +inf, the
+     * no-key marker), so it is refused rather than computed wrong.
+     */
+    public static final float MAX_SCALE = 1024f;
+    /** Alignment every device tensor's address must have (16 bytes: the widest load of a device kernel, and TMA's rule). */
+    public static final int DEVICE_ALIGNMENT = 16;
+    /** Smallest softmax scale a plan accepts (positive normal floats; subnormal scales are refused). */
+    public static final float MIN_SCALE = Float.MIN_NORMAL;
+
+    /** Number of 64-token blocks needed to hold {@code seqlen} tokens (long math: never overflows). */
+    public static int blocksFor(int seqlen) {
+        if (seqlen < 0) throw new IllegalArgumentException("seqlen: " + seqlen + " is negative");
+        return (int) (((long) seqlen + BLOCK_SIZE - 1) / BLOCK_SIZE);
+    }
 
     /**
      * Keys visible to query row {@code i} (0-based among s_q rows) of a sequence of s_k keys.

@@ -124,14 +124,21 @@ public final class AscendBackend extends AbstractMlaBackend {
     @Override
     public Tensor allocate(DType dtype, long... shape) {
         ensureOpen();
-        if (dtype == null) throw Checks.bad("dtype", "is null");
-        long numel = 1;
-        for (long d : shape) {
-            if (d < 0) throw Checks.bad("shape", "has a negative dimension: " + java.util.Arrays.toString(shape));
-            numel = Math.multiplyExact(numel, d);
+        long bytes = Checks.allocation(dtype, shape);
+        long address = malloc(Math.max(1, bytes));
+        // openness(): once this backend closes (and frees the buffer) the tensor reads as closed everywhere
+        return Tensor.onDevice(MEMORY, address, dtype, shape, () -> free(address), openness());
+    }
+
+    /** Heads the kernel's tiling supports (mla4j_mla_tiling: num_heads in [1, 128]). */
+    public static final int MAX_HEADS = 128;
+
+    @Override
+    public void checkSupported(int numHeads, int queryLen, DType dtype) {
+        super.checkSupported(numHeads, queryLen, dtype);
+        if (numHeads > MAX_HEADS) {
+            throw Checks.bad("numHeads", "h_q is " + numHeads + ", the Ascend kernel supports h_q in [1, " + MAX_HEADS + "]");
         }
-        long address = malloc(Math.max(1, numel * dtype.byteSize()));
-        return Tensor.onDevice(MEMORY, address, dtype, shape, () -> free(address));
     }
 
     /** aclrtMalloc, remembered until freed so close() can free what callers leaked. */
@@ -163,17 +170,7 @@ public final class AscendBackend extends AbstractMlaBackend {
     @Override
     public void copy(Tensor src, Tensor dst) {
         ensureOpen();
-        if (src == null || dst == null) throw Checks.bad(src == null ? "src" : "dst", "is null");
-        for (Tensor t : new Tensor[] {src, dst}) {
-            String arg = t == src ? "src" : "dst";
-            if (t.isClosed()) throw Checks.bad(arg, "is closed (its memory was freed)");
-            if (!t.isHost() && !t.location().equals(MEMORY))
-                throw Checks.bad(arg, "is in " + t.location() + " memory; this backend copies between host and " + MEMORY);
-            if (t.isHost() && t.segment().byteSize() < t.byteSize())
-                throw Checks.bad(arg, "segment holds " + t.segment().byteSize() + " bytes, needs " + t.byteSize());
-        }
-        if (src.dtype() != dst.dtype()) throw Checks.bad("dst", "dtype " + dst.dtype() + " differs from src " + src.dtype());
-        if (src.byteSize() != dst.byteSize()) throw Checks.bad("dst", dst.byteSize() + " bytes, src has " + src.byteSize());
+        Checks.copyArgs(src, dst, MEMORY);
         long n = src.byteSize();
         if (n == 0) return;
         synchronize();  // queued kernels may read or write either side

@@ -20,6 +20,10 @@ final class AscendPlan extends MlaPlan {
         super(backend, spec, schedule, seqlens, blockTable);
         this.backend = backend;
         MlaKernel.Tiling t = kernel.tiling(spec, seqlens, backend.cores());
+        if (blockTable.length == 0) { // 0 columns, every seqlen 0: one column of -1 that the kernel never reads
+            blockTable = new int[seqlens.length];
+            java.util.Arrays.fill(blockTable, -1);
+        }
         this.blockDim = t.blockDim();
         long bt = 0, sl = 0, ti = 0, ws = 0;
         try (Arena a = Arena.ofConfined()) {

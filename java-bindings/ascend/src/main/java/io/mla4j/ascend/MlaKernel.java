@@ -36,7 +36,8 @@ final class MlaKernel {
             MlaTilingInput.batch(in, seqlens.length);
             MlaTilingInput.q_len(in, spec.queryLen());
             MlaTilingInput.num_heads(in, spec.numHeads());
-            MlaTilingInput.max_blocks(in, (int) spec.blockTable().dim(1));
+            // a 0-column table (every seqlen 0) goes to the kernel as one column of -1 (see AscendPlan)
+            MlaTilingInput.max_blocks(in, paddedColumns(spec));
             MlaTilingInput.num_cache_blocks(in, spec.numCacheBlocks());
             MlaTilingInput.dtype(in, spec.dtype() == DType.BF16 ? mla4j_ascend_tiling_h.MLA4J_DT_BF16() : mla4j_ascend_tiling_h.MLA4J_DT_FP16());
             MlaTilingInput.causal(in, spec.effectiveCausal() ? 1 : 0);
@@ -44,16 +45,39 @@ final class MlaKernel {
             MlaTilingInput.scale(in, spec.scale());
             MlaTilingInput.seqlens(in, a.allocateFrom(ValueLayout.JAVA_INT, seqlens));
             long size = mla4j_ascend_tiling_h.mla4j_mla_tiling_size(in);
-            if (size < MlaTiling.sizeof()) throw Checks.bad("spec", "the Ascend kernel's tiling rejects this step (mla4j_mla_tiling_size = " + size + ")");
-            MemorySegment blob = a.allocate(size, 8);
             MemorySegment err = a.allocate(512);
+            if (size < MlaTiling.sizeof()) {
+                // the size query gives no reason: ask the tiling itself, which fills err without a blob
+                int rc = mla4j_ascend_tiling_h.mla4j_mla_tiling(in, MemorySegment.NULL, 0, err, err.byteSize());
+                throw Checks.bad(argumentOf(err.getString(0)), "the Ascend kernel's tiling rejects this step: " + err.getString(0)
+                        + " (mla4j_mla_tiling returned " + rc + ")");
+            }
+            MemorySegment blob = a.allocate(size, 8);
             int rc = mla4j_ascend_tiling_h.mla4j_mla_tiling(in, blob, size, err, err.byteSize());
-            if (rc != 0) throw Checks.bad("spec", "the Ascend kernel cannot run this step: " + err.getString(0) + " (mla4j_mla_tiling returned " + rc + ")");
+            if (rc != 0) throw Checks.bad(argumentOf(err.getString(0)), "the Ascend kernel cannot run this step: " + err.getString(0) + " (mla4j_mla_tiling returned " + rc + ")");
             long used = Integer.toUnsignedLong(MlaTiling.tiling_bytes(blob));
             if (used < MlaTiling.sizeof() || used > size)
                 throw new IllegalStateException("mla4j_mla_tiling reported tiling_bytes = " + used + " for a blob of " + size + " bytes");
             return new Tiling(blob.asSlice(0, used).toArray(ValueLayout.JAVA_BYTE), MlaTiling.block_dim(blob),
                     MlaTiling.workspace_bytes(blob));
         }
+    }
+
+    /** Block-table columns the kernel sees: the table's, or 1 (all -1) for a 0-column table. */
+    static int paddedColumns(PlanSpec spec) {
+        return (int) Math.max(1, spec.blockTable().dim(1));
+    }
+
+    /** The PlanSpec argument a tiling message is about (the C names its field first), else "spec". */
+    static String argumentOf(String message) {
+        String m = message == null ? "" : message;
+        if (m.startsWith("num_heads")) return "numHeads";
+        if (m.startsWith("q_len")) return "queryLen";
+        if (m.startsWith("batch") || m.startsWith("seqlens")) return "seqlens";
+        if (m.startsWith("max_blocks")) return "blockTable";
+        if (m.startsWith("num_cache_blocks")) return "numCacheBlocks";
+        if (m.startsWith("scale")) return "scale";
+        if (m.startsWith("dtype")) return "dtype";
+        return "spec";
     }
 }

@@ -20,6 +20,24 @@ public final class ReferenceBackend extends HostBackend {
     @Override public String description() { return "pure-Java fp64 oracle (slow; for checking)"; }
     @Override protected int parallelism(PlanSpec spec) { return 1; }
 
+    /** The oracle holds the cache, q and o as Java arrays: at most 2^31 - 9 elements each. */
+    static final long MAX_ARRAY = Integer.MAX_VALUE - 8;
+
+    @Override
+    protected void checkPlan(PlanSpec spec) {
+        long cacheElems = (long) spec.numCacheBlocks() * Mla.BLOCK_SIZE * Mla.D_QK;
+        if (cacheElems > MAX_ARRAY) {
+            throw io.mla4j.spi.Checks.bad("numCacheBlocks", "is " + spec.numCacheBlocks()
+                    + "; the reference backend holds the cache as one"
+                    + " Java array, at most " + MAX_ARRAY / ((long) Mla.BLOCK_SIZE * Mla.D_QK) + " blocks");
+        }
+        long qElems = (long) spec.batch() * spec.queryLen() * spec.numHeads() * Mla.D_QK;
+        if (qElems > MAX_ARRAY) {
+            throw io.mla4j.spi.Checks.bad("numHeads", "b * s_q * h_q * 576 = " + qElems + " query elements; the reference backend"
+                    + " holds q as one Java array, at most " + MAX_ARRAY);
+        }
+    }
+
     @Override
     protected void doDecode(MlaPlan plan, Tensor q, Tensor kCache, Tensor out, Tensor lse) {
         Result r = compute(plan, q, kCache);

@@ -36,8 +36,31 @@ public abstract class AbstractMlaBackend implements MlaBackend {
     /** Frees backend resources; called once. */
     protected abstract void release();
 
+    /**
+     * Backend limits that depend on the whole step (cache size, batch, table width), beyond
+     * {@link #checkSupported}: throws {@link IllegalArgumentException} naming the argument. Called by
+     * {@link #plan} after the shared checks; the default accepts everything the shared checks accept.
+     */
+    protected void checkPlan(PlanSpec spec) {}
+
+    /** False once this backend is closed: give it to {@link Tensor#onDevice(String, long, DType, long[], AutoCloseable,
+     *  java.util.function.BooleanSupplier)} so this backend's tensors read as closed once it is. */
+    protected final java.util.function.BooleanSupplier openness() { return openness; }
+
+    private final java.util.function.BooleanSupplier openness = () -> !closed;
+
+    /** True once {@link #close()} has run (or is running). */
+    public boolean isClosed() { return closed; }
+
     @Override
     public void checkSupported(int numHeads, int queryLen, DType dtype) {
+        if (dtype == null) throw Checks.bad("dtype", "is null");
+        if (numHeads < 1) throw Checks.bad("numHeads", "h_q is " + numHeads + ", expected >= 1");
+        if (queryLen < 1) throw Checks.bad("queryLen", "s_q is " + queryLen + ", expected >= 1");
+        if ((long) numHeads * queryLen > Mla.MAX_ROWS) {
+            throw Checks.bad("numHeads", "h_q * s_q = " + (long) numHeads * queryLen
+                    + " query rows, at most Mla.MAX_ROWS = " + Mla.MAX_ROWS);
+        }
         if (!dtype.isDecodeType()) throw Checks.bad("dtype", "is " + dtype + ", " + name() + " supports BF16 and FP16");
     }
 
@@ -46,6 +69,7 @@ public abstract class AbstractMlaBackend implements MlaBackend {
         ensureOpen();
         int[] seqlens = Checks.planSpec(spec);
         checkSupported(spec.numHeads(), spec.queryLen(), spec.dtype());
+        checkPlan(spec);
         int[] table = spec.blockTable().toIntArray();
         SplitSchedule schedule = SplitSchedule.compute(seqlens, Math.max(1, parallelism(spec)), splitOverheadBlocks(spec));
         return createPlan(spec, schedule, seqlens, table);
@@ -55,7 +79,7 @@ public abstract class AbstractMlaBackend implements MlaBackend {
     public final void decode(MlaPlan plan, Tensor q, Tensor kCache, Tensor out, Tensor lse) {
         ensureOpen();
         if (plan == null) throw Checks.bad("plan", "is null");
-        if (plan.isClosed()) throw Checks.bad("plan", "is closed");
+        if (plan.isClosed()) throw Checks.closed("plan", "is closed");
         if (plan.backend() != this) throw Checks.bad("plan", "was made by another backend (" + plan.backend().name() + ")");
         PlanSpec s = plan.spec();
         long b = plan.batch(), sq = s.queryLen(), hq = s.numHeads();
@@ -65,9 +89,9 @@ public abstract class AbstractMlaBackend implements MlaBackend {
         Checks.rank("kCache", kCache, 4, "[num_blocks, 64, 1, 576]");
         Checks.tensor("kCache", kCache, mem, s.dtype(), s.numCacheBlocks(), Mla.BLOCK_SIZE, Mla.H_KV, Mla.D_QK);
         Checks.rank("out", out, 4, "[b, s_q, h_q, 512]");
-        Checks.tensor("out", out, mem, s.dtype(), b, sq, hq, Mla.D_V);
+        Checks.output("out", out, mem, s.dtype(), b, sq, hq, Mla.D_V);
         Checks.rank("lse", lse, 3, "[b, h_q, s_q]");
-        Checks.tensor("lse", lse, mem, DType.FP32, b, hq, sq);
+        Checks.output("lse", lse, mem, DType.FP32, b, hq, sq);
         doDecode(plan, q, kCache, out, lse);
     }
 

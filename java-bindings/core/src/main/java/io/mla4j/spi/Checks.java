@@ -18,11 +18,21 @@ public final class Checks {
         return new IllegalArgumentException(arg + ": " + problem);
     }
 
+    /** An {@link IllegalStateException} for a closed backend, plan or tensor, naming it. */
+    public static IllegalStateException closed(String arg, String what) {
+        return new IllegalStateException(arg + ": " + what);
+    }
+
+    /** Not null and not closed (closed: {@link IllegalStateException}). */
+    public static void open(String arg, Tensor t) {
+        if (t == null) throw bad(arg, "is null");
+        if (t.isClosed()) throw closed(arg, "is closed (its memory was freed, or the backend that owns it was closed)");
+    }
+
     /** Not null, not closed, in the expected memory, of this dtype and exact shape; host memory big enough and aligned. */
     public static void tensor(String arg, Tensor t, String memory, DType dtype, long... shape) {
-        if (t == null) throw bad(arg, "is null");
-        if (t.isClosed()) throw bad(arg, "is closed (its memory was freed)");
-        if (!t.location().equals(memory)) {
+        open(arg, t);
+        if (!t.location().equals(memory) || t.isHost() != memory.equals("host")) {
             throw bad(arg, "is in " + t.location() + " memory, expected " + memory
                     + " memory (allocate it with this backend, or copy it there)");
         }
@@ -40,7 +50,42 @@ public final class Checks {
             }
         } else if (t.address() == 0 && t.byteSize() > 0) {
             throw bad(arg, "device address is null");
+        } else if (t.address() % Mla.DEVICE_ALIGNMENT != 0) {
+            throw bad(arg, "device address 0x" + Long.toHexString(t.address()) + " is not aligned to " + Mla.DEVICE_ALIGNMENT
+                    + " bytes (Mla.DEVICE_ALIGNMENT: device kernels load 16 bytes at a time)");
         }
+    }
+
+    /** {@link #tensor} for an output: also writable (not a read-only segment). */
+    public static void output(String arg, Tensor t, String memory, DType dtype, long... shape) {
+        tensor(arg, t, memory, dtype, shape);
+        if (t.isReadOnly()) throw bad(arg, "is a read-only segment; an output must be writable");
+    }
+
+    /**
+     * The arguments of {@code copy(src, dst)} as every backend must check them: not null, open, same dtype
+     * and byte size, host segments big enough, dst writable, and each side in host memory or in {@code memory}.
+     */
+    public static void copyArgs(Tensor src, Tensor dst, String memory) {
+        open("src", src);
+        open("dst", dst);
+        for (Tensor t : new Tensor[] {src, dst}) {
+            String arg = t == src ? "src" : "dst";
+            if (!t.isHost() && !t.location().equals(memory)) {
+                throw bad(arg, "is in " + t.location() + " memory; this backend copies between host and " + memory + " memory");
+            }
+            if (t.isHost() && t.segment().byteSize() < t.byteSize()) {
+                throw bad(arg, "segment holds " + t.segment().byteSize() + " bytes, needs " + t.byteSize());
+            }
+        }
+        if (dst.isReadOnly()) throw bad("dst", "is a read-only segment");
+        if (src.dtype() != dst.dtype()) throw bad("dst", "dtype " + dst.dtype() + " differs from src " + src.dtype());
+        if (src.byteSize() != dst.byteSize()) throw bad("dst", dst.byteSize() + " bytes, src has " + src.byteSize());
+    }
+
+    /** Validates a shape for {@code allocate}: dtype and shape not null, no negative dims, byte size fits a long. Returns the bytes. */
+    public static long allocation(DType dtype, long[] shape) {
+        return Tensor.byteSize(dtype, shape);
     }
 
     /** Rank-only check with a readable message, used before shape comparisons. */
@@ -61,22 +106,42 @@ public final class Checks {
         rank("blockTable", spec.blockTable(), 2, "[b, max_blocks]");
         long b = spec.seqlens().dim(0);
         if (b < 1) throw bad("seqlens", "batch size is 0, expected >= 1");
+        if (b > Mla.MAX_BATCH) throw bad("seqlens", "batch size is " + b + ", at most Mla.MAX_BATCH = " + Mla.MAX_BATCH);
         tensor("seqlens", spec.seqlens(), "host", DType.INT32, b);
         long maxBlocks = spec.blockTable().dim(1);
         tensor("blockTable", spec.blockTable(), "host", DType.INT32, b, maxBlocks);
+        if (maxBlocks > Mla.MAX_BLOCKS_PER_SEQUENCE) {
+            throw bad("blockTable", "has " + maxBlocks + " columns, at most Mla.MAX_BLOCKS_PER_SEQUENCE = " + Mla.MAX_BLOCKS_PER_SEQUENCE);
+        }
+        if (b * maxBlocks > Mla.MAX_BLOCK_TABLE_ENTRIES) { // both factors are bounded above, so the product fits a long
+            throw bad("blockTable", "has " + b * maxBlocks + " entries, at most Mla.MAX_BLOCK_TABLE_ENTRIES = " + Mla.MAX_BLOCK_TABLE_ENTRIES);
+        }
         if (spec.numCacheBlocks() < 1) throw bad("numCacheBlocks", "is " + spec.numCacheBlocks() + ", expected >= 1");
         if (spec.numHeads() < 1) throw bad("numHeads", "h_q is " + spec.numHeads() + ", expected >= 1");
         if (spec.queryLen() < 1) throw bad("queryLen", "s_q is " + spec.queryLen() + ", expected >= 1");
+        long rows = (long) spec.numHeads() * spec.queryLen();
+        if (rows > Mla.MAX_ROWS) {
+            throw bad(spec.numHeads() >= spec.queryLen() ? "numHeads" : "queryLen", "h_q * s_q = " + spec.numHeads() + " * "
+                    + spec.queryLen() + " = " + rows + " query rows, at most Mla.MAX_ROWS = " + Mla.MAX_ROWS);
+        }
         if (!spec.dtype().isDecodeType()) throw bad("dtype", "is " + spec.dtype() + ", expected BF16 or FP16");
-        if (!Float.isFinite(spec.scale()) || spec.scale() <= 0) {
-            throw bad("scale", "is " + spec.scale() + ", expected a finite positive number (default 576^-0.5)");
+        float scale = spec.scale();
+        if (!Float.isFinite(scale) || scale <= 0) {
+            throw bad("scale", "is " + scale + ", expected a finite positive number (default 576^-0.5)");
+        }
+        if (scale < Mla.MIN_SCALE || scale > Mla.MAX_SCALE) {
+            throw bad("scale", "is " + scale + ", expected a finite positive number in [Mla.MIN_SCALE, Mla.MAX_SCALE] = ["
+                    + Mla.MIN_SCALE + ", " + Mla.MAX_SCALE + "] (default 576^-0.5)");
         }
         int[] seqlens = spec.seqlens().toIntArray();
         int[] table = spec.blockTable().toIntArray();
         for (int s = 0; s < b; s++) {
             int len = seqlens[s];
             if (len < 0) throw bad("seqlens", "seqlens[" + s + "] = " + len + " is negative");
-            int need = Mla.blocksFor(len);
+            if (len > Mla.MAX_SEQLEN) {
+                throw bad("seqlens", "seqlens[" + s + "] = " + len + " is above Mla.MAX_SEQLEN = " + Mla.MAX_SEQLEN);
+            }
+            long need = Mla.blocksFor(len);
             if (need > maxBlocks) {
                 throw bad("seqlens", "seqlens[" + s + "] = " + len + " needs " + need + " blocks of " + Mla.BLOCK_SIZE
                         + " but the block table gives " + maxBlocks + " per sequence");

@@ -133,28 +133,24 @@ public final class CudaBackend extends AbstractMlaBackend {
     @Override
     public Tensor allocate(DType dtype, long... shape) {
         ensureOpen();
-        long bytes = Math.multiplyExact(count(shape), dtype.byteSize());
+        long bytes = Checks.allocation(dtype, shape);
         DeviceBuffer buf = ctx.alloc(bytes);
-        return Tensor.onDevice(location, buf.address(), dtype, shape, buf);
+        // openness(): once this backend closes (and frees its buffers) the tensor reads as closed everywhere
+        return Tensor.onDevice(location, buf.address(), dtype, shape, buf, openness());
     }
 
     /** A view over device memory the caller owns (e.g. an engine's KV cache); closing it frees nothing. */
     public Tensor wrap(long deviceAddress, DType dtype, long... shape) {
         ensureOpen();
         if (deviceAddress == 0) throw Checks.bad("deviceAddress", "is 0");
-        return Tensor.onDevice(location, deviceAddress, dtype, shape, null);
+        Checks.allocation(dtype, shape);
+        return Tensor.onDevice(location, deviceAddress, dtype, shape, null, openness());
     }
 
     @Override
     public void copy(Tensor src, Tensor dst) {
         ensureOpen();
-        if (src == null || dst == null) throw Checks.bad(src == null ? "src" : "dst", "is null");
-        if (src.dtype() != dst.dtype()) throw Checks.bad("dst", "dtype " + dst.dtype() + " differs from src " + src.dtype());
-        if (src.byteSize() != dst.byteSize()) throw Checks.bad("dst", dst.byteSize() + " bytes, src has " + src.byteSize());
-        for (Tensor t : new Tensor[] {src, dst}) {
-            if (t.isClosed()) throw Checks.bad(t == src ? "src" : "dst", "is closed");
-            if (!t.isHost() && !t.location().equals(location)) throw Checks.bad(t == src ? "src" : "dst", "is on " + t.location() + ", not " + location);
-        }
+        Checks.copyArgs(src, dst, location);
         long n = src.byteSize();
         if (n == 0) return;
         ctx.makeCurrent();
@@ -305,14 +301,5 @@ public final class CudaBackend extends AbstractMlaBackend {
         } finally {
             ctx.close();
         }
-    }
-
-    private static long count(long[] shape) {
-        long n = 1;
-        for (long d : shape) {
-            if (d < 0) throw Checks.bad("shape", "has a negative dimension");
-            n = Math.multiplyExact(n, d);
-        }
-        return n;
     }
 }

@@ -75,7 +75,8 @@ final class FfmDriver {
             FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
     private static final MethodHandle CU_MODULE_ENUMERATE_FUNCTIONS = optional("cuModuleEnumerateFunctions",
             FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG));
-    private static final MethodHandle CU_FUNC_GET_NAME = optional("cuFuncGetName", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
+    private static final MethodHandle CU_FUNC_GET_NAME =
+            optional("cuFuncGetName", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
 
     // cuda.h enum values for the tensor map
     static final int TENSOR_MAP_UINT16 = 1, TENSOR_MAP_INTERLEAVE_NONE = 0, TENSOR_MAP_SWIZZLE_128B = 3,
@@ -137,7 +138,9 @@ final class FfmDriver {
 
     /** The names of all kernels in a loaded module, or null when the driver cannot enumerate them. */
     static Set<String> moduleFunctionNames(long module) {
-        if (CU_MODULE_GET_FUNCTION_COUNT == null || CU_MODULE_ENUMERATE_FUNCTIONS == null || CU_FUNC_GET_NAME == null) return null;
+        if (CU_MODULE_GET_FUNCTION_COUNT == null || CU_MODULE_ENUMERATE_FUNCTIONS == null || CU_FUNC_GET_NAME == null) {
+            return null;
+        }
         try (Arena a = Arena.ofConfined()) {
             MemorySegment n = a.allocate(JAVA_INT);
             Jcu.check((int) CU_MODULE_GET_FUNCTION_COUNT.invokeExact(n, module), "cuModuleGetFunctionCount");

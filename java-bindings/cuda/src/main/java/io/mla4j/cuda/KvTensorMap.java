@@ -33,8 +33,8 @@ final class KvTensorMap {
     MemorySegment forCache(long cacheAddress) {
         if (cacheAddress != encodedFor) {
             FfmDriver.tensorMapEncodeTiled(map, FfmDriver.TENSOR_MAP_UINT16, 2, cacheAddress, dims, strides, box, elemStrides,
-                    FfmDriver.TENSOR_MAP_INTERLEAVE_NONE, FfmDriver.TENSOR_MAP_SWIZZLE_128B, FfmDriver.TENSOR_MAP_L2_PROMOTION_256B,
-                    FfmDriver.TENSOR_MAP_OOB_FILL_NONE);
+                    FfmDriver.TENSOR_MAP_INTERLEAVE_NONE, FfmDriver.TENSOR_MAP_SWIZZLE_128B,
+                    FfmDriver.TENSOR_MAP_L2_PROMOTION_256B, FfmDriver.TENSOR_MAP_OOB_FILL_NONE);
             encodedFor = cacheAddress;
         }
         return map;
