@@ -486,31 +486,34 @@ public final class GpuBench {
      */
     private void writeResults() throws IOException {
         List<BenchSchema.Row> out = new ArrayList<>();
-        for (Row r : rows) {
-            Config c = r.c();
-            Sampled.Error e = r.err();
-            double[] sorted = r.samples().clone();
-            Arrays.sort(sorted);
-            // the headline is the median of the better of eager and graph; its samples give the spread
-            BenchSchema.Row b = BenchSchema.provenance("gpu-bench", device, driver, Runtime.getRuntime().availableProcessors(), r.seed())
-                    .set("backend", "cuda").set("kernel", r.kernel()).set("dtype", "bf16")
-                    .set("b", c.b()).set("s_k_mean", c.meanSk()).set("s_k_sum", r.sumSk()).set("h_q", c.hq()).set("s_q", c.sq())
-                    .set("causal", c.sq() > 1).set("varlen", c.varlen())
-                    .times(sorted).set("us_median", r.us())
-                    .set("gb_per_s", r.gbps()).set("tflop_per_s", r.tflops()).set("frac_roofline", r.fracRoofline())
-                    .set("us_eager", r.eagerUs()).set("us_graph", r.graphUs()).set("cpu_us_per_call", r.cpuUsPerCall())
-                    .set("graph_cpu_us_per_layer", r.graphCpuUsPerLayer()).set("baseline_us", r.baselineUs())
-                    .set("o_rel_l2", e.oRelL2()).set("rounding_rel_l2", e.roundRelL2())
-                    .set("o_rel_l2_over_rounding", e.roundRelL2() > 0 ? e.oRelL2() / e.roundRelL2() : Double.NaN)
-                    .set("lse_max_abs", Double.isInfinite(e.lseMaxAbs()) ? Double.NaN : e.lseMaxAbs())
-                    .set("check", r.ok() ? "pass" : "FAIL")
-                    .set("note", (e.unwritten() > 0 ? e.unwritten() + " outputs unwritten; " : "")
-                            + (r.baselineError().isEmpty() ? "" : "cuBLAS: " + r.baselineError()));
-            out.add(b);
-        }
+        for (Row r : rows) out.add(schemaRow(r, device, driver));
         for (String f : List.of("csv", "json", "jsonl")) Files.writeString(outDir.resolve("bench." + f), BenchSchema.write(f, out));
         Files.writeString(outDir.resolve("ceilings.json"), "{\"copy_gbps\": " + fmt(copyBytesPerS / 1e9) + ", \"gemm_tflops\": "
                 + fmt(gemmFlopsPerS / 1e12) + ",\n \"overhead\": [" + String.join(", ", overheadJson) + "]}\n");
+    }
+
+    /** One result in the CLI's schema (the headline is the median of the better of eager and graph; its samples give the spread). */
+    static BenchSchema.Row schemaRow(Row r, String device, String driver) {
+        Config c = r.c();
+        Sampled.Error e = r.err();
+        double[] sorted = r.samples().clone();
+        Arrays.sort(sorted);
+        BenchSchema.Row b = BenchSchema.provenance("gpu-bench", device, driver, Runtime.getRuntime().availableProcessors(), r.seed())
+                .set("backend", "cuda").set("kernel", r.kernel()).set("dtype", "bf16")
+                .set("b", c.b()).set("s_k_mean", c.meanSk()).set("s_k_sum", r.sumSk()).set("h_q", c.hq()).set("s_q", c.sq())
+                .set("causal", c.sq() > 1).set("varlen", c.varlen())
+                .times(sorted).set("us_median", r.us())
+                .set("gb_per_s", r.gbps()).set("tflop_per_s", r.tflops()).set("frac_roofline", r.fracRoofline())
+                .set("us_eager", r.eagerUs()).set("us_graph", r.graphUs()).set("cpu_us_per_call", r.cpuUsPerCall())
+                .set("graph_cpu_us_per_layer", r.graphCpuUsPerLayer()).set("baseline_us", r.baselineUs())
+                .set("o_rel_l2", e.oRelL2()).set("rounding_rel_l2", e.roundRelL2())
+                .set("o_rel_l2_over_rounding", e.roundRelL2() > 0 ? e.oRelL2() / e.roundRelL2() : Double.NaN)
+                .set("lse_max_abs", Double.isInfinite(e.lseMaxAbs()) ? Double.NaN : e.lseMaxAbs())
+                .set("check", r.ok() ? "pass" : "FAIL")
+                .set("note", (e.unwritten() > 0 ? e.unwritten() + " outputs unwritten; " : "")
+                        + (Double.isInfinite(e.lseMaxAbs()) ? "lse +inf where the oracle is finite or back; " : "")
+                        + (r.baselineError().isEmpty() ? "" : "cuBLAS: " + r.baselineError()));
+        return b;
     }
 
     /** Time of the portable kernel (sm80) on the same config in this run, NaN when it was not run. */
