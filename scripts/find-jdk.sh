@@ -1,4 +1,5 @@
-# Sourced by mla4j's scripts: sets JAVA_HOME to a JDK >= 22 (FFM is final in 22) or exits with a clear message.
+# Sourced by mla4j's scripts: sets JAVA_HOME to a JDK >= 25 (the class files are Java 25: README "Requirements") or exits
+# with a clear message.
 # Order: $JAVA_HOME, then `java` on the PATH, then every JDK under /usr/lib/jvm (newest first).
 # usage: source scripts/find-jdk.sh
 mla4j_java_major() { # prints the feature version of the JDK at $1, or nothing
@@ -17,9 +18,9 @@ mla4j_find_jdk() {
   for c in "${cands[@]}"; do
     [ -x "$c/bin/javac" ] || continue
     v=$(mla4j_java_major "$c")
-    if [ -n "$v" ] && [ "$v" -ge 22 ]; then export JAVA_HOME="$c"; export PATH="$JAVA_HOME/bin:$PATH"; return 0; fi
+    if [ -n "$v" ] && [ "$v" -ge 25 ]; then export JAVA_HOME="$c"; export PATH="$JAVA_HOME/bin:$PATH"; return 0; fi
   done
-  echo "mla4j: no JDK 22 or newer found (looked at \$JAVA_HOME, java on the PATH and /usr/lib/jvm/*)." >&2
+  echo "mla4j: no JDK 25 or newer found (looked at \$JAVA_HOME, java on the PATH and /usr/lib/jvm/*)." >&2
   echo "mla4j: install one (e.g. Temurin 25) and set JAVA_HOME to it." >&2
   exit 1
 }

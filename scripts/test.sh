@@ -1,18 +1,30 @@
 #!/usr/bin/env bash
-# The project's test command (README; CI runs exactly this): builds everything (Java, native emulators,
-# CUDA fatbin) and runs every test that this machine can run. GPU tests skip with a reason without a GPU.
-# usage: ./scripts/test.sh [extra Maven arguments, e.g. -pl java-bindings/core -am]
+# The project's test command (README; CI runs it, .ci/run): builds everything (Java, native emulators,
+# CUDA fatbin when nvcc is there: without it kernels-cuda is skipped with a one-line notice) and runs every
+# test that this machine can run; GPU tests skip with a reason without a GPU. Then the consumer check:
+# a separate Maven project built against the artifacts just made, through the BOM, run on the class path
+# and on the module path (examples/consumer/run.sh; MLA4J_SKIP_CONSUMER=1 skips it).
+# Arguments go to `mvn verify` (e.g. -P release for the javadoc jars).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$root/scripts/find-jdk.sh"
 cd "$root"
+start=$(date +%s)
 bash scripts/style-check.sh  # formatting rules of .editorconfig, cited lab/results paths (~5 s)
-echo "mla4j tests: JDK $JAVA_HOME, $(nproc) cores"
+echo "mla4j tests: JDK $JAVA_HOME, $(nproc) cores, nvcc: ${NVCC:-$(command -v nvcc || echo none)}"
 # The shipped sm90 relay's synchronisation protocol, model-checked on the CPU: every
 # interleaving of a small schedule, plus mutations that must be caught (kernels-cuda/sm90/test/; ~15 s).
-if command -v python3 >/dev/null; then
+if [ "${MLA4J_SKIP_PROTOCOL_MODEL:-0}" = 1 ]; then
+  echo "relay protocol model: skipped (MLA4J_SKIP_PROTOCOL_MODEL=1)"
+elif command -v python3 >/dev/null; then
   python3 kernels-cuda/sm90/test/relay_protocol_model.py --selftest
 else
   echo "relay protocol model: skipped (no python3)"
 fi
 mvn -B -ntp verify "$@"
+if [ "${MLA4J_SKIP_CONSUMER:-0}" = 1 ]; then
+  echo "consumer check: skipped (MLA4J_SKIP_CONSUMER=1)"
+else
+  bash "$root/examples/consumer/run.sh"
+fi
+echo "mla4j tests: passed in $(( $(date +%s) - start )) s"

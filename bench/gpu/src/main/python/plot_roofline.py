@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""Roofline plot of the GPU bench: reads bench.csv (+ bench.json for the measured ceilings), writes roofline.png.
+"""Roofline plot of the GPU bench: reads bench.csv (io.mla4j.spi.BenchSchema) + ceilings.json, writes roofline.png.
+Results of runs before the one schema (bench.json holding the ceilings, columns us/flops/bytes/tflops/cublas_us) are
+read too.
 usage: plot_roofline.py DIR"""
 import csv
 import json
@@ -11,10 +13,20 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 d = sys.argv[1] if len(sys.argv) > 1 else "."
-with open(os.path.join(d, "bench.json")) as f:
+ceil_file = os.path.join(d, "ceilings.json")
+with open(ceil_file if os.path.exists(ceil_file) else os.path.join(d, "bench.json")) as f:
     ceil = json.load(f)
 bw, peak = ceil["copy_gbps"] * 1e9, ceil["gemm_tflops"] * 1e12
 rows = list(csv.DictReader(open(os.path.join(d, "bench.csv"))))
+if rows and "us_median" in rows[0]:  # the one schema: derive the old names the plot uses
+    for r in rows:
+        if r["us_median"] and r["tflop_per_s"] and r["gb_per_s"]:
+            us = float(r["us_median"])
+            r["us"], r["tflops"] = r["us_median"], r["tflop_per_s"]
+            r["flops"], r["bytes"] = str(float(r["tflop_per_s"]) * 1e12 * us * 1e-6), str(float(r["gb_per_s"]) * 1e9 * us * 1e-6)
+        else:
+            r["us"] = ""
+        r["cublas_us"] = r.get("baseline_us", "")
 fig, ax = plt.subplots(figsize=(9, 6))
 xr = [10 ** (i / 20) for i in range(-6, 73)]
 ax.plot(xr, [min(peak, x * bw) / 1e12 for x in xr], "k-", lw=1.5, label=f"roofline: {bw/1e9:.0f} GB/s, {peak/1e12:.0f} TFLOP/s")

@@ -10,6 +10,7 @@ import io.mla4j.cuda.CudaBackend;
 import io.mla4j.cuda.CudaDiagnostics;
 import io.mla4j.cuda.CudaEvent;
 import io.mla4j.cuda.CudaGraph;
+import io.mla4j.spi.BenchSchema;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.lang.foreign.Arena;
@@ -27,7 +28,8 @@ import java.util.Random;
  * The GPU bench: measures the two ceilings (device copy bandwidth, bf16 GEMM rate through cuBLAS), then
  * times each decode kernel over FlashMLA's grid against the roofline floor, checks a sample of every
  * run against the fp64 oracle, times the cuBLAS baseline, the eager vs CUDA-graph cost of a decode and
- * the CPU cost of one eager call. Writes bench.csv / bench.json to --out; a progress line per config.
+ * the CPU cost of one eager call. Writes bench.csv / bench.json / bench.jsonl (the CLI's schema,
+ * {@link BenchSchema}) and ceilings.json to --out; a progress line per config.
  *
  * <pre>java ... io.mla4j.gpubench.GpuBench [--out DIR] [--quick] [--limit N] [--kernels sm80,sm90] [--no-baseline]</pre>
  */
@@ -38,9 +40,10 @@ public final class GpuBench {
         String label() { return String.format("b=%d sk=%d hq=%d sq=%d%s", b, meanSk, hq, sq, varlen ? " var" : ""); }
     }
 
+    /** One config on one kernel; {@code samples}: the per-call times (us) of the batches behind {@code us}. */
     record Row(Config c, String kernel, long sumSk, double us, double eagerUs, double graphUs, double cpuUsPerCall,
                double graphCpuUsPerLayer, double gbps, double tflops, double fracRoofline, String error, boolean ok,
-               double baselineUs, String baselineError) {}
+               double baselineUs, String baselineError, Sampled.Error err, long seed, double[] samples) {}
 
     private final Path outDir;
     private final boolean quick, baseline;
@@ -53,6 +56,7 @@ public final class GpuBench {
     private final Map<String, String> baselineErr = new HashMap<>();
 
     private final int limit;
+    private String device = "", driver = ""; // provenance of every row, from the first backend opened
 
     private GpuBench(Path outDir, boolean quick, boolean baseline, int limit) {
         this.limit = limit;
@@ -103,6 +107,9 @@ public final class GpuBench {
         // ceilings, on a backend of its own
         try (CudaBackend be = CudaBackend.open()) {
             OUT.println("device: " + be.description());
+            int k = be.description().indexOf(", kernel");
+            device = k < 0 ? be.description() : be.description().substring(0, k);
+            driver = driverVersion();
             measureCeilings(be);
         }
         for (String k : kernels) {
@@ -134,6 +141,14 @@ public final class GpuBench {
             }
         }
         printTable();
+    }
+
+    /** "CUDA 13.0, 580.159.04": the driver API version and the kernel module's. */
+    private static String driverVersion() {
+        int[] v = new int[1];
+        jcuda.driver.JCudaDriver.cuDriverGetVersion(v);
+        String nv = BenchSchema.nvidiaDriver();
+        return "CUDA " + v[0] / 1000 + "." + v[0] % 1000 / 10 + (nv.isEmpty() ? "" : ", " + nv);
     }
 
     private CublasBaseline openBaseline(CudaBackend be) {
@@ -390,6 +405,7 @@ public final class GpuBench {
                 }
                 final int nn = n;
                 double graphUs, graphCpu;
+                double[] graphSamples;
                 try (CudaGraph g = be.capture(() -> {
                     for (int i = 0; i < nn; i++) be.decode(plan, q[i % sets], k[i % sets], o, lse);
                 })) {
@@ -406,9 +422,11 @@ public final class GpuBench {
                         gc[bt] = (t1 - t0) / 1e3 / n;
                     }
                     graphUs = median(gt);
+                    graphSamples = gt;
                     graphCpu = median(gc);
                 }
                 double eagerUs = median(eager), us = Math.min(eagerUs, graphUs);
+                double[] samples = us == graphUs ? graphSamples : eager; // the spread of the headline time
                 double flops = Mla.flops(sumSk, c.hq, c.sq), bytes = Mla.bytes(sumSk, c.b, c.hq, c.sq);
                 double floorUs = Math.max(bytes / copyBytesPerS, flops / gemmFlopsPerS) * 1e6;
 
@@ -437,7 +455,7 @@ public final class GpuBench {
                     baselineErr.put(c.label(), baseErr);
                 }
                 Row row = new Row(c, kernel, sumSk, us, eagerUs, graphUs, median(cpu), graphCpu, bytes / (us * 1e-6) / 1e9,
-                        flops / (us * 1e-6) / 1e12, floorUs / us, err.toString(), err.passed(), baseUs, baseErr);
+                        flops / (us * 1e-6) / 1e12, floorUs / us, err.toString(), err.passed(), baseUs, baseErr, err, seed, samples);
                 OUT.printf(Locale.ROOT, "  %-32s [%s] %9.1f us (eager %.1f, graph %.1f) %7.0f GB/s %6.1f TFLOP/s %5.1f%% roofline | cpu/call %.2f us | %s%s%n",
                         c.label(), kernel, us, eagerUs, graphUs, row.gbps(), row.tflops(), 100 * row.fracRoofline(), row.cpuUsPerCall(),
                         err, Double.isNaN(baseUs) && baseErr.isEmpty() ? "" : String.format(Locale.ROOT, " | cuBLAS %.1f us (%.2fx) %s", baseUs, baseUs / us, baseErr));
@@ -462,32 +480,40 @@ public final class GpuBench {
 
     // ---- output ----
 
+    /**
+     * bench.csv / bench.json / bench.jsonl: the rows in the one schema the CLI also writes
+     * ({@link BenchSchema}); the run's ceilings and Java-overhead lines in ceilings.json (not per-config rows).
+     */
     private void writeResults() throws IOException {
-        StringBuilder csv = new StringBuilder("kernel,b,mean_sk,h_q,s_q,varlen,sum_sk,us,eager_us,graph_us,cpu_us_per_call,"
-                + "graph_cpu_us_per_layer,gbps,tflops,flops,bytes,frac_roofline,ok,error,cublas_us,cublas_error,sm80_us\n");
-        StringBuilder json = new StringBuilder("{\n  \"copy_gbps\": " + fmt(copyBytesPerS / 1e9) + ",\n  \"gemm_tflops\": "
-                + fmt(gemmFlopsPerS / 1e12) + ",\n  \"rows\": [\n");
-        for (int i = 0; i < rows.size(); i++) {
-            Row r = rows.get(i);
-            Config c = r.c();
-            double flops = Mla.flops(r.sumSk(), c.hq(), c.sq()), bytes = Mla.bytes(r.sumSk(), c.b(), c.hq(), c.sq());
-            double sm80Us = portableUs(c);
-            csv.append(String.join(",", r.kernel(), "" + c.b(), "" + c.meanSk(), "" + c.hq(), "" + c.sq(), "" + c.varlen(),
-                    "" + r.sumSk(), fmt(r.us()), fmt(r.eagerUs()), fmt(r.graphUs()), fmt(r.cpuUsPerCall()), fmt(r.graphCpuUsPerLayer()),
-                    fmt(r.gbps()), fmt(r.tflops()), fmt(flops), fmt(bytes), fmt(r.fracRoofline()), "" + r.ok(),
-                    '"' + r.error() + '"', fmt(r.baselineUs()), '"' + r.baselineError() + '"', fmt(sm80Us))).append('\n');
-            json.append(String.format(Locale.ROOT,
-                    "    {\"kernel\": \"%s\", \"b\": %d, \"mean_sk\": %d, \"h_q\": %d, \"s_q\": %d, \"sum_sk\": %d, \"us\": %s, "
-                            + "\"eager_us\": %s, \"graph_us\": %s, \"cpu_us_per_call\": %s, \"graph_cpu_us_per_layer\": %s, \"gbps\": %s, "
-                            + "\"tflops\": %s, \"frac_roofline\": %s, \"ok\": %b, \"error\": \"%s\", \"cublas_us\": %s, \"sm80_us\": %s}%s%n",
-                    r.kernel(), c.b(), c.meanSk(), c.hq(), c.sq(), r.sumSk(), fmt(r.us()), fmt(r.eagerUs()), fmt(r.graphUs()),
-                    fmt(r.cpuUsPerCall()), fmt(r.graphCpuUsPerLayer()), fmt(r.gbps()), fmt(r.tflops()), fmt(r.fracRoofline()),
-                    r.ok(), r.error(), Double.isNaN(r.baselineUs()) ? "null" : fmt(r.baselineUs()),
-                    Double.isNaN(sm80Us) ? "null" : fmt(sm80Us), i + 1 < rows.size() ? "," : ""));
-        }
-        json.append("  ],\n  \"overhead\": [" + String.join(", ", overheadJson) + "]\n}\n");
-        Files.writeString(outDir.resolve("bench.csv"), csv);
-        Files.writeString(outDir.resolve("bench.json"), json);
+        List<BenchSchema.Row> out = new ArrayList<>();
+        for (Row r : rows) out.add(schemaRow(r, device, driver));
+        for (String f : List.of("csv", "json", "jsonl")) Files.writeString(outDir.resolve("bench." + f), BenchSchema.write(f, out));
+        Files.writeString(outDir.resolve("ceilings.json"), "{\"copy_gbps\": " + fmt(copyBytesPerS / 1e9) + ", \"gemm_tflops\": "
+                + fmt(gemmFlopsPerS / 1e12) + ",\n \"overhead\": [" + String.join(", ", overheadJson) + "]}\n");
+    }
+
+    /** One result in the CLI's schema (the headline is the median of the better of eager and graph; its samples give the spread). */
+    static BenchSchema.Row schemaRow(Row r, String device, String driver) {
+        Config c = r.c();
+        Sampled.Error e = r.err();
+        double[] sorted = r.samples().clone();
+        Arrays.sort(sorted);
+        BenchSchema.Row b = BenchSchema.provenance("gpu-bench", device, driver, Runtime.getRuntime().availableProcessors(), r.seed())
+                .set("backend", "cuda").set("kernel", r.kernel()).set("dtype", "bf16")
+                .set("b", c.b()).set("s_k_mean", c.meanSk()).set("s_k_sum", r.sumSk()).set("h_q", c.hq()).set("s_q", c.sq())
+                .set("causal", c.sq() > 1).set("varlen", c.varlen())
+                .times(sorted).set("us_median", r.us())
+                .set("gb_per_s", r.gbps()).set("tflop_per_s", r.tflops()).set("frac_roofline", r.fracRoofline())
+                .set("us_eager", r.eagerUs()).set("us_graph", r.graphUs()).set("cpu_us_per_call", r.cpuUsPerCall())
+                .set("graph_cpu_us_per_layer", r.graphCpuUsPerLayer()).set("baseline_us", r.baselineUs())
+                .set("o_rel_l2", e.oRelL2()).set("rounding_rel_l2", e.roundRelL2())
+                .set("o_rel_l2_over_rounding", e.roundRelL2() > 0 ? e.oRelL2() / e.roundRelL2() : Double.NaN)
+                .set("lse_max_abs", Double.isInfinite(e.lseMaxAbs()) ? Double.NaN : e.lseMaxAbs())
+                .set("check", r.ok() ? "pass" : "FAIL")
+                .set("note", (e.unwritten() > 0 ? e.unwritten() + " outputs unwritten; " : "")
+                        + (Double.isInfinite(e.lseMaxAbs()) ? "lse +inf where the oracle is finite or back; " : "")
+                        + (r.baselineError().isEmpty() ? "" : "cuBLAS: " + r.baselineError()));
+        return b;
     }
 
     /** Time of the portable kernel (sm80) on the same config in this run, NaN when it was not run. */

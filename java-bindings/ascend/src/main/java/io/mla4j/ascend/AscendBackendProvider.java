@@ -1,5 +1,6 @@
 package io.mla4j.ascend;
 
+import io.mla4j.BackendUnavailableException;
 import io.mla4j.MlaBackend;
 import io.mla4j.spi.MlaBackendProvider;
 import java.nio.file.Path;
@@ -10,7 +11,8 @@ import java.util.Optional;
 /**
  * Registers the "ascend" backend. Priority 90 (above the CPU backend) when a real CANN ACL library is
  * used, 10 (below CPU, above the reference) when it would run on the emulator: the emulator is slow
- * and exists for testing.
+ * and exists for testing, so {@link io.mla4j.MlaBackends#open()} never picks it (by name only), and
+ * {@link #summary()} says which of the two it is.
  */
 public final class AscendBackendProvider implements MlaBackendProvider {
     static final int PRIORITY_REAL = 90;
@@ -54,10 +56,24 @@ public final class AscendBackendProvider implements MlaBackendProvider {
     public Optional<String> unavailableReason() { return Optional.ofNullable(choice().whyNot()); }
 
     @Override
+    public String summary() {
+        AscendLibraries.Runtime rt = choice().runtime();
+        if (rt != null && rt.real()) return "Ascend NPU through CANN ACL " + rt.paths();
+        return "the CPU EMULATOR of the ACL runtime and of Ascend C (no NPU; for tests, slow; by name only)";
+    }
+
+    @Override
     public MlaBackend create() {
         Choice c = choice();
-        if (c.whyNot() != null) throw new IllegalStateException("ascend backend cannot run here: " + c.whyNot());
+        if (c.whyNot() != null) throw new BackendUnavailableException(name(), c.whyNot());
         List<Path> acl = c.runtime().paths().isEmpty() ? List.of(AscendLibraries.emulator()) : c.runtime().paths();
-        return new AscendBackend(acl, c.kernel(), c.tiling(), c.runtime().why());
+        try {
+            return new AscendBackend(acl, c.kernel(), c.tiling(), c.runtime().why());
+        } catch (LinkageError e) {
+            // a library that exists but cannot be loaded (wrong arch, missing dependency): one type, one line
+            String m = String.valueOf(e.getMessage());
+            throw new BackendUnavailableException(name(), "ACL libraries failed to load: "
+                    + (m.contains("\n") ? m.substring(0, m.indexOf('\n')) : m), e);
+        }
     }
 }

@@ -1,20 +1,28 @@
 package io.mla4j.cli;
 
+import io.mla4j.BuildInfo;
 import io.mla4j.DType;
 import io.mla4j.Mla;
 import io.mla4j.MlaBackend;
 import io.mla4j.MlaBackends;
 import io.mla4j.MlaPlan;
 import io.mla4j.Tensor;
+import io.mla4j.conformance.BackendSuite;
 import io.mla4j.conformance.Case;
-import io.mla4j.conformance.ConformanceMain;
+import io.mla4j.conformance.Conformance;
+import io.mla4j.conformance.Oracle;
+import io.mla4j.cpu.CpuBackend;
 import io.mla4j.conformance.Report;
 import io.mla4j.conformance.Workload;
 import io.mla4j.ref.ReferenceBackend;
+import io.mla4j.spi.BenchSchema;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 import java.util.Random;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /** The main job: time MLA decode on the best backend here and check it against the fp64 oracle. */
 public final class Main {
@@ -41,20 +49,21 @@ public final class Main {
             System.out.print(Options.USAGE);
             return 0;
         }
+        if (o.version) {
+            System.out.println(BuildInfo.describe() + ", Java " + System.getProperty("java.runtime.version"));
+            return 0;
+        }
         if (o.listBackends) {
+            List<String[]> recs = new ArrayList<>();
             for (MlaBackends.Status s : MlaBackends.list()) {
-                System.out.printf("%-10s priority %3d  %s%n", s.name(), s.priority(),
-                        s.available() ? "available" : "unavailable: " + s.unavailableReason().get());
+                recs.add(new String[] {s.name(), Integer.toString(s.priority()), s.available() ? "available" : "unavailable",
+                        s.autoSelectable() ? "yes" : "no (by name only)", s.summary(), s.unavailableReason().orElse("")});
             }
+            Output.records(o.format, List.of("backend", "priority", "status", "auto", "runs_on", "reason"), recs);
             return 0;
         }
-        if (o.conformance) {
-            List<String> a = new ArrayList<>();
-            if (o.backend != null) a.addAll(List.of("--backend", o.backend));
-            ConformanceMain.main(a.toArray(String[]::new));
-            return 0;
-        }
-        List<Row> rows = new ArrayList<>();
+        if (o.conformance) return conformance(o);
+        List<BenchSchema.Row> rows = new ArrayList<>();
         try (MlaBackend be = o.backend == null ? MlaBackends.open() : MlaBackends.open(o.backend)) {
             List<int[]> grid = new ArrayList<>();
             for (DType dt : o.dtypes)
@@ -70,14 +79,38 @@ public final class Main {
             }
         }
         Output.print(o.format, rows);
-        return rows.stream().allMatch(r -> r.pass() || !r.checked()) ? 0 : 3;
+        return rows.stream().allMatch(r -> !"FAIL".equals(r.get("check"))) ? 0 : 3;
     }
 
-    /** One measured configuration. */
-    record Row(String backend, DType dtype, int b, int meanSk, int hq, int sq, boolean causal, double medianUs,
-               double gbps, double tflops, boolean checked, double relL2, double roundingRelL2, double lseMaxAbs, boolean pass) {}
+    /** The conformance matrix on one backend, one record per case, in the asked format; 1 when any case fails. */
+    private static int conformance(Options o) {
+        List<String[]> recs = new ArrayList<>();
+        int failed = 0;
+        try (MlaBackend be = o.backend == null ? MlaBackends.open() : MlaBackends.open(o.backend)) {
+            System.err.println("mla4j: conformance on backend " + be.name() + " (" + be.description() + "), base seed "
+                    + Conformance.baseSeed());
+            for (BackendSuite.Named n : BackendSuite.cases(() -> be, Oracle.REFERENCE).toList()) {
+                String result = "pass", msg = "";
+                try {
+                    n.check().run();
+                } catch (AssertionError | RuntimeException e) {
+                    failed++;
+                    result = "FAIL";
+                    msg = String.valueOf(e.getMessage()).replace('\n', ' ');
+                }
+                recs.add(new String[] {be.name(), n.name(), result, msg});
+                if (o.format.equals("table")) System.out.println((result.equals("pass") ? "ok   " : "FAIL ") + n.name() + (msg.isEmpty() ? "" : ": " + msg));
+            }
+        }
+        if (o.format.equals("table")) {
+            System.out.println("conformance: " + (recs.size() - failed) + "/" + recs.size() + " cases passed");
+        } else {
+            Output.records(o.format, List.of("backend", "case", "result", "message"), recs);
+        }
+        return failed == 0 ? 0 : 1;
+    }
 
-    private static Row runOne(MlaBackend be, Options o, DType dt, int b, int sk, int hq, int sq, int idx, int n) {
+    private static BenchSchema.Row runOne(MlaBackend be, Options o, DType dt, int b, int sk, int hq, int sq, int idx, int n) {
         String tag = String.format("[%d/%d] %s b=%d s_k=%d%s h_q=%d s_q=%d", idx, n, dt, b, sk, o.varlen ? "(varlen)" : "", hq, sq);
         Progress p = new Progress(tag);
         be.checkSupported(hq, sq, dt);
@@ -114,20 +147,50 @@ public final class Main {
                 be.synchronize();
                 ns[i] = System.nanoTime() - t0;
             }
-            Arrays.sort(ns);
-            double us = ns[ns.length / 2] / 1e3;
+            double[] us = new double[ns.length];
+            for (int i = 0; i < ns.length; i++) us[i] = ns[i] / 1e3;
+            Arrays.sort(us);
+            double med = BenchSchema.median(us);
             long sum = plan.totalSeqlen();
-            double gbps = Mla.bytes(sum, b, hq, sq) / (us * 1e3);
-            double tflops = Mla.flops(sum, hq, sq) / (us * 1e6);
             be.copy(out, hostO);
             be.copy(lse, hostL);
             Check c = o.checkSeqs > 0 ? check(w, hostO, hostL, o.checkSeqs, rnd, p) : null;
             p.done();
-            int mean = (int) (sum / b);
-            return new Row(be.name(), dt, b, mean, hq, sq, o.causal && sq > 1, us, gbps, tflops, c != null,
-                    c == null ? Double.NaN : c.rel, c == null ? Double.NaN : c.round, c == null ? Double.NaN : c.lse,
-                    c != null && c.pass);
+            boolean host = be.memory().equals("host");
+            BenchSchema.Row r = BenchSchema.provenance("cli", host ? BenchSchema.hostCpu() : device(be.description()),
+                            be.name().equals("cuda") ? BenchSchema.nvidiaDriver() : "", threads(be), o.seed + idx)
+                    .set("backend", be.name()).set("kernel", kernel(be)).set("dtype", dt.name().toLowerCase(Locale.ROOT))
+                    .set("b", b).set("s_k_mean", (int) (sum / b)).set("s_k_sum", sum).set("h_q", hq).set("s_q", sq)
+                    .set("causal", o.causal && sq > 1).set("varlen", o.varlen)
+                    .times(us)
+                    .set("gb_per_s", Mla.bytes(sum, b, hq, sq) / (med * 1e3))
+                    .set("tflop_per_s", Mla.flops(sum, hq, sq) / (med * 1e6));
+            if (c == null) return r.set("check", "skipped");
+            return r.set("o_rel_l2", c.rel).set("rounding_rel_l2", c.round)
+                    .set("o_rel_l2_over_rounding", c.round > 0 ? c.rel / c.round : Double.NaN)
+                    .set("lse_max_abs", c.lse).set("check", c.pass ? "pass" : "FAIL");
         }
+    }
+
+    private static final Pattern KERNEL = Pattern.compile("kernel (sm\\d+)");
+
+    /** The variant inside a backend: cpu rescaling, cuda kernel; "" when a backend has one. */
+    private static String kernel(MlaBackend be) {
+        if (be instanceof CpuBackend c) return c.rescale().name().toLowerCase(Locale.ROOT);
+        Matcher m = KERNEL.matcher(be.description());
+        return m.find() ? m.group(1) : "";
+    }
+
+    /** A device backend's description up to its kernel/mode details: the device itself. */
+    private static String device(String description) {
+        int k = description.indexOf(", kernel");
+        return k < 0 ? description : description.substring(0, k);
+    }
+
+    private static int threads(MlaBackend be) {
+        if (be instanceof CpuBackend c) return c.threads();
+        if (be instanceof ReferenceBackend) return 1;
+        return Runtime.getRuntime().availableProcessors();
     }
 
     private record Check(double rel, double round, double lse, boolean pass) {}

@@ -2,10 +2,18 @@ package io.mla4j.cli;
 
 import io.mla4j.DType;
 import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Set;
 
-/** Command-line options of the main job; every value can be a comma list, making a grid of configs. */
+/**
+ * Command-line options of the main job; every grid value can be a comma list, and a grid option given
+ * again adds to its list ({@code --hq 16 --hq 128} = {@code --hq 16,128}); a single-valued option given
+ * twice is an error rather than a silent override.
+ */
 final class Options {
+    static final List<String> FORMATS = List.of("table", "md", "csv", "json", "jsonl");
     List<Integer> batch = List.of(8);
     List<Integer> seqlen = List.of(4096);
     List<Integer> heads = List.of(16);
@@ -19,13 +27,18 @@ final class Options {
     int checkSeqs = 2;
     long seed = System.nanoTime();
     String format = "table";
-    boolean help, listBackends, conformance;
+    boolean help, version, listBackends, conformance;
+    /** grid options seen so far: the first occurrence replaces the default, later ones append */
+    private final Set<String> gridSeen = new HashSet<>();
+    /** single-valued options seen so far */
+    private final Set<String> scalarSeen = new HashSet<>();
 
     static final String USAGE = """
             usage: mla4j [options]
               Runs MLA decode on a DeepSeek-V3-shaped workload (latent 512 + rope 64, 64-token pages),
               checks sampled rows against the fp64 oracle, and prints time, GB/s, TFLOP/s and error.
-              Values may be comma lists (e.g. --hq 16,128) to run a grid.
+              Values may be comma lists (e.g. --hq 16,128) to run a grid; repeating one adds to it
+              (--hq 16 --hq 128 is the same grid).
 
               -b, --batch N        sequences per batch            (default 8)
               -k, --sk N           cached tokens per sequence      (default 4096)
@@ -35,13 +48,16 @@ final class Options {
                   --dtype T        bf16 | fp16                     (default bf16)
                   --no-causal      disable the bottom-right causal mask (only matters for s_q > 1)
                   --backend NAME   force a backend (default: best available; see --list-backends)
-                  --iters N        timed calls per config          (default 20; median reported)
+                  --iters N        timed calls per config          (default 20; min, median, p90, stddev reported)
                   --warmup N       untimed calls first (default 3; continued to 2 s so the JIT has compiled the hot loops)
                   --check N        sequences checked against the fp64 oracle (default 2; 0 = skip)
                   --seed N         input seed (default: fresh each run)
-                  --format F       table | md | csv | json         (default table)
+                  --format F       table | md | csv | json | jsonl (default table); csv/json/jsonl share one
+                                   schema (io.mla4j.spi.BenchSchema) with the GPU bench, provenance in every row;
+                                   also applies to --list-backends and --conformance
                   --list-backends  list backends and whether each can run here
                   --conformance    run the full conformance matrix on the backend instead
+                  --version        the mla4j version and git commit
               -h, --help           this text
             Environment: MLA4J_BACKEND or -Dmla4j.backend=NAME also force a backend.
             """;
@@ -52,15 +68,16 @@ final class Options {
             String a = args[i];
             switch (a) {
                 case "-h", "--help" -> o.help = true;
+                case "--version" -> o.version = true;
                 case "--list-backends" -> o.listBackends = true;
                 case "--conformance" -> o.conformance = true;
                 case "--varlen" -> o.varlen = true;
                 case "--no-causal" -> o.causal = false;
                 case "--causal" -> o.causal = true;
-                case "-b", "--batch" -> o.batch = ints(a, value(args, ++i, a), 1, 1 << 16);
-                case "-k", "--sk" -> o.seqlen = ints(a, value(args, ++i, a), 0, 1 << 24);
-                case "--hq" -> o.heads = ints(a, value(args, ++i, a), 1, 1024);
-                case "--sq" -> o.queryLen = ints(a, value(args, ++i, a), 1, 64);
+                case "-b", "--batch" -> o.batch = o.grid("--batch", o.batch, ints(a, value(args, ++i, a), 1, 1 << 16));
+                case "-k", "--sk" -> o.seqlen = o.grid("--sk", o.seqlen, ints(a, value(args, ++i, a), 0, 1 << 24));
+                case "--hq" -> o.heads = o.grid("--hq", o.heads, ints(a, value(args, ++i, a), 1, 1024));
+                case "--sq" -> o.queryLen = o.grid("--sq", o.queryLen, ints(a, value(args, ++i, a), 1, 64));
                 case "--dtype" -> {
                     List<DType> l = new ArrayList<>();
                     for (String s : value(args, ++i, a).split(",")) {
@@ -73,13 +90,14 @@ final class Options {
                         if (!d.isDecodeType()) throw new UsageException("--dtype: " + s + " is not a decode dtype (bf16, fp16)");
                         l.add(d);
                     }
-                    o.dtypes = l;
+                    o.dtypes = o.grid("--dtype", o.dtypes, l);
                 }
-                case "--backend" -> o.backend = value(args, ++i, a);
-                case "--iters" -> o.iters = ints(a, value(args, ++i, a), 1, 1_000_000).get(0);
-                case "--warmup" -> o.warmup = ints(a, value(args, ++i, a), 0, 1_000_000).get(0);
-                case "--check" -> o.checkSeqs = ints(a, value(args, ++i, a), 0, 1 << 16).get(0);
+                case "--backend" -> o.backend = o.scalar(a, value(args, ++i, a));
+                case "--iters" -> o.iters = o.scalar(a, one(a, ints(a, value(args, ++i, a), 1, 1_000_000)));
+                case "--warmup" -> o.warmup = o.scalar(a, one(a, ints(a, value(args, ++i, a), 0, 1_000_000)));
+                case "--check" -> o.checkSeqs = o.scalar(a, one(a, ints(a, value(args, ++i, a), 0, 1 << 16)));
                 case "--seed" -> {
+                    o.scalar(a, "");
                     try {
                         o.seed = Long.parseLong(value(args, ++i, a));
                     } catch (NumberFormatException e) {
@@ -87,15 +105,38 @@ final class Options {
                     }
                 }
                 case "--format" -> {
-                    o.format = value(args, ++i, a);
-                    if (!List.of("table", "md", "csv", "json").contains(o.format)) {
-                        throw new UsageException("--format: '" + o.format + "' is not one of table, md, csv, json");
+                    o.format = o.scalar(a, value(args, ++i, a));
+                    if (!FORMATS.contains(o.format)) {
+                        throw new UsageException("--format: '" + o.format + "' is not one of " + String.join(", ", FORMATS));
                     }
                 }
                 default -> throw new UsageException("unknown option '" + a + "' (see --help)");
             }
         }
         return o;
+    }
+
+    /** A grid option: its first use replaces the default, later uses append (duplicates dropped, order kept). */
+    private <T> List<T> grid(String opt, List<T> current, List<T> values) {
+        List<T> base = gridSeen.add(opt) ? List.of() : current;
+        return List.copyOf(new LinkedHashSet<>(concat(base, values)));
+    }
+
+    private static <T> List<T> concat(List<T> a, List<T> b) {
+        List<T> l = new ArrayList<>(a);
+        l.addAll(b);
+        return l;
+    }
+
+    /** A single-valued option: a second use is an error (it would silently replace the first). */
+    private <T> T scalar(String opt, T v) {
+        if (!scalarSeen.add(opt)) throw new UsageException(opt + " given twice (it takes one value)");
+        return v;
+    }
+
+    private static int one(String opt, List<Integer> l) {
+        if (l.size() != 1) throw new UsageException(opt + " takes one value, not a list");
+        return l.get(0);
     }
 
     private static String value(String[] args, int i, String opt) {

@@ -26,7 +26,7 @@ public final class Amla {
     /** A shift that zeroes everything (used when there was no previous max). */
     public static final int ZERO_SHIFT = -255;
 
-    /** k = ceil(m / ln 2): the smallest power-of-two exponent with k ln 2 >= m, so exp(s - k ln 2) <= 1. */
+    /** k = ceil(m / ln 2): the smallest power-of-two exponent with k ln 2 &gt;= m, so exp(s - k ln 2) &lt;= 1. */
     public static int exponentFor(float max) {
         return (int) Math.ceil(max * LOG2E);
     }
@@ -36,14 +36,14 @@ public final class Amla {
         return (float) (k * LN2);
     }
 
-    /** f * 2^n for n <= 0 through an integer add on the bit pattern; 0 where the result would not be normal. */
+    /** f * 2^n for n &lt;= 0 through an integer add on the bit pattern; 0 where the result would not be normal. */
     public static float scaleByPow2(float f, int n) {
         int bits = Float.floatToRawIntBits(f);
         int exp = (bits >>> 23) & 0xFF;
         return exp > -n ? Float.intBitsToFloat(bits + (n << 23)) : 0f;
     }
 
-    /** The vector form of {@link #scaleByPow2}: every lane times 2^n, n <= 0. */
+    /** The vector form of {@link #scaleByPow2}: every lane times 2^n, n &lt;= 0. */
     public static FloatVector scaleByPow2(FloatVector v, int n) {
         IntVector bits = v.reinterpretAsInts();
         IntVector exp = bits.lanewise(VectorOperators.LSHR, 23).and(0xFF);

@@ -117,14 +117,26 @@ public final class CpuBackend extends HostBackend {
 
         @Override
         public Optional<String> unavailableReason() {
+            // On the class path the incubating module is resolved only when asked for; on the module path
+            // io.mla4j requires it. Without it MlaBackends must not quietly fall back to the fp64 oracle.
+            if (ModuleLayer.boot().findModule("jdk.incubator.vector").isEmpty()) {
+                return Optional.of("the JVM was started without --add-modules jdk.incubator.vector (the Vector API this backend uses)");
+            }
             try {
                 Class.forName("jdk.incubator.vector.FloatVector");
                 return Optional.empty();
             } catch (ClassNotFoundException | LinkageError e) {
-                return Optional.of("jdk.incubator.vector is missing (run the JVM with --add-modules jdk.incubator.vector): " + e);
+                return Optional.of("jdk.incubator.vector cannot be loaded (run the JVM with --add-modules jdk.incubator.vector): " + e);
             }
         }
 
-        @Override public MlaBackend create() { return new CpuBackend(); }
+        @Override public String summary() { return "Java Vector API on all cores"; }
+
+        @Override
+        public MlaBackend create() {
+            Optional<String> why = unavailableReason();
+            if (why.isPresent()) throw new io.mla4j.BackendUnavailableException(name(), why.get());
+            return new CpuBackend();
+        }
     }
 }

@@ -121,5 +121,6 @@ public final class ReferenceBackend extends HostBackend {
         @Override public int priority() { return 1; }
         @Override public java.util.Optional<String> unavailableReason() { return java.util.Optional.empty(); }
         @Override public io.mla4j.MlaBackend create() { return new ReferenceBackend(); }
+        @Override public String summary() { return "fp64 oracle, by name only"; }
     }
 }
