@@ -41,6 +41,9 @@ public final class CpuBackend extends HostBackend {
 
     private final WorkerPool pool;
     private final Rescale rescale;
+    private final CpuKernel kernel;           // never AUTO: what runs
+    private final NativeKernel.Lib nativeLib; // null for VECTOR
+    private final String kernelNote;          // why this kernel (fallbacks name their reason)
 
     /** All cores, rescaling from {@value #RESCALE_PROPERTY} (default plain). */
     public CpuBackend() {
@@ -53,9 +56,22 @@ public final class CpuBackend extends HostBackend {
 
     /** {@code threads} workers (for tests and scaling measurements; the default is one per core). */
     public CpuBackend(Rescale rescale, int threads) {
+        this(rescale, threads, CpuKernel.fromProperty());
+    }
+
+    /** {@code threads} workers running {@code kernel} (AUTO: the fastest here; an unavailable one falls back to VECTOR). */
+    public CpuBackend(Rescale rescale, int threads, CpuKernel kernel) {
         this.rescale = java.util.Objects.requireNonNull(rescale, "rescale");
+        KernelChoice c = KernelChoice.choose(java.util.Objects.requireNonNull(kernel, "kernel"), rescale);
+        this.kernel = c.kernel();
+        this.nativeLib = c.lib();
+        this.kernelNote = c.note();
+        if (c.log()) System.getLogger("io.mla4j").log(System.Logger.Level.INFO, "mla4j cpu: " + kernelDescription());
         this.pool = new WorkerPool(threads, "mla4j-cpu");
     }
+
+    /** The kernel that computes the splits (never AUTO). */
+    public CpuKernel kernel() { return kernel; }
 
     static Rescale defaultRescale() {
         String v = System.getProperty(RESCALE_PROPERTY, "plain").trim().toUpperCase(Locale.ROOT);
@@ -78,8 +94,13 @@ public final class CpuBackend extends HostBackend {
 
     @Override
     public String description() {
-        return "Java Vector API, " + Convert.F.vectorBitSize() + "-bit (" + Convert.L + " fp32 lanes), " + pool.size()
-                + " threads, " + rescale.name().toLowerCase(Locale.ROOT) + " rescaling";
+        return kernelDescription() + ", " + pool.size() + " threads, " + rescale.name().toLowerCase(Locale.ROOT) + " rescaling";
+    }
+
+    private String kernelDescription() {
+        String k = kernel.isNative() ? "native " + kernel.id() + " kernel (" + nativeLib.location() + ")"
+                : "Java Vector API, " + Convert.F.vectorBitSize() + "-bit (" + Convert.L + " fp32 lanes)";
+        return kernelNote.isEmpty() ? k : k + " [" + kernelNote + "]";
     }
 
     /** Schedule parts per worker: a few, so a worker slowed by other load on the machine hands work to the others. */
@@ -90,11 +111,16 @@ public final class CpuBackend extends HostBackend {
 
     @Override
     protected MlaPlan createPlan(PlanSpec spec, SplitSchedule schedule, int[] seqlens, int[] blockTable) {
+        if (kernel.isNative()) return new NativeCpuPlan(this, spec, schedule, seqlens, blockTable, pool.size(), kernel, nativeLib);
         return new CpuPlan(this, spec, schedule, seqlens, blockTable, pool.size());
     }
 
     @Override
     protected synchronized void doDecode(MlaPlan p, Tensor q, Tensor kCache, Tensor out, Tensor lse) {
+        if (p instanceof NativeCpuPlan np) {
+            if (np.decode(pool, q, kCache, out, lse)) return;
+            p = np.vectorPlan(); // a tensor on the Java heap: the native kernel takes native memory only
+        }
         CpuPlan plan = (CpuPlan) p; // decode() checked that this backend made it
         SplitSchedule schedule = plan.schedule();
         MemorySegment qs = q.segment(), cache = kCache.segment(), os = out.segment(), ls = lse.segment();
