@@ -21,6 +21,11 @@ import java.util.Optional;
  * <p>{@link Rescale#AMLA} switches the online softmax to AMLA's power-of-two rescaling (see
  * {@link Amla}); the default is {@link Rescale#PLAIN}, or the system property {@value #RESCALE_PROPERTY}.
  *
+ * <p>{@link CpuKernel} picks what computes the splits: this Vector API code, or the native kernel
+ * (native/cpu: AMX-BF16 tiles or AVX512-BF16, through FFM, {@link NativeCpuPlan}) on the same schedule and
+ * pool; auto takes the fastest this machine allows, {@value CpuKernel#PROPERTY} forces one, and anything
+ * that cannot run falls back to the Vector API with the reason in {@link #description()} and the log line.
+ *
  * <p>The schedule has {@value #PARTS_PER_WORKER} parts per worker, handed out as workers come free.
  *
  * <p>One decode at a time per backend (calls are serialised): the plan's workspace is shared by the
