@@ -18,5 +18,9 @@ else # bench is not in the reactor yet: install core, then build bench on its ow
   mvn -B -q -ntp -pl java-bindings/core install -DskipTests
   mvn -B -q -ntp -f bench/pom.xml package -DskipTests
 fi
-exec java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -jar bench/target/benchmarks.jar "$@" \
-  2> >(grep -v 'WARNING: Using incubator modules' >&2)
+# the native cpu kernel (native/cpu): the decodes' "native" kernel and the bf16 peak loops need it; without gcc
+# they report that they cannot run and the rest goes on
+native=()
+if make -s -C native/cpu >/dev/null 2>&1; then native=("-Dmla4j.cpu.native.library=$root/native/cpu/build/libmla4j_cpu.so"); fi
+exec java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED "${native[@]}" -jar bench/target/benchmarks.jar \
+  "$@" 2> >(grep -v 'WARNING: Using incubator modules' >&2)

@@ -21,6 +21,13 @@ elif command -v python3 >/dev/null; then
 else
   echo "relay protocol model: skipped (no python3)"
 fi
+# The native cpu kernel (native/cpu): the library NativeCpuConformanceTest loads, and its CPUID-independent
+# unit test (layouts, conversions, both kernels on emulated instructions; real paths where this CPU has them).
+if command -v gcc >/dev/null; then
+  make -s -C native/cpu test
+else
+  echo "native cpu kernel: skipped (no gcc); NativeCpuConformanceTest will skip too"
+fi
 mvn -B -ntp verify "$@"
 if [ "${MLA4J_SKIP_CONSUMER:-0}" = 1 ]; then
   echo "consumer check: skipped (MLA4J_SKIP_CONSUMER=1)"

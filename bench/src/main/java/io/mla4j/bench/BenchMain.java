@@ -26,7 +26,7 @@ import org.openjdk.jmh.runner.options.TimeValue;
  *
  * <pre>
  * java --add-modules jdk.incubator.vector -jar bench/target/benchmarks.jar [--warmup N] [--warmup-time S]
- *      [--iterations N] [--time S] [--forks N] [--amla] [--no-reference] [--out DIR]
+ *      [--iterations N] [--time S] [--forks N] [--amla] [--no-reference] [--out DIR] [--kernels vector,native]
  * </pre>
  */
 public final class BenchMain {
@@ -45,6 +45,7 @@ public final class BenchMain {
     public static void main(String[] args) throws RunnerException, IOException {
         int wi = 3, w = 2, it = 5, t = 3, forks = 1;
         boolean amla = false, reference = true;
+        String[] kernels = {"vector", "native"};
         Path out = Path.of("bench/target");
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
@@ -54,6 +55,7 @@ public final class BenchMain {
                 case "--time" -> t = Integer.parseInt(args[++i]);
                 case "--forks" -> forks = Integer.parseInt(args[++i]);
                 case "--amla" -> amla = true;
+                case "--kernels" -> kernels = args[++i].split(",");
                 case "--no-reference" -> reference = false;
                 case "--out" -> out = Path.of(args[++i]);
                 default -> {
@@ -69,6 +71,9 @@ public final class BenchMain {
                 .measurementIterations(it).measurementTime(TimeValue.seconds(t)).forks(forks)
                 .resultFormat(ResultFormatType.JSON).result(out.resolve("jmh-main.json").toString());
         if (amla) main.param("rescale", "plain", "amla");
+        main.param("kernel", kernels);
+        String lib = System.getProperty(io.mla4j.cpu.CpuKernel.LIBRARY_PROPERTY);
+        if (lib != null) main.jvmArgsAppend("-D" + io.mla4j.cpu.CpuKernel.LIBRARY_PROPERTY + "=" + lib);
         List<RunResult> results = new ArrayList<>(new Runner(main.build()).run());
         List<RunResult> refs = new ArrayList<>();
         if (reference) {
@@ -94,25 +99,34 @@ public final class BenchMain {
                 FloatVector.SPECIES_PREFERRED.vectorBitSize()));
         sb.append(String.format(Locale.ROOT, "ceilings (same run, all cores): streaming read %.1f GB/s, fp32 FMA %.1f GFLOP/s (mean); "
                 + "%.1f GB/s, %.1f GFLOP/s (best iteration); ridge %.1f FLOP/byte%n%n", bw / 1e9, peak / 1e9, bwBest / 1e9, peakBest / 1e9, peak / bw));
-        sb.append("| shape | dtype | rescale | ms/call (mean ± 99.9%) | GFLOP/s | GB/s | floor ms | of roofline | best ms | of roofline (best) | ggml ms | x ggml | ref ms (scaled) | x ref |\n");
-        sb.append("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        double amxPeak = dpPeak(results, "amxTileLoop"), avxPeak = dpPeak(results, "avx512bf16Loop");
+        sb.append(String.format(Locale.ROOT, "bf16 peaks (same run, all cores): AMX TDPBF16PS %s, AVX512-BF16 VDPBF16PS %s%n%n",
+                Double.isNaN(amxPeak) ? "not runnable here" : String.format(Locale.ROOT, "%.1f GFLOP/s", amxPeak / 1e9),
+                Double.isNaN(avxPeak) ? "not runnable here" : String.format(Locale.ROOT, "%.1f GFLOP/s", avxPeak / 1e9)));
+        sb.append("| shape | dtype | kernel | rescale | ms/call (mean ± 99.9%) | GFLOP/s | GB/s | floor ms | of roofline | best ms | of roofline (best) | ggml ms | x ggml | ref ms (scaled) | x ref |\n");
+        sb.append("|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         for (RunResult r : results) {
             if (!r.getParams().getBenchmark().endsWith("DecodeBench.decode")) continue;
             String shape = r.getParams().getParam("shape"), dtype = r.getParams().getParam("dtype");
             DecodeShape s = DecodeShape.parse(shape);
             double ms = r.getPrimaryResult().getScore(), sec = ms * 1e-3;
-            double floorSec = Math.max(s.bytes() / bw, s.flops() / peak);
-            double bestMs = best(r), floorBest = Math.max(s.bytes() / bwBest, s.flops() / peakBest);
+            String kernel = r.getParams().getParam("kernel");
+            kernel = kernel == null ? "vector" : kernel;
+            // the roofline of the units the kernel runs on: fp32 FMA for the Vector API, bf16 AMX/AVX512 for native
+            double p = kernel.equals("vector") ? peak : kernel.equals("avx512bf16") ? avxPeak : Double.isNaN(amxPeak) ? avxPeak : amxPeak;
+            double floorSec = Math.max(s.bytes() / bw, s.flops() / p);
+            double bestMs = best(r), floorBest = Math.max(s.bytes() / bwBest, s.flops() / (kernel.equals("vector") ? peakBest : p));
             double ggmlMs = s.flops() / (ggmlGflops(shape, dtype) * 1e9) * 1e3;
             double refMs = scaledReference(refs, s);
-            sb.append(String.format(Locale.ROOT, "| %s | %s | %s | %.2f ± %.2f | %.1f | %.1f | %.2f | %.2f | %.2f | %.2f | %.0f | %.2f | %s | %s |%n",
-                    shape, dtype, r.getParams().getParam("rescale"), ms, r.getPrimaryResult().getScoreError(),
+            sb.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %.2f ± %.2f | %.1f | %.1f | %.2f | %.2f | %.2f | %.2f | %.0f | %.2f | %s | %s |%n",
+                    shape, dtype, kernel, r.getParams().getParam("rescale"), ms, r.getPrimaryResult().getScoreError(),
                     s.flops() / sec / 1e9, s.bytes() / sec / 1e9, floorSec * 1e3, floorSec / sec, bestMs, floorBest * 1e3 / bestMs,
                     ggmlMs, ggmlMs / ms,
                     Double.isNaN(refMs) ? "-" : String.format(Locale.ROOT, "%.0f", refMs),
                     Double.isNaN(refMs) ? "-" : String.format(Locale.ROOT, "%.0f", refMs / ms)));
         }
-        sb.append("\nfloor = max(bytes / streaming BW, FLOPs / FMA peak), FlashMLA counting (io.mla4j.Mla); 'of roofline' = floor / measured;\n"
+        sb.append("\nfloor = max(bytes / streaming BW, FLOPs / peak), FlashMLA counting (io.mla4j.Mla); peak = fp32 FMA for kernel vector,\n"
+                + "the AMX tile loop for native/amx (AVX512-BF16 loop for avx512bf16); 'of roofline' = floor / measured;\n"
                 + "'(best)' uses the fastest iteration of each benchmark, ceilings included. x ggml and x ref use the mean.\n");
         sb.append("ggml: CPU flash attention on a 2-core machine of this kind (issue 4): 35/42 GFLOP/s fp16, 20/26 bf16.\n");
         if (!refs.isEmpty()) {
@@ -125,6 +139,14 @@ public final class BenchMain {
             sb.append('\n');
         }
         return sb.toString();
+    }
+
+    /** FLOP/s of a native peak loop, NaN when it did not run (no such units here). */
+    private static double dpPeak(Collection<RunResult> results, String method) {
+        for (RunResult r : results) {
+            if (r.getParams().getBenchmark().endsWith("." + method)) return CeilingBench.dpFlops(method) / (r.getPrimaryResult().getScore() * 1e-3);
+        }
+        return Double.NaN;
     }
 
     private static double score(Collection<RunResult> results, String method) {

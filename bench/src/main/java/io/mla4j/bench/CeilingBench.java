@@ -1,5 +1,6 @@
 package io.mla4j.bench;
 
+import io.mla4j.cpu.CpuKernel;
 import io.mla4j.cpu.WorkerPool;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -12,9 +13,10 @@ import org.openjdk.jmh.annotations.*;
 
 /**
  * This machine's own ceilings, measured in the same run as the decodes they judge, on all cores through
- * the same kind of pool the backend uses: a streaming read of a 1 GiB array (bytes/s) and an FMA loop on
- * the backend's species (FLOP/s). The summary turns the times into rates with {@link #STREAM_BYTES} and
- * {@link #fmaFlops}.
+ * the same kind of pool the backend uses: a streaming read of a 1 GiB array (bytes/s), an FMA loop on
+ * the backend's species (FLOP/s), and the native kernel's bf16 peaks: a TDPBF16PS tile loop (AMX) and a
+ * VDPBF16PS loop (AVX512-BF16), each failing with the reason where it cannot run. The summary turns the
+ * times into rates with {@link #STREAM_BYTES}, {@link #fmaFlops} and {@link #dpFlops}.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -34,6 +36,13 @@ public class CeilingBench {
 
     /** FLOPs of one fmaLoop call: 2 per lane per FMA. */
     public static double fmaFlops() { return 2.0 * F.length() * CHAINS * (double) FMA_STEPS * THREADS; }
+
+    /** Iterations of the native peak loops per worker per call (4 TDPBF16PS or 16 VDPBF16PS each). */
+    public static final long DP_ITERATIONS = 1L << 20;
+    /** FLOPs of one amxTileLoop / avx512bf16Loop call. */
+    public static double dpFlops(String method) {
+        return (method.equals("amxTileLoop") ? 4.0 * 16 * 16 * 32 * 2 : 16.0 * 16 * 4) * DP_ITERATIONS * THREADS;
+    }
 
     private Arena arena;
     private MemorySegment data;
@@ -81,6 +90,21 @@ public class CeilingBench {
         pool.run(THREADS, (t, worker) -> sinks[t] = fmaChains(0.999f + t * 1e-6f));
         double s = 0;
         for (double v : sinks) s += v;
+        return s;
+    }
+
+    @Benchmark
+    public long amxTileLoop() { return peak(CpuKernel.AMX); }
+
+    @Benchmark
+    public long avx512bf16Loop() { return peak(CpuKernel.AVX512BF16); }
+
+    private long peak(CpuKernel k) {
+        k.unavailableReason().ifPresent(why -> { throw new IllegalStateException(k.id() + " peak loop cannot run here: " + why); });
+        long[] done = new long[THREADS];
+        pool.run(THREADS, (t, worker) -> done[t] = k.peakLoop(DP_ITERATIONS));
+        long s = 0;
+        for (long d : done) s += d;
         return s;
     }
 

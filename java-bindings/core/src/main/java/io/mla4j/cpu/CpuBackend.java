@@ -21,6 +21,11 @@ import java.util.Optional;
  * <p>{@link Rescale#AMLA} switches the online softmax to AMLA's power-of-two rescaling (see
  * {@link Amla}); the default is {@link Rescale#PLAIN}, or the system property {@value #RESCALE_PROPERTY}.
  *
+ * <p>{@link CpuKernel} picks what computes the splits: this Vector API code, or the native kernel
+ * (native/cpu: AMX-BF16 tiles or AVX512-BF16, through FFM, {@link NativeCpuPlan}) on the same schedule and
+ * pool; auto takes the fastest this machine allows, {@value CpuKernel#PROPERTY} forces one, and anything
+ * that cannot run falls back to the Vector API with the reason in {@link #description()} and the log line.
+ *
  * <p>The schedule has {@value #PARTS_PER_WORKER} parts per worker, handed out as workers come free.
  *
  * <p>One decode at a time per backend (calls are serialised): the plan's workspace is shared by the
@@ -41,6 +46,9 @@ public final class CpuBackend extends HostBackend {
 
     private final WorkerPool pool;
     private final Rescale rescale;
+    private final CpuKernel kernel;           // never AUTO: what runs
+    private final NativeKernel.Lib nativeLib; // null for VECTOR
+    private final String kernelNote;          // why this kernel (fallbacks name their reason)
 
     /** All cores, rescaling from {@value #RESCALE_PROPERTY} (default plain). */
     public CpuBackend() {
@@ -53,9 +61,22 @@ public final class CpuBackend extends HostBackend {
 
     /** {@code threads} workers (for tests and scaling measurements; the default is one per core). */
     public CpuBackend(Rescale rescale, int threads) {
+        this(rescale, threads, CpuKernel.fromProperty());
+    }
+
+    /** {@code threads} workers running {@code kernel} (AUTO: the fastest here; an unavailable one falls back to VECTOR). */
+    public CpuBackend(Rescale rescale, int threads, CpuKernel kernel) {
         this.rescale = java.util.Objects.requireNonNull(rescale, "rescale");
+        KernelChoice c = KernelChoice.choose(java.util.Objects.requireNonNull(kernel, "kernel"), rescale);
+        this.kernel = c.kernel();
+        this.nativeLib = c.lib();
+        this.kernelNote = c.note();
+        if (c.log()) System.getLogger("io.mla4j").log(System.Logger.Level.INFO, "mla4j cpu: " + kernelDescription());
         this.pool = new WorkerPool(threads, "mla4j-cpu");
     }
+
+    /** The kernel that computes the splits (never AUTO). */
+    public CpuKernel kernel() { return kernel; }
 
     static Rescale defaultRescale() {
         String v = System.getProperty(RESCALE_PROPERTY, "plain").trim().toUpperCase(Locale.ROOT);
@@ -78,8 +99,13 @@ public final class CpuBackend extends HostBackend {
 
     @Override
     public String description() {
-        return "Java Vector API, " + Convert.F.vectorBitSize() + "-bit (" + Convert.L + " fp32 lanes), " + pool.size()
-                + " threads, " + rescale.name().toLowerCase(Locale.ROOT) + " rescaling";
+        return kernelDescription() + ", " + pool.size() + " threads, " + rescale.name().toLowerCase(Locale.ROOT) + " rescaling";
+    }
+
+    private String kernelDescription() {
+        String k = kernel.isNative() ? "native " + kernel.id() + " kernel (" + nativeLib.location() + ")"
+                : "Java Vector API, " + Convert.F.vectorBitSize() + "-bit (" + Convert.L + " fp32 lanes)";
+        return kernelNote.isEmpty() ? k : k + " [" + kernelNote + "]";
     }
 
     /** Schedule parts per worker: a few, so a worker slowed by other load on the machine hands work to the others. */
@@ -90,11 +116,16 @@ public final class CpuBackend extends HostBackend {
 
     @Override
     protected MlaPlan createPlan(PlanSpec spec, SplitSchedule schedule, int[] seqlens, int[] blockTable) {
+        if (kernel.isNative()) return new NativeCpuPlan(this, spec, schedule, seqlens, blockTable, pool.size(), kernel, nativeLib);
         return new CpuPlan(this, spec, schedule, seqlens, blockTable, pool.size());
     }
 
     @Override
     protected synchronized void doDecode(MlaPlan p, Tensor q, Tensor kCache, Tensor out, Tensor lse) {
+        if (p instanceof NativeCpuPlan np) {
+            if (np.decode(pool, q, kCache, out, lse)) return;
+            p = np.vectorPlan(); // a tensor on the Java heap: the native kernel takes native memory only
+        }
         CpuPlan plan = (CpuPlan) p; // decode() checked that this backend made it
         SplitSchedule schedule = plan.schedule();
         MemorySegment qs = q.segment(), cache = kCache.segment(), os = out.segment(), ls = lse.segment();

@@ -1,0 +1,118 @@
+package io.mla4j.conformance;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.mla4j.DType;
+import io.mla4j.Mla;
+import io.mla4j.MlaPlan;
+import io.mla4j.Tensor;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import io.mla4j.MlaBackend;
+import io.mla4j.cpu.CpuBackend;
+import io.mla4j.cpu.CpuKernel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestFactory;
+
+/**
+ * The cpu backend's native kernel (native/cpu, libmla4j_cpu.so) through the whole matrix against the fp64
+ * reference: every real path this machine supports (amx, avx512bf16) and, on any machine, the same kernel
+ * sources with their matrix instructions emulated in C (amx-emu, avx512bf16-emu), so the tile and vector
+ * addressing is checked even where the instructions are missing. One line says which ran and which were
+ * skipped and why. The library comes from {@value CpuKernel#LIBRARY_PROPERTY}, else native/cpu/build
+ * (scripts/test.sh builds it first); without it everything here skips with that reason.
+ */
+class NativeCpuConformanceTest {
+    private static final List<MlaBackend> OPENED = new ArrayList<>();
+
+    static {
+        if (System.getProperty(CpuKernel.LIBRARY_PROPERTY) == null) {
+            for (Path d = Path.of("").toAbsolutePath(); d != null; d = d.getParent()) {
+                Path so = d.resolve("native/cpu/build/libmla4j_cpu.so");
+                if (Files.isRegularFile(so)) {
+                    System.setProperty(CpuKernel.LIBRARY_PROPERTY, so.toString());
+                    break;
+                }
+            }
+        }
+    }
+
+    private static final CpuKernel[] NATIVE = {CpuKernel.AMX, CpuKernel.AVX512BF16, CpuKernel.AMX_EMU, CpuKernel.AVX512BF16_EMU};
+
+    @TestFactory
+    Stream<DynamicTest> nativeKernelsMatchReference() {
+        List<DynamicTest> tests = new ArrayList<>();
+        List<String> ran = new ArrayList<>(), skipped = new ArrayList<>();
+        for (CpuKernel k : NATIVE) {
+            Optional<String> why = k.unavailableReason();
+            if (why.isPresent()) {
+                skipped.add(k.id() + " (" + why.get() + ")");
+                continue;
+            }
+            CpuBackend be = new CpuBackend(CpuBackend.Rescale.PLAIN, 3, k); // 3 workers: more splits than cores
+            assertEquals(k, be.kernel(), be.description());
+            OPENED.add(be);
+            ran.add(k.id());
+            BackendSuite.cases(() -> be, Oracle.REFERENCE)
+                    .forEach(n -> tests.add(DynamicTest.dynamicTest(k.id() + " " + n.name(), n.check()::run)));
+        }
+        System.out.println("[native cpu] ran: " + (ran.isEmpty() ? "none" : String.join(", ", ran))
+                + "; skipped: " + (skipped.isEmpty() ? "none" : String.join("; ", skipped)));
+        Assumptions.assumeFalse(ran.isEmpty(), "no native cpu kernel can run here: " + skipped);
+        return tests.stream();
+    }
+
+    /** A forced kernel that cannot run falls back to the Vector API and says why, never throws. */
+    @Test
+    void unavailableKernelFallsBackToVector() {
+        for (CpuKernel k : NATIVE) {
+            Optional<String> why = k.unavailableReason();
+            if (why.isEmpty()) continue;
+            try (CpuBackend be = new CpuBackend(CpuBackend.Rescale.PLAIN, 1, k)) {
+                assertEquals(CpuKernel.VECTOR, be.kernel());
+                assertTrue(be.description().contains("unavailable"), be.description());
+            }
+        }
+        try (CpuBackend amla = new CpuBackend(CpuBackend.Rescale.AMLA, 1, CpuKernel.AMX_EMU)) {
+            assertEquals(CpuKernel.VECTOR, amla.kernel(), "AMLA rescaling is the Vector API kernel's alone");
+        }
+    }
+
+    /** Tensors on the Java heap go through the Vector API kernel (the native code takes native memory only): bit-identical to it. */
+    @Test
+    void heapTensorsStillDecode() {
+        Assumptions.assumeTrue(CpuKernel.AMX_EMU.unavailableReason().isEmpty(), "no native library");
+        Case c = new Case(new int[] {70, 3}, 3, 2, DType.BF16, true);
+        try (CpuBackend nat = new CpuBackend(CpuBackend.Rescale.PLAIN, 2, CpuKernel.AMX_EMU);
+             CpuBackend vec = new CpuBackend(CpuBackend.Rescale.PLAIN, 2, CpuKernel.VECTOR);
+             Workload w = new Workload(c, 7)) {
+            short[] qh = w.q.segment().toArray(ValueLayout.JAVA_SHORT), kh = w.kCache.segment().toArray(ValueLayout.JAVA_SHORT);
+            long[] oShape = {2, 2, 3, Mla.D_V}, lShape = {2, 3, 2};
+            Tensor q = Tensor.wrap(MemorySegment.ofArray(qh), DType.BF16, w.q.shape());
+            Tensor k = Tensor.wrap(MemorySegment.ofArray(kh), DType.BF16, w.kCache.shape());
+            Tensor o1 = Tensor.wrap(MemorySegment.ofArray(new short[2 * 2 * 3 * Mla.D_V]), DType.BF16, oShape);
+            Tensor l1 = Tensor.wrap(MemorySegment.ofArray(new float[12]), DType.FP32, lShape);
+            Tensor o2 = w.poisoned(DType.BF16, oShape), l2 = w.poisoned(DType.FP32, lShape);
+            try (MlaPlan p1 = nat.plan(w.spec()); MlaPlan p2 = vec.plan(w.spec())) {
+                nat.decode(p1, q, k, o1, l1);
+                vec.decode(p2, w.q, w.kCache, o2, l2);
+            }
+            assertArrayEquals(o2.segment().toArray(ValueLayout.JAVA_SHORT), o1.segment().toArray(ValueLayout.JAVA_SHORT));
+            assertArrayEquals(l2.segment().toArray(ValueLayout.JAVA_FLOAT), l1.segment().toArray(ValueLayout.JAVA_FLOAT));
+        }
+    }
+
+    @AfterAll
+    static void close() { OPENED.forEach(MlaBackend::close); }
+}
