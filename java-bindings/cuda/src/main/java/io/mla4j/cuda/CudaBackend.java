@@ -254,8 +254,13 @@ public final class CudaBackend extends AbstractMlaBackend {
     protected void doDecode(MlaPlan plan, Tensor q, Tensor kCache, Tensor out, Tensor lse) {
         CudaPlan p = (CudaPlan) plan;
         ctx.makeCurrent();
-        p.bind(q.address(), kCache.address(), out.address(), lse.address());
-        kernels.launchDecode(p);
+        // bind patches the plan's one parameter struct (and tensor map); the driver copies it at launch, so
+        // bind and launch are one step per plan, or two threads sharing a plan would launch each other's
+        // tensors (found by the fuzz suite's valid.concurrentPlan on the H200, 2026-12-03)
+        synchronized (p) {
+            p.bind(q.address(), kCache.address(), out.address(), lse.address());
+            kernels.launchDecode(p);
+        }
     }
 
     @Override
