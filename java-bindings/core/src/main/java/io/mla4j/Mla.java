@@ -1,23 +1,27 @@
 package io.mla4j;
 
 /**
- * The fixed facts of MLA decode, in one place: head dims, page size, default scale, and the
- * FLOP/byte counting used by every benchmark (FlashMLA's counting, so numbers compare).
+ * The fixed facts of MLA decode: the limits every plan is held to, and the dims of the DeepSeek geometry
+ * ({@link Geometry#DEEPSEEK}) as constants. The geometry itself (page size, d_c, d_r), its default scale
+ * and the FLOP/byte counting live in {@link Geometry}; the methods here are {@code Geometry.DEEPSEEK}'s.
  */
 public final class Mla {
     private Mla() {}
 
-    /** Latent + RoPE dims of a cached token and of a query row (Q·K^T depth). */
+    /** Latent + RoPE dims of a DeepSeek cached token and query row ({@link Geometry#DEEPSEEK}'s d_qk). */
     public static final int D_QK = 576;
-    /** Value dims: the first 512 dims of the same cached vector. */
+    /** Value dims of DeepSeek: the first 512 dims of the same cached vector ({@link Geometry#DEEPSEEK}'s d_v). */
     public static final int D_V = 512;
-    /** Tokens per page of the paged cache. */
+    /**
+     * Tokens per page of the DeepSeek cache ({@link Geometry#DEEPSEEK}'s page size), and the work tile of
+     * the split schedule for every geometry ({@link SplitSchedule#TILE_TOKENS}).
+     */
     public static final int BLOCK_SIZE = 64;
     /** KV heads of the latent cache: MLA shares one latent across all query heads. */
     public static final int H_KV = 1;
 
-    /** 576^-0.5, FlashMLA's default softmax scale. */
-    public static float defaultScale() { return (float) (1.0 / Math.sqrt(D_QK)); }
+    /** 576^-0.5, FlashMLA's default softmax scale for DeepSeek: {@code Geometry.DEEPSEEK.defaultScale()}. */
+    public static float defaultScale() { return Geometry.DEEPSEEK.defaultScale(); }
 
     // ---- Limits: the one place every bound a caller can hit lives (docs/RELIABILITY.md lists them) ----
 
@@ -26,7 +30,8 @@ public final class Mla {
      * that fits an int, so a block count can never overflow.
      */
     public static final int MAX_SEQLEN = Integer.MAX_VALUE - (BLOCK_SIZE - 1);
-    /** Most cache blocks one sequence can use: MAX_SEQLEN / 64 = 2^25 - 1. */
+    /** Most 64-token cache blocks one sequence can use: MAX_SEQLEN / 64 = 2^25 - 1 (other page sizes:
+     *  {@link Geometry#maxBlocksPerSequence()}). */
     public static final int MAX_BLOCKS_PER_SEQUENCE = MAX_SEQLEN / BLOCK_SIZE;
     /** Largest batch b of a plan. */
     public static final int MAX_BATCH = 1 << 20;
@@ -45,11 +50,11 @@ public final class Mla {
     /** Smallest softmax scale a plan accepts (positive normal floats; subnormal scales are refused). */
     public static final float MIN_SCALE = Float.MIN_NORMAL;
 
-    /** Number of 64-token blocks needed to hold {@code seqlen} tokens (long math: never overflows). */
-    public static int blocksFor(int seqlen) {
-        if (seqlen < 0) throw new IllegalArgumentException("seqlen: " + seqlen + " is negative");
-        return (int) (((long) seqlen + BLOCK_SIZE - 1) / BLOCK_SIZE);
-    }
+    /**
+     * Number of 64-token blocks (DeepSeek pages, and split-schedule tiles) needed to hold {@code seqlen}
+     * tokens (long math: never overflows); other page sizes: {@link Geometry#blocksFor}.
+     */
+    public static int blocksFor(int seqlen) { return Geometry.ceilDiv(seqlen, BLOCK_SIZE); }
 
     /**
      * Keys visible to query row {@code i} (0-based among s_q rows) of a sequence of s_k keys.
@@ -61,13 +66,13 @@ public final class Mla {
         return Math.max(0, Math.min(sk, sk - sq + i + 1));
     }
 
-    /** FLOPs = 2 * s_q * sum(s_k) * h_q * (576 + 512). */
+    /** FLOPs of the DeepSeek geometry, 2 * s_q * sum(s_k) * h_q * (576 + 512): {@link Geometry#flops}. */
     public static double flops(long sumSeqlen, int hq, int sq) {
-        return 2.0 * sq * (double) sumSeqlen * hq * (D_QK + D_V);
+        return Geometry.DEEPSEEK.flops(sumSeqlen, hq, sq);
     }
 
-    /** Bytes = 2 * (sum(s_k) * h_kv * 576 + b * s_q * h_q * (576 + 512)) for 16-bit dtypes. */
+    /** Bytes of the DeepSeek geometry, 2 * (sum(s_k) * 576 + b * s_q * h_q * (576 + 512)): {@link Geometry#bytes}. */
     public static double bytes(long sumSeqlen, int b, int hq, int sq) {
-        return 2.0 * ((double) sumSeqlen * H_KV * D_QK + (double) b * sq * hq * (D_QK + D_V));
+        return Geometry.DEEPSEEK.bytes(sumSeqlen, b, hq, sq);
     }
 }

@@ -30,6 +30,19 @@ public interface MlaBackend extends AutoCloseable {
      *  h_q heads, s_q query tokens or this dtype. */
     void checkSupported(int numHeads, int queryLen, DType dtype);
 
+    /**
+     * Throws {@link IllegalArgumentException} naming "geometry" and the geometries this backend takes when it
+     * cannot run this one (page size, d_c, d_r). The default takes only {@link Geometry#DEEPSEEK}; the
+     * reference and cpu backends take every valid geometry.
+     */
+    default void checkSupported(Geometry geometry) {
+        if (geometry == null) throw new IllegalArgumentException("geometry: is null");
+        if (!geometry.equals(Geometry.DEEPSEEK)) {
+            throw new IllegalArgumentException("geometry: " + name() + " takes only " + Geometry.DEEPSEEK
+                    + " (Geometry.DEEPSEEK), not " + geometry);
+        }
+    }
+
     /** Allocates an uninitialised tensor in this backend's memory, freed by its close() or the backend's. */
     Tensor allocate(DType dtype, long... shape);
 
@@ -40,8 +53,9 @@ public interface MlaBackend extends AutoCloseable {
     MlaPlan plan(PlanSpec spec);
 
     /**
-     * Decodes one layer: o[b, s_q, h_q, 512] and lse[b, h_q, s_q] from q[b, s_q, h_q, 576] and the paged
-     * cache [num_blocks, 64, 1, 576]. May return before the work is done on asynchronous backends:
+     * Decodes one layer: o[b, s_q, h_q, d_v] and lse[b, h_q, s_q] from q[b, s_q, h_q, d_qk] and the paged
+     * cache [num_blocks, page_size, 1, d_qk], in the plan's {@link PlanSpec#geometry()} (DeepSeek: d_qk 576,
+     * d_v 512, page 64). May return before the work is done on asynchronous backends:
      * {@link #synchronize()} waits.
      */
     void decode(MlaPlan plan, Tensor q, Tensor kCache, Tensor out, Tensor lse);

@@ -5,6 +5,10 @@ import java.util.Arrays;
 /**
  * The split-KV tile schedule (mla4j's equivalent of FlashMLA's {@code get_mla_metadata}).
  *
+ * <p>Work is counted in {@value #TILE_TOKENS}-token tiles, whatever the cache's page size (a tile is one
+ * DeepSeek page; with smaller pages it spans several, with larger ones it is part of one), so the cost
+ * model and the GPU scheduler do not depend on the geometry. Below, "block" means such a tile.
+ *
  * <p>The KV blocks of all sequences, laid end to end in (sequence, block) order, are cut into
  * {@code numParts} contiguous ranges of about equal cost, one per worker (GPU SM part, CPU core,
  * NPU core). Each sequence costs its block count plus a fixed {@link #FIXED_OVERHEAD_BLOCKS} (the
@@ -17,7 +21,7 @@ import java.util.Arrays;
  *
  * <h2>The algorithm</h2>
  * <pre>
- * blocks[s] = ceil(seqlen[s] / 64);  F = the split overhead (5 by default, FlashMLA's; a backend may pick another)
+ * blocks[s] = ceil(seqlen[s] / 64);  (64 = TILE_TOKENS, for every page size)  F = the split overhead (5 by default, FlashMLA's; a backend may pick another)
  * total     = sum over s of (blocks[s] + F)
  * perPart   = max(ceil(total / P) + F, 2F)
  * cursor (s, blk) = (0, 0); splits[s] = 0
@@ -44,6 +48,8 @@ public final class SplitSchedule {
      * over more workers (b = 1, s_k = 4096 gets 13 splits with F = 5 and 64 with F = 1).
      */
     public static final int FIXED_OVERHEAD_BLOCKS = 5;
+    /** Tokens per schedule block (tile), for every geometry: {@link Mla#BLOCK_SIZE}, DeepSeek's page. */
+    public static final int TILE_TOKENS = Mla.BLOCK_SIZE;
     /** Ints per part in {@link #metadata()}: beginIdx, beginBlock, endIdx, endBlock, beginSplit, 3 unused. */
     public static final int META_INTS = 8;
 

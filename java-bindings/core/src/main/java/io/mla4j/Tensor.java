@@ -172,6 +172,22 @@ public final class Tensor implements AutoCloseable {
     /** True for host memory that may not be written (a read-only segment). */
     public boolean isReadOnly() { return isHost() && segment.isReadOnly(); }
 
+    /**
+     * A view of this tensor's memory with another shape of the same element count (row-major: nothing
+     * moves, nothing is copied), in the same memory. The view owns nothing: closing it frees nothing, and it
+     * reads as closed once this tensor does. E.g. a contiguous cache [b, max_len, 1, d_qk] seen as pages
+     * [b * max_len / page, page, 1, d_qk] ({@link ContiguousCache}).
+     */
+    public Tensor reshape(long... newShape) {
+        if (isClosed()) throw new IllegalStateException("reshape on a closed tensor " + this + " (its memory was freed)");
+        long n = numelOf(newShape);
+        if (n != numel) {
+            throw bad("shape", Arrays.toString(newShape) + " has " + n + " elements; " + this + " has " + numel);
+        }
+        Tensor outer = this;
+        return new Tensor(segment, dtype, newShape, device, null, () -> !outer.isClosed());
+    }
+
     // ---- host element access (bounds-checked by the segment) ----
 
     public float getFloat(long i) {

@@ -1,7 +1,6 @@
 package io.mla4j.conformance;
 
 import io.mla4j.DType;
-import io.mla4j.Mla;
 import io.mla4j.MlaBackend;
 import io.mla4j.MlaPlan;
 import io.mla4j.Tensor;
@@ -45,6 +44,36 @@ public final class Conformance {
         return cases;
     }
 
+    /** Page sizes of the geometry matrix (1 to 256) and the width pairs (d_c, d_r) it crosses them with. */
+    public static final int[] GEOMETRY_PAGES = {1, 16, 32, 64, 128, 256};
+    public static final int[][] GEOMETRY_WIDTHS = {{512, 64}, {256, 64}, {256, 32}, {128, 64}, {128, 32}};
+
+    /**
+     * The geometry axis (issue 22): every page size of {@link #GEOMETRY_PAGES} with every width pair of
+     * {@link #GEOMETRY_WIDTHS} (plus 80 + 16, a d_v that is no multiple of 32 or 64: the cpu kernel's tails),
+     * on ragged batches (odd lengths, page and tile edges, an empty sequence), s_q 1 and 2, causal and not,
+     * bf16 and fp16 alternating; DeepSeek's own geometry is the standard matrix.
+     */
+    public static List<Case> geometryCases() {
+        List<Case> cases = new ArrayList<>();
+        int i = 0;
+        List<int[]> widths = new ArrayList<>(List.of(GEOMETRY_WIDTHS));
+        widths.add(new int[] {80, 16});
+        for (int page : GEOMETRY_PAGES)
+            for (int[] w : widths) {
+                io.mla4j.Geometry g = new io.mla4j.Geometry(page, w[0], w[1]);
+                if (g.equals(io.mla4j.Geometry.DEEPSEEK)) continue;
+                DType dt = i % 2 == 0 ? DType.BF16 : DType.FP16;
+                int sq = 1 + (i / 2) % 2;
+                boolean causal = i % 3 != 0;
+                int hq = new int[] {16, 3, 40, 1}[i % 4];
+                int[] lens = {page + 1, 0, 3 * page - 1, 1, 301, 2 * 64 + 5};
+                cases.add(new Case(lens, hq, sq, dt, causal, g));
+                i++;
+            }
+        return cases;
+    }
+
     private static final Map<String, ReferenceBackend.Result> MEMO = new ConcurrentHashMap<>();
 
     /** Runs one case on {@code backend} against {@code oracle} with inputs drawn from {@code seed}. */
@@ -53,7 +82,7 @@ public final class Conformance {
             ReferenceBackend.Result ref = MEMO.computeIfAbsent(oracle.hashCode() + "/" + seed + "/" + c,
                     k -> oracle.compute(w));
             int b = c.batch(), sq = c.queryLen(), hq = c.numHeads();
-            Tensor hostO = w.poisoned(c.dtype(), b, sq, hq, Mla.D_V);
+            Tensor hostO = w.poisoned(c.dtype(), c.geometry().outShape(b, sq, hq));
             Tensor hostLse = w.poisoned(DType.FP32, b, hq, sq);
             try (Tensor q = backend.allocate(c.dtype(), w.q.shape());
                  Tensor cache = backend.allocate(c.dtype(), w.kCache.shape());

@@ -1,16 +1,17 @@
 package io.mla4j.conformance;
 
 import io.mla4j.DType;
-import io.mla4j.Mla;
+import io.mla4j.Geometry;
 import io.mla4j.PlanSpec;
 import io.mla4j.Tensor;
 import java.lang.foreign.Arena;
 import java.util.Random;
 
 /**
- * Fresh random host inputs for a case: q and the paged cache drawn from N(0, 1) (never zeros), a
- * shuffled, non-contiguous block table over a cache with spare blocks, and unused table entries set to
- * -1 so a kernel that reads past a sequence's blocks is caught.
+ * Fresh random host inputs for a case: q and the paged cache (of the case's geometry) drawn from N(0, 1)
+ * (never zeros), a shuffled, non-contiguous block table over a cache with spare blocks (so one sequence's
+ * pages lie far apart in memory), and unused table entries set to -1 so a kernel that reads past a
+ * sequence's blocks is caught.
  */
 public final class Workload implements AutoCloseable {
     public final Case c;
@@ -25,10 +26,11 @@ public final class Workload implements AutoCloseable {
         this.seed = seed;
         Random rnd = new Random(seed);
         int b = c.batch();
+        Geometry g = c.geometry();
         int need = 0, maxNeed = 1;
         for (int len : c.seqlens()) {
-            need += Mla.blocksFor(len);
-            maxNeed = Math.max(maxNeed, Mla.blocksFor(len));
+            need += g.blocksFor(len);
+            maxNeed = Math.max(maxNeed, g.blocksFor(len));
         }
         maxBlocks = maxNeed + 1; // one spare column per row, left at -1
         numBlocks = need + 3 + need / 4; // spare blocks nobody uses, filled with random data too
@@ -42,11 +44,11 @@ public final class Workload implements AutoCloseable {
         java.util.Arrays.fill(table, -1);
         int next = 0;
         for (int s = 0; s < b; s++)
-            for (int j = 0; j < Mla.blocksFor(c.seqlens()[s]); j++) table[s * maxBlocks + j] = perm[next++];
+            for (int j = 0; j < g.blocksFor(c.seqlens()[s]); j++) table[s * maxBlocks + j] = perm[next++];
         seqlens = Tensor.ofInts(arena, c.seqlens(), b);
         blockTable = Tensor.ofInts(arena, table, b, maxBlocks);
-        q = random(rnd, c.dtype(), b, c.queryLen(), c.numHeads(), Mla.D_QK);
-        kCache = random(rnd, c.dtype(), numBlocks, Mla.BLOCK_SIZE, Mla.H_KV, Mla.D_QK);
+        q = random(rnd, c.dtype(), g.queryShape(b, c.queryLen(), c.numHeads()));
+        kCache = random(rnd, c.dtype(), g.cacheShape(numBlocks));
     }
 
     private Tensor random(Random rnd, DType dt, long... shape) {
@@ -61,7 +63,8 @@ public final class Workload implements AutoCloseable {
     }
 
     public PlanSpec spec() {
-        return PlanSpec.of(seqlens, blockTable, numBlocks, c.numHeads(), c.queryLen(), c.dtype()).withCausal(c.causal());
+        return PlanSpec.of(seqlens, blockTable, numBlocks, c.numHeads(), c.queryLen(), c.dtype(), c.geometry())
+                .withCausal(c.causal());
     }
 
     /** A host tensor for outputs, poisoned with NaN. */

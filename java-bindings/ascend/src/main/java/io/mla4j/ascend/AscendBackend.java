@@ -141,6 +141,19 @@ public final class AscendBackend extends AbstractMlaBackend {
         }
     }
 
+    /**
+     * Only {@link io.mla4j.Geometry#DEEPSEEK} (64-token pages, 512 + 64 dims): the AMLA kernel and its tiling
+     * are written for that width pair and one 64-token block per KV tile.
+     */
+    @Override
+    public void checkSupported(io.mla4j.Geometry geometry) {
+        if (geometry == null) throw Checks.bad("geometry", "is null");
+        if (!geometry.equals(io.mla4j.Geometry.DEEPSEEK)) {
+            throw Checks.bad("geometry", "is " + geometry + "; the Ascend kernel takes only " + io.mla4j.Geometry.DEEPSEEK
+                    + " (Geometry.DEEPSEEK: page size 64, d_c 512, d_r 64); the cpu and reference backends take any geometry");
+        }
+    }
+
     /** aclrtMalloc, remembered until freed so close() can free what callers leaked. */
     long malloc(long bytes) {
         bind();

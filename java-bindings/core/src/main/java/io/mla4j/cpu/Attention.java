@@ -6,6 +6,7 @@ import static io.mla4j.cpu.Convert.L;
 import io.mla4j.DType;
 import io.mla4j.Half;
 import io.mla4j.Mla;
+import io.mla4j.SplitSchedule;
 import io.mla4j.spi.LseCombine;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -15,9 +16,11 @@ import jdk.incubator.vector.VectorOperators;
 
 /**
  * The work of one worker: attention of all h_q*s_q query rows of a sequence over one split (a range of
- * 64-token cache blocks), with an fp32 online softmax; and the LSE combine of a sequence's splits.
+ * 64-token tiles, {@link SplitSchedule#TILE_TOKENS}), with an fp32 online softmax; and the LSE combine of a
+ * sequence's splits. Any geometry: the tile is gathered through the block table from as many pages as it
+ * spans (page size below 64: 64 / page pages; above: part of one page), widths come from the plan.
  *
- * <p>Per block: convert the 64 cached tokens to fp32 once (into the worker's scratch), scores for every
+ * <p>Per tile: convert the 64 cached tokens to fp32 once (into the worker's scratch), scores for every
  * row against them ({@link Kernels} Q*K^T), the causal mask, the softmax step vectorised across rows,
  * then P*V into the accumulator (rescaled as its tiles are loaded; in AMLA mode by a bit-add pass just
  * before). Each cached token is read from the cache once per call for all rows.
@@ -29,7 +32,7 @@ final class Attention {
     private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED;
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
 
-    /** Attention of sequence {@code seq} over blocks [blockBegin, blockEnd) (-1: to the end) into partial {@code slot}. */
+    /** Attention of sequence {@code seq} over tiles [blockBegin, blockEnd) (-1: to the end) into partial {@code slot}. */
     static void split(CpuPlan plan, Scratch w, MemorySegment q, MemorySegment cache, int seq, int blockBegin,
                       int blockEnd, int slot, boolean amla) {
         int sk = plan.seqlen(seq);
@@ -38,9 +41,9 @@ final class Attention {
         startRows(w, amla);
         DType dt = plan.spec().dtype();
         for (int blk = blockBegin; blk < end; blk++) {
-            int p0 = blk * Mla.BLOCK_SIZE;
-            int n = Math.min(Mla.BLOCK_SIZE, sk - p0);
-            loadBlock(dt, cache, plan.block(seq, blk), n, w);
+            int p0 = blk * SplitSchedule.TILE_TOKENS;
+            int n = Math.min(SplitSchedule.TILE_TOKENS, sk - p0);
+            loadTile(plan, dt, cache, seq, p0, n, w);
             scores(w, n);
             maskCausal(plan, w, sk, p0, n);
             if (amla) softmaxStepAmla(w, n); else softmaxStep(w, n);
@@ -49,16 +52,16 @@ final class Attention {
         finish(plan, w, slot, amla);
     }
 
-    /** q rows of the sequence, times the softmax scale, transposed into [576][rowsPadded]. Padding rows stay 0. */
+    /** q rows of the sequence, times the softmax scale, transposed into [d_qk][rowsPadded]. Padding rows stay 0. */
     private static void loadQuery(CpuPlan plan, Scratch w, MemorySegment q, int seq) {
-        int rows = plan.rows(), rp = w.rowsPadded;
+        int rows = plan.rows(), rp = w.rowsPadded, dqk = w.dQk;
         float scale = plan.spec().scale();
         DType dt = plan.spec().dtype();
         float[] tmp = w.kv; // free until the first block is loaded
         for (int r = 0; r < rows; r++) {
-            MemorySegment.copy(q, I16, ((long) seq * rows + r) * Mla.D_QK * 2, w.raw, 0, Mla.D_QK);
-            Convert.fromRaw(dt, w.raw, Mla.D_QK, tmp);
-            for (int d = 0; d < Mla.D_QK; d++) w.qt[d * rp + r] = tmp[d] * scale;
+            MemorySegment.copy(q, I16, ((long) seq * rows + r) * dqk * 2, w.raw, 0, dqk);
+            Convert.fromRaw(dt, w.raw, dqk, tmp);
+            for (int d = 0; d < dqk; d++) w.qt[d * rp + r] = tmp[d] * scale;
         }
     }
 
@@ -70,26 +73,35 @@ final class Attention {
     }
 
     /**
-     * Tokens [0, n) of cache block {@code id} to fp32, token-major; tokens past n are not read. One bulk
-     * copy of the raw 16-bit values first, then the conversion from that hot copy: measured faster
+     * Tokens [p0, p0 + n) of sequence {@code seq} to fp32, token-major; tokens past n are not read. The raw
+     * 16-bit values are copied first, one bulk copy per page the tile touches (one for pages of 64 or more,
+     * 64 / page for smaller pages: each page's run of tokens is contiguous), then converted from that hot
+     * copy: measured faster
      * (one core, b8 s_k 8192 h_q 16: 17 ms against 21 ms) than converting straight from the cache, and
      * faster than copying the next block from inside the Q*K^T kernel (23 ms) or in 2 KB pieces between
      * kernel calls (22 ms).
      */
-    private static void loadBlock(DType dt, MemorySegment cache, int id, int n, Scratch w) {
-        MemorySegment.copy(cache, I16, (long) id * Mla.BLOCK_SIZE * Mla.D_QK * 2, w.raw, 0, n * Mla.D_QK);
-        Convert.fromRaw(dt, w.raw, n * Mla.D_QK, w.kv);
+    private static void loadTile(CpuPlan plan, DType dt, MemorySegment cache, int seq, int p0, int n, Scratch w) {
+        int page = plan.spec().geometry().pageSize(), dqk = w.dQk;
+        for (int pos = p0, end = p0 + n; pos < end; ) {
+            int off = pos & (page - 1); // page is a power of two
+            int run = Math.min(page - off, end - pos);
+            long src = ((long) plan.block(seq, pos / page) * page + off) * dqk * 2;
+            MemorySegment.copy(cache, I16, src, w.raw, (pos - p0) * dqk, run * dqk);
+            pos += run;
+        }
+        Convert.fromRaw(dt, w.raw, n * dqk, w.kv);
     }
 
     /** st[j][r] for tokens j < n (rounded up to the kernel's strip; extra tokens are never used). */
     private static void scores(Scratch w, int n) {
-        int rp = w.rowsPadded, vecs = rp / L;
+        int rp = w.rowsPadded, vecs = rp / L, dqk = w.dQk;
         int v = 0;
         for (; v + 2 <= vecs; v += 2) {
-            for (int j0 = 0; j0 < n; j0 += 8) Kernels.qk2x8(w.kv, w.qt, w.st, rp, j0, v * L);
+            for (int j0 = 0; j0 < n; j0 += 8) Kernels.qk2x8(w.kv, w.qt, w.st, rp, j0, v * L, dqk);
         }
         if (v < vecs) {
-            for (int j0 = 0; j0 < n; j0 += 16) Kernels.qk1x16(w.kv, w.qt, w.st, rp, j0, v * L);
+            for (int j0 = 0; j0 < n; j0 += 16) Kernels.qk1x16(w.kv, w.qt, w.st, rp, j0, v * L, dqk);
         }
     }
 
@@ -170,35 +182,45 @@ final class Attention {
      * exceeded C2's inlining budget and the kernel stopped being intrinsified (measured 6x slower).
      */
     private static void accumulate(Scratch w, int n, boolean amla) {
-        int rp = w.rowsPadded;
+        int rp = w.rowsPadded, dqk = w.dQk, dv = w.dV;
         if (amla) {
             for (int r = 0; r < rp; r++) {
                 int sh = w.shift[r];
                 if (sh == 0) continue;
-                for (int d = r * Mla.D_V, e = d + Mla.D_V; d < e; d += L) {
-                    Amla.scaleByPow2(FloatVector.fromArray(F, w.o, d), sh).intoArray(w.o, d);
-                }
+                int d = r * dv, e = d + dv;
+                for (; d + L <= e; d += L) Amla.scaleByPow2(FloatVector.fromArray(F, w.o, d), sh).intoArray(w.o, d);
+                for (; d < e; d++) w.o[d] = Amla.scaleByPow2(w.o[d], sh);
             }
         }
-        for (int c0 = 0; c0 < Mla.D_V; c0 += 4 * L) {
-            for (int r0 = 0; r0 < rp; r0 += 4) Kernels.pv4x4(w.kv, w.st, w.o, rp, r0, c0, n, w.alpha);
+        // d_v in 4-vector tiles, then single vectors, then (only where L does not divide d_v) scalars
+        int c0 = 0;
+        for (; c0 + 4 * L <= dv; c0 += 4 * L) {
+            for (int r0 = 0; r0 < rp; r0 += 4) Kernels.pv4x4(w.kv, w.st, w.o, rp, r0, c0, n, w.alpha, dqk, dv);
+        }
+        for (; c0 + L <= dv; c0 += L) {
+            for (int r0 = 0; r0 < rp; r0 += 4) Kernels.pv4x1(w.kv, w.st, w.o, rp, r0, c0, n, w.alpha, dqk, dv);
+        }
+        if (c0 < dv) {
+            for (int r0 = 0; r0 < rp; r0 += 4) Kernels.pvScalar(w.kv, w.st, w.o, rp, r0, c0, dv, n, w.alpha, dqk, dv);
         }
     }
 
     /** Normalises the split's rows into its partial slot: o / sum and lse = ref max + log(sum) (-inf: no key). */
     private static void finish(CpuPlan plan, Scratch w, int slot, boolean amla) {
-        int rows = plan.rows();
+        int rows = plan.rows(), dv = w.dV;
         float[] po = plan.partialO(), pl = plan.partialLse();
         for (int r = 0; r < rows; r++) {
             float s = w.sum[r];
-            int dst = (slot * rows + r) * Mla.D_V;
+            int dst = (slot * rows + r) * dv;
             if (s == 0f) {
-                Arrays.fill(po, dst, dst + Mla.D_V, 0f);
+                Arrays.fill(po, dst, dst + dv, 0f);
                 pl[slot * rows + r] = Float.NEGATIVE_INFINITY;
                 continue;
             }
             float inv = 1f / s;
-            for (int d = 0; d < Mla.D_V; d += L) FloatVector.fromArray(F, w.o, r * Mla.D_V + d).mul(inv).intoArray(po, dst + d);
+            int d = 0;
+            for (; d + L <= dv; d += L) FloatVector.fromArray(F, w.o, r * dv + d).mul(inv).intoArray(po, dst + d);
+            for (; d < dv; d++) po[dst + d] = w.o[r * dv + d] * inv;
             float ref = amla ? Amla.roundedMax(w.k[r]) : w.max[r];
             pl[slot * rows + r] = (float) (ref + Math.log(s));
         }
@@ -206,15 +228,15 @@ final class Attention {
 
     /** Merges sequence {@code seq}'s partial slots by LSE and writes its o rows (in the dtype) and lse. */
     static void combine(CpuPlan plan, Scratch w, int seq, MemorySegment out, MemorySegment lse) {
-        int rows = plan.rows(), hq = plan.spec().numHeads(), sq = plan.spec().queryLen();
+        int rows = plan.rows(), hq = plan.spec().numHeads(), sq = plan.spec().queryLen(), dv = w.dV;
         DType dt = plan.spec().dtype();
         int n = plan.schedule().splitsOf(seq), first = plan.schedule().splitOffset(seq) * rows;
         float[] row = w.row;
         for (int r = 0; r < rows; r++) {
-            float l = LseCombine.merge(n, plan.partialLse(), first + r, rows, plan.partialO(), (first + r) * Mla.D_V,
-                    rows * Mla.D_V, Mla.D_V, row, 0);
-            long o = ((long) seq * rows + r) * Mla.D_V * 2;
-            for (int d = 0; d < Mla.D_V; d++) out.set(I16, o + 2L * d, Half.fromFloat(dt, row[d]));
+            float l = LseCombine.merge(n, plan.partialLse(), first + r, rows, plan.partialO(), (first + r) * dv,
+                    rows * dv, dv, row, 0);
+            long o = ((long) seq * rows + r) * dv * 2;
+            for (int d = 0; d < dv; d++) out.set(I16, o + 2L * d, Half.fromFloat(dt, row[d]));
             int i = r / hq, h = r % hq; // packed row r = i*h_q + h; lse is [b, h_q, s_q]
             lse.set(F32, (((long) seq * hq + h) * sq + i) * 4, l);
         }

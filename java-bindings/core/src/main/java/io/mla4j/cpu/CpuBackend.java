@@ -114,9 +114,19 @@ public final class CpuBackend extends HostBackend {
     @Override
     protected int parallelism(PlanSpec spec) { return pool.size() * PARTS_PER_WORKER; }
 
+    /**
+     * Every valid geometry: any page size (a power of two up to 256) and d_c, d_r any multiples of 16. The
+     * Vector API kernel takes them all; the native kernel is built for {@link io.mla4j.Geometry#DEEPSEEK}, so
+     * plans of other geometries run on the Vector API whatever {@link #kernel()} says.
+     */
+    @Override
+    public void checkSupported(io.mla4j.Geometry geometry) {
+        if (geometry == null) throw io.mla4j.spi.Checks.bad("geometry", "is null");
+    }
+
     @Override
     protected MlaPlan createPlan(PlanSpec spec, SplitSchedule schedule, int[] seqlens, int[] blockTable) {
-        if (kernel.isNative()) return new NativeCpuPlan(this, spec, schedule, seqlens, blockTable, pool.size(), kernel, nativeLib);
+        if (kernel.isNative() && spec.geometry().equals(io.mla4j.Geometry.DEEPSEEK)) return new NativeCpuPlan(this, spec, schedule, seqlens, blockTable, pool.size(), kernel, nativeLib);
         return new CpuPlan(this, spec, schedule, seqlens, blockTable, pool.size());
     }
 

@@ -1,6 +1,6 @@
 package io.mla4j.cpu;
 
-import io.mla4j.Mla;
+import io.mla4j.Geometry;
 import io.mla4j.MlaBackend;
 import io.mla4j.MlaPlan;
 import io.mla4j.PlanSpec;
@@ -8,7 +8,7 @@ import io.mla4j.SplitSchedule;
 
 /**
  * The CPU backend's plan: the schedule plus everything a decode writes, sized once here so a call
- * allocates nothing: partial outputs and LSEs ({@code totalSplits x rows x 512} and {@code totalSplits x
+ * allocates nothing: partial outputs and LSEs ({@code totalSplits x rows x d_v} and {@code totalSplits x
  * rows} floats) and one {@link Scratch} per pool worker.
  */
 final class CpuPlan extends MlaPlan {
@@ -20,16 +20,17 @@ final class CpuPlan extends MlaPlan {
     CpuPlan(MlaBackend backend, PlanSpec spec, SplitSchedule schedule, int[] seqlens, int[] blockTable, int workers) {
         super(backend, spec, schedule, seqlens, blockTable);
         rows = spec.rows();
-        long partials = (long) schedule.totalSplits() * rows * Mla.D_V;
+        Geometry g = spec.geometry();
+        long partials = (long) schedule.totalSplits() * rows * g.dV();
         int rowsPadded = (rows + Convert.L - 1) / Convert.L * Convert.L;
-        if (partials > Integer.MAX_VALUE - 16 || (long) rowsPadded * Mla.D_V > Integer.MAX_VALUE - 16) {
+        if (partials > Integer.MAX_VALUE - 16 || (long) rowsPadded * g.dQk() > Integer.MAX_VALUE - 16) {
             throw new IllegalArgumentException("numHeads: h_q*s_q = " + rows + " rows over " + schedule.totalSplits()
                     + " splits need " + partials + " partial floats; the cpu backend holds at most 2^31 per array");
         }
         partialO = new float[(int) partials];
         partialLse = new float[schedule.totalSplits() * rows];
         scratch = new Scratch[workers];
-        for (int i = 0; i < workers; i++) scratch[i] = new Scratch(rowsPadded);
+        for (int i = 0; i < workers; i++) scratch[i] = new Scratch(rowsPadded, g);
     }
 
     /** Packed query rows per sequence, s_q * h_q. */

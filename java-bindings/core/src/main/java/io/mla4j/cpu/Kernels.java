@@ -25,8 +25,9 @@ import jdk.incubator.vector.FloatVector;
 final class Kernels {
     private Kernels() {}
 
-    static final int D = 576;
-    static final int DV = 512;
+    // Widths are arguments (d = d_qk: the cache's token stride and the Q*K^T depth; dv = d_v: the output row
+    // stride), so one set of kernels serves every geometry; any d works, dv must be a multiple of 4 * L for
+    // pv4x4 (the caller runs pv4x1 and a scalar loop on the rest).
 
     /** The accumulator tile load, times its row's factor (1 in AMLA mode, whose rescale is a separate bit-add pass). */
     static FloatVector rescaled(float[] o, int off, int row, float[] alpha) {
@@ -34,7 +35,7 @@ final class Kernels {
     }
 
     /** Scores for 8 tokens x 2 row vector(s): st[j][r] = sum_d qt[d][r] * kv[j][d], tokens j0.., lanes r0... */
-    static void qk2x8(float[] kv, float[] qt, float[] st, int rp, int j0, int r0) {
+    static void qk2x8(float[] kv, float[] qt, float[] st, int rp, int j0, int r0, int D) {
         FloatVector Z = FloatVector.zero(F); // local, not a static constant (see the class comment)
         FloatVector a0_0 = Z, a0_1 = Z;
         FloatVector a1_0 = Z, a1_1 = Z;
@@ -92,7 +93,7 @@ final class Kernels {
     }
 
     /** Scores for 16 tokens x 1 row vector: st[j][r] = sum_d qt[d][r] * kv[j][d], tokens j0.., lanes r0... */
-    static void qk1x16(float[] kv, float[] qt, float[] st, int rp, int j0, int r0) {
+    static void qk1x16(float[] kv, float[] qt, float[] st, int rp, int j0, int r0, int D) {
         FloatVector Z = FloatVector.zero(F); // local, not a static constant (see the class comment)
         FloatVector a0_0 = Z;
         FloatVector a1_0 = Z;
@@ -168,7 +169,7 @@ final class Kernels {
      * Output tile of 4 rows x 4 vectors of dims: o[r][c] = rescale(o[r][c]) + sum_(j < n) p[j][r] * v[j][c],
      * rows r0.., dims c0... The rescale by alpha[row] is applied once, at the tile load.
      */
-    static void pv4x4(float[] kv, float[] st, float[] o, int rp, int r0, int c0, int n, float[] alpha) {
+    static void pv4x4(float[] kv, float[] st, float[] o, int rp, int r0, int c0, int n, float[] alpha, int D, int DV) {
         int o0 = (r0 + 0) * DV + c0;
         int o1 = (r0 + 1) * DV + c0;
         int o2 = (r0 + 2) * DV + c0;
@@ -231,5 +232,39 @@ final class Kernels {
         a3_1.intoArray(o, o3 + 1 * L);
         a3_2.intoArray(o, o3 + 2 * L);
         a3_3.intoArray(o, o3 + 3 * L);
+    }
+
+    /** {@link #pv4x4} for one vector of dims (the tail of a d_v that is not a multiple of 4 * L): dims c0 .. c0 + L. */
+    static void pv4x1(float[] kv, float[] st, float[] o, int rp, int r0, int c0, int n, float[] alpha, int D, int DV) {
+        int o0 = (r0 + 0) * DV + c0;
+        int o1 = (r0 + 1) * DV + c0;
+        int o2 = (r0 + 2) * DV + c0;
+        int o3 = (r0 + 3) * DV + c0;
+        FloatVector a0 = rescaled(o, o0, r0 + 0, alpha);
+        FloatVector a1 = rescaled(o, o1, r0 + 1, alpha);
+        FloatVector a2 = rescaled(o, o2, r0 + 2, alpha);
+        FloatVector a3 = rescaled(o, o3, r0 + 3, alpha);
+        for (int j = 0, vb = c0, pb = r0; j < n; j++, vb += D, pb += rp) {
+            FloatVector v0 = FloatVector.fromArray(F, kv, vb);
+            a0 = v0.fma(FloatVector.broadcast(F, st[pb + 0]), a0);
+            a1 = v0.fma(FloatVector.broadcast(F, st[pb + 1]), a1);
+            a2 = v0.fma(FloatVector.broadcast(F, st[pb + 2]), a2);
+            a3 = v0.fma(FloatVector.broadcast(F, st[pb + 3]), a3);
+        }
+        a0.intoArray(o, o0);
+        a1.intoArray(o, o1);
+        a2.intoArray(o, o2);
+        a3.intoArray(o, o3);
+    }
+
+    /** Scalar P*V for dims [c0, c1) of rows [r0, r0 + 4): the tail under one vector (only where L does not divide d_v). */
+    static void pvScalar(float[] kv, float[] st, float[] o, int rp, int r0, int c0, int c1, int n, float[] alpha, int D, int DV) {
+        for (int r = r0; r < r0 + 4; r++) {
+            for (int c = c0; c < c1; c++) {
+                float acc = o[r * DV + c] * alpha[r];
+                for (int j = 0; j < n; j++) acc = Math.fma(st[j * rp + r], kv[j * D + c], acc);
+                o[r * DV + c] = acc;
+            }
+        }
     }
 }

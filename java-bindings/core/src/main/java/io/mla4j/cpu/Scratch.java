@@ -1,22 +1,25 @@
 package io.mla4j.cpu;
 
-import io.mla4j.Mla;
+import io.mla4j.Geometry;
+import io.mla4j.SplitSchedule;
 
 /**
  * One worker's buffers, sized once by the plan for its padded row count and reused for every split and
- * every call: the current cache block in fp32, the transposed query, the score/probability tile, the
+ * every call: the current 64-token tile of the cache in fp32 (gathered from as many pages as it spans), the transposed query, the score/probability tile, the
  * output accumulator and the per-row softmax state.
  */
 final class Scratch {
     /** Rows padded to whole vectors (padding rows get a zero query and are never written out). */
     final int rowsPadded;
-    /** One 64-token cache block in fp32, token-major [64][576]; V is the first 512 of each token. */
-    final float[] kv = new float[Mla.BLOCK_SIZE * Mla.D_QK];
-    /** The query, scaled by the softmax scale and transposed: [576][rowsPadded], so rows are vector lanes. */
+    /** The plan's d_qk and d_v: the strides of {@link #kv}, {@link #qt} and {@link #o}. */
+    final int dQk, dV;
+    /** One 64-token tile of the cache in fp32, token-major [64][d_qk]; V is the first d_v of each token. */
+    final float[] kv;
+    /** The query, scaled by the softmax scale and transposed: [d_qk][rowsPadded], so rows are vector lanes. */
     final float[] qt;
-    /** Scores, then probabilities, of the current block, token-major: [64][rowsPadded]. */
+    /** Scores, then probabilities, of the current tile, token-major: [64][rowsPadded]. */
     final float[] st;
-    /** Unnormalised output accumulator [rowsPadded][512]. */
+    /** Unnormalised output accumulator [rowsPadded][d_v]. */
     final float[] o;
     /** Running max (plain) per row; the AMLA exponent k lives in {@link #k}. */
     final float[] max;
@@ -28,16 +31,22 @@ final class Scratch {
     final float[] alpha;
     final int[] shift;
     final int[] k;
-    /** Raw 16-bit values of one block, on their way to {@link #kv}. */
-    final short[] raw = new short[Mla.BLOCK_SIZE * Mla.D_QK];
-    /** One 512-wide row for the LSE combine. */
-    final float[] row = new float[Mla.D_V];
+    /** Raw 16-bit values of one tile, on their way to {@link #kv}. */
+    final short[] raw;
+    /** One d_v-wide row for the LSE combine. */
+    final float[] row;
 
-    Scratch(int rowsPadded) {
+    Scratch(int rowsPadded, Geometry g) {
         this.rowsPadded = rowsPadded;
-        qt = new float[Mla.D_QK * rowsPadded];
-        st = new float[Mla.BLOCK_SIZE * rowsPadded];
-        o = new float[rowsPadded * Mla.D_V];
+        dQk = g.dQk();
+        dV = g.dV();
+        int tile = SplitSchedule.TILE_TOKENS;
+        kv = new float[tile * dQk];
+        raw = new short[tile * dQk];
+        row = new float[dV];
+        qt = new float[dQk * rowsPadded];
+        st = new float[tile * rowsPadded];
+        o = new float[rowsPadded * dV];
         max = new float[rowsPadded];
         sum = new float[rowsPadded];
         blockMax = new float[rowsPadded];

@@ -1,5 +1,6 @@
 package io.mla4j.ref;
 
+import io.mla4j.Geometry;
 import io.mla4j.Mla;
 import io.mla4j.MlaPlan;
 import io.mla4j.PlanSpec;
@@ -13,27 +14,34 @@ import io.mla4j.spi.HostBackend;
  */
 public final class ReferenceBackend extends HostBackend {
 
-    /** fp64 results of one decode: o [b, s_q, h_q, 512] and lse [b, h_q, s_q], before rounding. */
+    /** fp64 results of one decode: o [b, s_q, h_q, d_v] and lse [b, h_q, s_q], before rounding. */
     public record Result(double[] o, double[] lse) {}
 
     @Override public String name() { return "reference"; }
     @Override public String description() { return "pure-Java fp64 oracle (slow; for checking)"; }
     @Override protected int parallelism(PlanSpec spec) { return 1; }
 
+    /** Every valid geometry: any page size a power of two up to 256, d_c and d_r any multiples of 16. */
+    @Override
+    public void checkSupported(Geometry geometry) {
+        if (geometry == null) throw io.mla4j.spi.Checks.bad("geometry", "is null");
+    }
+
     /** The oracle holds the cache, q and o as Java arrays: at most 2^31 - 9 elements each. */
     static final long MAX_ARRAY = Integer.MAX_VALUE - 8;
 
     @Override
     protected void checkPlan(PlanSpec spec) {
-        long cacheElems = (long) spec.numCacheBlocks() * Mla.BLOCK_SIZE * Mla.D_QK;
+        Geometry g = spec.geometry();
+        long cacheElems = (long) spec.numCacheBlocks() * g.pageSize() * g.dQk();
         if (cacheElems > MAX_ARRAY) {
             throw io.mla4j.spi.Checks.bad("numCacheBlocks", "is " + spec.numCacheBlocks()
                     + "; the reference backend holds the cache as one"
-                    + " Java array, at most " + MAX_ARRAY / ((long) Mla.BLOCK_SIZE * Mla.D_QK) + " blocks");
+                    + " Java array, at most " + MAX_ARRAY / ((long) g.pageSize() * g.dQk()) + " blocks");
         }
-        long qElems = (long) spec.batch() * spec.queryLen() * spec.numHeads() * Mla.D_QK;
+        long qElems = (long) spec.batch() * spec.queryLen() * spec.numHeads() * g.dQk();
         if (qElems > MAX_ARRAY) {
-            throw io.mla4j.spi.Checks.bad("numHeads", "b * s_q * h_q * 576 = " + qElems + " query elements; the reference backend"
+            throw io.mla4j.spi.Checks.bad("numHeads", "b * s_q * h_q * d_qk = " + qElems + " query elements; the reference backend"
                     + " holds q as one Java array, at most " + MAX_ARRAY);
         }
     }
@@ -55,22 +63,24 @@ public final class ReferenceBackend extends HostBackend {
     public static Result compute(MlaPlan plan, Tensor q, Tensor kCache) {
         PlanSpec spec = plan.spec();
         int b = plan.batch(), sq = spec.queryLen(), hq = spec.numHeads();
+        Geometry g = spec.geometry();
+        int dqk = g.dQk(), dv = g.dV();
         float[] cache = kCache.toFloatArray(); // one conversion pass; the math below is all fp64
         float[] qs = q.toFloatArray();
-        double[] o = new double[b * sq * hq * Mla.D_V];
+        double[] o = new double[b * sq * hq * dv];
         double[] lse = new double[b * hq * sq];
-        double[] qrow = new double[Mla.D_QK];
-        double[] orow = new double[Mla.D_V];
+        double[] qrow = new double[dqk];
+        double[] orow = new double[dv];
         for (int s = 0; s < b; s++) {
             int sk = plan.seqlen(s);
             for (int t = 0; t < sq; t++) {
                 int visible = Mla.visibleKeys(sk, sq, t, spec.effectiveCausal());
                 for (int h = 0; h < hq; h++) {
-                    int qBase = ((s * sq + t) * hq + h) * Mla.D_QK;
-                    for (int d = 0; d < Mla.D_QK; d++) qrow[d] = qs[qBase + d];
+                    int qBase = ((s * sq + t) * hq + h) * dqk;
+                    for (int d = 0; d < dqk; d++) qrow[d] = qs[qBase + d];
                     double l = attendPartial(plan, s, qrow, 0, visible, spec.scale(), cache, orow);
                     if (l == Double.NEGATIVE_INFINITY) l = Double.POSITIVE_INFINITY; // a row with no key: o = 0, lse = +inf
-                    System.arraycopy(orow, 0, o, ((s * sq + t) * hq + h) * Mla.D_V, Mla.D_V);
+                    System.arraycopy(orow, 0, o, ((s * sq + t) * hq + h) * dv, dv);
                     lse[(s * hq + h) * sq + t] = l;
                 }
             }
@@ -80,13 +90,16 @@ public final class ReferenceBackend extends HostBackend {
 
     /**
      * Attention of one query row over keys [from, to) of sequence {@code s} ({@code cache} is the paged
-     * cache as floats): writes the softmax-weighted mean of their values to {@code out} and returns the
+     * cache as floats, in the plan's geometry): writes the softmax-weighted mean of their values (the first
+     * d_v dims) to {@code out} and returns the
      * natural-log sum of exp(scores). With no keys: out = 0 and -inf (the partial convention; a whole row
      * with no key reports +inf).
      */
     public static double attendPartial(MlaPlan plan, int s, double[] qrow, int from, int to, float scale,
                                        float[] cache, double[] out) {
         java.util.Arrays.fill(out, 0.0);
+        Geometry g = plan.spec().geometry();
+        int dqk = g.dQk(), dv = g.dV();
         int n = to - from;
         if (n <= 0) return Double.NEGATIVE_INFINITY;
         double[] scores = new double[n];
@@ -94,7 +107,7 @@ public final class ReferenceBackend extends HostBackend {
         for (int j = 0; j < n; j++) {
             int base = (int) tokenOffset(plan, s, from + j);
             double dot = 0;
-            for (int d = 0; d < Mla.D_QK; d++) dot += qrow[d] * cache[base + d];
+            for (int d = 0; d < dqk; d++) dot += qrow[d] * cache[base + d];
             scores[j] = dot * scale;
             max = Math.max(max, scores[j]);
         }
@@ -103,16 +116,18 @@ public final class ReferenceBackend extends HostBackend {
             double p = Math.exp(scores[j] - max);
             sum += p;
             int base = (int) tokenOffset(plan, s, from + j);
-            for (int d = 0; d < Mla.D_V; d++) out[d] += p * cache[base + d];
+            for (int d = 0; d < dv; d++) out[d] += p * cache[base + d];
         }
-        for (int d = 0; d < Mla.D_V; d++) out[d] /= sum;
+        for (int d = 0; d < dv; d++) out[d] /= sum;
         return max + Math.log(sum);
     }
 
-    /** Element offset of token {@code pos} of sequence {@code s} in the paged cache. */
+    /** Element offset of token {@code pos} of sequence {@code s} in the paged cache of the plan's geometry. */
     public static long tokenOffset(MlaPlan plan, int s, int pos) {
-        int block = plan.block(s, pos / Mla.BLOCK_SIZE);
-        return ((long) block * Mla.BLOCK_SIZE + pos % Mla.BLOCK_SIZE) * Mla.D_QK;
+        Geometry g = plan.spec().geometry();
+        int page = g.pageSize();
+        int block = plan.block(s, pos / page);
+        return ((long) block * page + pos % page) * g.dQk();
     }
 
     /** Registers the oracle for ServiceLoader. */

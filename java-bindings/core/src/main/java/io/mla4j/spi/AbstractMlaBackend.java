@@ -1,6 +1,7 @@
 package io.mla4j.spi;
 
 import io.mla4j.DType;
+import io.mla4j.Geometry;
 import io.mla4j.Mla;
 import io.mla4j.MlaBackend;
 import io.mla4j.MlaPlan;
@@ -69,6 +70,7 @@ public abstract class AbstractMlaBackend implements MlaBackend {
         ensureOpen();
         int[] seqlens = Checks.planSpec(spec);
         checkSupported(spec.numHeads(), spec.queryLen(), spec.dtype());
+        checkSupported(spec.geometry());
         checkPlan(spec);
         int[] table = spec.blockTable().toIntArray();
         SplitSchedule schedule = SplitSchedule.compute(seqlens, Math.max(1, parallelism(spec)), splitOverheadBlocks(spec));
@@ -84,12 +86,11 @@ public abstract class AbstractMlaBackend implements MlaBackend {
         PlanSpec s = plan.spec();
         long b = plan.batch(), sq = s.queryLen(), hq = s.numHeads();
         String mem = memory();
-        Checks.rank("q", q, 4, "[b, s_q, h_q, 576]");
-        Checks.tensor("q", q, mem, s.dtype(), b, sq, hq, Mla.D_QK);
-        Checks.rank("kCache", kCache, 4, "[num_blocks, 64, 1, 576]");
-        Checks.tensor("kCache", kCache, mem, s.dtype(), s.numCacheBlocks(), Mla.BLOCK_SIZE, Mla.H_KV, Mla.D_QK);
-        Checks.rank("out", out, 4, "[b, s_q, h_q, 512]");
-        Checks.output("out", out, mem, s.dtype(), b, sq, hq, Mla.D_V);
+        Checks.decodeGeometry(s, q, kCache, out); // ranks, and the dims the plan's geometry fixes
+        Geometry g = s.geometry();
+        Checks.tensor("q", q, mem, s.dtype(), g.queryShape(b, sq, hq));
+        Checks.tensor("kCache", kCache, mem, s.dtype(), g.cacheShape(s.numCacheBlocks()));
+        Checks.output("out", out, mem, s.dtype(), g.outShape(b, sq, hq));
         Checks.rank("lse", lse, 3, "[b, h_q, s_q]");
         Checks.output("lse", lse, mem, DType.FP32, b, hq, sq);
         doDecode(plan, q, kCache, out, lse);

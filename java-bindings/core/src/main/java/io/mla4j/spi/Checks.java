@@ -1,6 +1,7 @@
 package io.mla4j.spi;
 
 import io.mla4j.DType;
+import io.mla4j.Geometry;
 import io.mla4j.Mla;
 import io.mla4j.PlanSpec;
 import io.mla4j.Tensor;
@@ -102,6 +103,7 @@ public final class Checks {
      */
     public static int[] planSpec(PlanSpec spec) {
         if (spec == null) throw bad("spec", "is null");
+        Geometry g = spec.geometry(); // valid by construction (Geometry's constructor runs geometry() below)
         rank("seqlens", spec.seqlens(), 1, "[b]");
         rank("blockTable", spec.blockTable(), 2, "[b, max_blocks]");
         long b = spec.seqlens().dim(0);
@@ -110,8 +112,9 @@ public final class Checks {
         tensor("seqlens", spec.seqlens(), "host", DType.INT32, b);
         long maxBlocks = spec.blockTable().dim(1);
         tensor("blockTable", spec.blockTable(), "host", DType.INT32, b, maxBlocks);
-        if (maxBlocks > Mla.MAX_BLOCKS_PER_SEQUENCE) {
-            throw bad("blockTable", "has " + maxBlocks + " columns, at most Mla.MAX_BLOCKS_PER_SEQUENCE = " + Mla.MAX_BLOCKS_PER_SEQUENCE);
+        if (maxBlocks > g.maxBlocksPerSequence()) {
+            throw bad("blockTable", "has " + maxBlocks + " columns, at most " + g.maxBlocksPerSequence()
+                    + " (the pages of Mla.MAX_SEQLEN tokens at page size " + g.pageSize() + ")");
         }
         if (b * maxBlocks > Mla.MAX_BLOCK_TABLE_ENTRIES) { // both factors are bounded above, so the product fits a long
             throw bad("blockTable", "has " + b * maxBlocks + " entries, at most Mla.MAX_BLOCK_TABLE_ENTRIES = " + Mla.MAX_BLOCK_TABLE_ENTRIES);
@@ -127,11 +130,11 @@ public final class Checks {
         if (!spec.dtype().isDecodeType()) throw bad("dtype", "is " + spec.dtype() + ", expected BF16 or FP16");
         float scale = spec.scale();
         if (!Float.isFinite(scale) || scale <= 0) {
-            throw bad("scale", "is " + scale + ", expected a finite positive number (default 576^-0.5)");
+            throw bad("scale", "is " + scale + ", expected a finite positive number (default d_qk^-0.5 = " + g.defaultScale() + ")");
         }
         if (scale < Mla.MIN_SCALE || scale > Mla.MAX_SCALE) {
             throw bad("scale", "is " + scale + ", expected a finite positive number in [Mla.MIN_SCALE, Mla.MAX_SCALE] = ["
-                    + Mla.MIN_SCALE + ", " + Mla.MAX_SCALE + "] (default 576^-0.5)");
+                    + Mla.MIN_SCALE + ", " + Mla.MAX_SCALE + "] (default d_qk^-0.5 = " + g.defaultScale() + ")");
         }
         int[] seqlens = spec.seqlens().toIntArray();
         int[] table = spec.blockTable().toIntArray();
@@ -141,9 +144,9 @@ public final class Checks {
             if (len > Mla.MAX_SEQLEN) {
                 throw bad("seqlens", "seqlens[" + s + "] = " + len + " is above Mla.MAX_SEQLEN = " + Mla.MAX_SEQLEN);
             }
-            long need = Mla.blocksFor(len);
+            long need = g.blocksFor(len);
             if (need > maxBlocks) {
-                throw bad("seqlens", "seqlens[" + s + "] = " + len + " needs " + need + " blocks of " + Mla.BLOCK_SIZE
+                throw bad("seqlens", "seqlens[" + s + "] = " + len + " needs " + need + " blocks of " + g.pageSize()
                         + " but the block table gives " + maxBlocks + " per sequence");
             }
             for (int j = 0; j < need; j++) {
@@ -155,5 +158,53 @@ public final class Checks {
             }
         }
         return seqlens;
+    }
+
+    // ---- Cache geometry (issue 22) ----
+
+    /**
+     * The rules of a {@link Geometry}: page size a power of two in [1, {@value Geometry#MAX_PAGE_SIZE}], d_c and
+     * d_r positive multiples of {@value Geometry#WIDTH_MULTIPLE}, d_qk at most {@value Geometry#MAX_D_QK}.
+     * An {@link IllegalArgumentException} naming pageSize, dC or dR.
+     */
+    public static void geometry(int pageSize, int dC, int dR) {
+        if (pageSize < 1 || pageSize > Geometry.MAX_PAGE_SIZE || Integer.bitCount(pageSize) != 1) {
+            throw bad("pageSize", "is " + pageSize + ", expected a power of two in [1, " + Geometry.MAX_PAGE_SIZE + "]");
+        }
+        for (int i = 0; i < 2; i++) {
+            int w = i == 0 ? dC : dR;
+            if (w < Geometry.WIDTH_MULTIPLE || w % Geometry.WIDTH_MULTIPLE != 0) {
+                throw bad(i == 0 ? "dC" : "dR", (i == 0 ? "latent width d_c" : "RoPE width d_r") + " is " + w
+                        + ", expected a positive multiple of " + Geometry.WIDTH_MULTIPLE);
+            }
+        }
+        if ((long) dC + dR > Geometry.MAX_D_QK) {
+            throw bad("dC", "d_c + d_r = " + dC + " + " + dR + " = " + ((long) dC + dR) + ", at most " + Geometry.MAX_D_QK);
+        }
+    }
+
+    /**
+     * The decode tensors' dims against the plan's geometry, with messages that name it: q [b, s_q, h_q, d_qk],
+     * kCache [num_blocks, page, 1, d_qk], out [b, s_q, h_q, d_v]. Only the dims the geometry fixes are compared
+     * here (rank first); {@link #tensor} then checks everything else (b, h_q, num_blocks, dtype, memory).
+     */
+    public static void decodeGeometry(PlanSpec spec, Tensor q, Tensor kCache, Tensor out) {
+        Geometry g = spec.geometry();
+        long b = spec.batch(), sq = spec.queryLen(), hq = spec.numHeads();
+        String dims = " (the plan's geometry is " + g + ": d_qk = " + g.dQk() + ", d_v = " + g.dV() + ")";
+        rank("q", q, 4, "[b, s_q, h_q, d_qk]");
+        if (q.dim(3) != g.dQk()) {
+            throw bad("q", "shape is " + Arrays.toString(q.shape()) + ", expected " + Arrays.toString(g.queryShape(b, sq, hq)) + dims);
+        }
+        rank("kCache", kCache, 4, "[num_blocks, page_size, 1, d_qk]");
+        if (kCache.dim(3) != g.dQk() || kCache.dim(1) != g.pageSize() || kCache.dim(2) != Mla.H_KV) {
+            throw bad("kCache", "shape is " + Arrays.toString(kCache.shape()) + ", expected "
+                    + Arrays.toString(g.cacheShape(spec.numCacheBlocks())) + dims
+                    + "; a cache of another page size or width needs a spec of that geometry (PlanSpec.withGeometry)");
+        }
+        rank("out", out, 4, "[b, s_q, h_q, d_v]");
+        if (out.dim(3) != g.dV()) {
+            throw bad("out", "shape is " + Arrays.toString(out.shape()) + ", expected " + Arrays.toString(g.outShape(b, sq, hq)) + dims);
+        }
     }
 }

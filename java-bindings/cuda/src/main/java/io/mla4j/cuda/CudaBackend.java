@@ -128,6 +128,19 @@ public final class CudaBackend extends AbstractMlaBackend {
         super.checkSupported(numHeads, queryLen, dtype);
     }
 
+    /**
+     * Only {@link io.mla4j.Geometry#DEEPSEEK} (64-token pages, 512 + 64 dims): the sm90 and sm80 kernels are
+     * instantiated for that width pair and stage one 64-token page at a time (its TMA map and smem plan).
+     */
+    @Override
+    public void checkSupported(io.mla4j.Geometry geometry) {
+        if (geometry == null) throw Checks.bad("geometry", "is null");
+        if (!geometry.equals(io.mla4j.Geometry.DEEPSEEK)) {
+            throw Checks.bad("geometry", "is " + geometry + "; the cuda kernels take only " + io.mla4j.Geometry.DEEPSEEK
+                    + " (Geometry.DEEPSEEK: page size 64, d_c 512, d_r 64); the cpu and reference backends take any geometry");
+        }
+    }
+
     // ---- memory ----
 
     @Override

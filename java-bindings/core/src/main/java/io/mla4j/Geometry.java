@@ -1,0 +1,85 @@
+package io.mla4j;
+
+import io.mla4j.spi.Checks;
+
+/**
+ * The shape of an MLA cache, as data: tokens per page, latent width d_c and RoPE width d_r. A cached
+ * token is d_qk = d_c + d_r values (the latent first, then its RoPE part); the value of a token is its
+ * first d_v = d_c values. This is the one place the dims, the default scale and the FLOP/byte counting
+ * live; {@link Mla}'s constants are {@link #DEEPSEEK}'s.
+ *
+ * <p>Valid (checked here, by {@link Checks#geometry}): the page size a power of two in [1, {@value #MAX_PAGE_SIZE}],
+ * d_c and d_r positive multiples of {@value #WIDTH_MULTIPLE}, d_qk at most {@value #MAX_D_QK}. Backends
+ * take some geometries ({@link MlaBackend#checkSupported(Geometry)}): the reference and cpu backends take
+ * every valid one, cuda and ascend only {@link #DEEPSEEK}.
+ *
+ * @param pageSize tokens per page of the paged cache [num_blocks, pageSize, 1, d_qk]
+ * @param dC       latent width: the value dims, d_v
+ * @param dR       RoPE width: the extra key dims, d_qk - d_v
+ */
+public record Geometry(int pageSize, int dC, int dR) {
+    /** Largest page size any backend may take. */
+    public static final int MAX_PAGE_SIZE = 256;
+    /** d_c and d_r are multiples of this (one 32-byte vector of 16-bit values; the widths models use). */
+    public static final int WIDTH_MULTIPLE = 16;
+    /** Largest d_qk = d_c + d_r. */
+    public static final int MAX_D_QK = 4096;
+
+    /** DeepSeek-V2/V3/R1 and FlashMLA: 64-token pages, 512 latent + 64 RoPE dims. Every backend takes it. */
+    public static final Geometry DEEPSEEK = new Geometry(64, 512, 64);
+
+    /** Validates the fields: an {@link IllegalArgumentException} naming pageSize, dC or dR. */
+    public Geometry {
+        Checks.geometry(pageSize, dC, dR);
+    }
+
+    /** The geometry of these fields (validated). */
+    public static Geometry of(int pageSize, int dC, int dR) { return new Geometry(pageSize, dC, dR); }
+
+    /** This geometry with another page size (validated). */
+    public Geometry withPageSize(int p) { return new Geometry(p, dC, dR); }
+
+    /** Dims of a cached token and of a query row (Q·K^T depth): d_c + d_r. */
+    public int dQk() { return dC + dR; }
+
+    /** Dims of a value and of an output row: d_c. */
+    public int dV() { return dC; }
+
+    /** d_qk^-0.5, FlashMLA's default softmax scale (576^-0.5 for {@link #DEEPSEEK}). */
+    public float defaultScale() { return (float) (1.0 / Math.sqrt(dQk())); }
+
+    /** ceil(n / d) for n &gt;= 0, d &gt;= 1, in long math (never overflows): the one block-count formula. */
+    public static int ceilDiv(int n, int d) {
+        if (n < 0) throw new IllegalArgumentException("seqlen: " + n + " is negative");
+        return (int) (((long) n + d - 1) / d);
+    }
+
+    /** Pages needed to hold {@code seqlen} tokens: ceil(seqlen / pageSize). */
+    public int blocksFor(int seqlen) { return ceilDiv(seqlen, pageSize); }
+
+    /** Most block-table columns a plan of this geometry accepts: the pages of {@link Mla#MAX_SEQLEN} tokens. */
+    public int maxBlocksPerSequence() { return blocksFor(Mla.MAX_SEQLEN); }
+
+    /** Shape of a paged cache of {@code numBlocks} pages: [numBlocks, pageSize, 1, d_qk]. */
+    public long[] cacheShape(long numBlocks) { return new long[] {numBlocks, pageSize, Mla.H_KV, dQk()}; }
+
+    /** Shape of q: [b, s_q, h_q, d_qk]. */
+    public long[] queryShape(long b, long sq, long hq) { return new long[] {b, sq, hq, dQk()}; }
+
+    /** Shape of o: [b, s_q, h_q, d_v]. */
+    public long[] outShape(long b, long sq, long hq) { return new long[] {b, sq, hq, dV()}; }
+
+    /** FLOPs = 2 * s_q * sum(s_k) * h_q * (d_qk + d_v) (FlashMLA's counting, so numbers compare). */
+    public double flops(long sumSeqlen, int hq, int sq) {
+        return 2.0 * sq * (double) sumSeqlen * hq * (dQk() + dV());
+    }
+
+    /** Bytes = 2 * (sum(s_k) * h_kv * d_qk + b * s_q * h_q * (d_qk + d_v)) for 16-bit dtypes (FlashMLA's counting). */
+    public double bytes(long sumSeqlen, int b, int hq, int sq) {
+        return 2.0 * ((double) sumSeqlen * Mla.H_KV * dQk() + (double) b * sq * hq * (dQk() + dV()));
+    }
+
+    /** "page 64, 512+64": page size, then d_c + d_r. */
+    @Override
+    public String toString() { return "page " + pageSize + ", " + dC + "+" + dR; }
+}
