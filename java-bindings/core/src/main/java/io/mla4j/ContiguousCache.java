@@ -60,11 +60,14 @@ public final class ContiguousCache {
                     + geometry.dC() + " + " + geometry.dR() + ")");
         }
         if (b < 1 || len < 1) throw Checks.bad("kCache", "shape is " + shape + ", expected b >= 1 and max_len >= 1");
-        if (len > Mla.MAX_SEQLEN) throw Checks.bad("kCache", "max_len is " + len + ", at most Mla.MAX_SEQLEN = " + Mla.MAX_SEQLEN);
+        if (len > Mla.MAX_SEQLEN) {
+            throw Checks.bad("kCache", "max_len is " + len + ", at most Mla.MAX_SEQLEN = " + Mla.MAX_SEQLEN);
+        }
         int page = geometry.pageSize();
         if (len % page != 0) {
             throw Checks.bad("kCache", "max_len " + len + " is not a multiple of the page size " + page
-                    + " (a page may not straddle two sequences; ContiguousCache.pageSizeFor(max_len) = " + pageSizeFor(len) + " fits)");
+                    + " (a page may not straddle two sequences; ContiguousCache.pageSizeFor(max_len) = "
+                    + pageSizeFor(len) + " fits)");
         }
         long perRow = len / page;
         long blocks = b * perRow; // b, perRow < 2^31: fits a long

@@ -42,7 +42,8 @@ public record PlanSpec(Tensor seqlens, Tensor blockTable, int numCacheBlocks, in
     public static PlanSpec of(Tensor seqlens, Tensor blockTable, int numCacheBlocks, int numHeads, int queryLen, DType dtype,
                               Geometry geometry) {
         if (geometry == null) throw io.mla4j.spi.Checks.bad("geometry", "is null");
-        return new PlanSpec(seqlens, blockTable, numCacheBlocks, numHeads, queryLen, dtype, true, geometry.defaultScale(), geometry);
+        return new PlanSpec(seqlens, blockTable, numCacheBlocks, numHeads, queryLen, dtype, true, geometry.defaultScale(),
+                geometry);
     }
 
     public PlanSpec withCausal(boolean c) {

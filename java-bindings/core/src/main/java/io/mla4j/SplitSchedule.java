@@ -21,7 +21,8 @@ import java.util.Arrays;
  *
  * <h2>The algorithm</h2>
  * <pre>
- * blocks[s] = ceil(seqlen[s] / 64);  (64 = TILE_TOKENS, for every page size)  F = the split overhead (5 by default, FlashMLA's; a backend may pick another)
+ * (64 = TILE_TOKENS, for every page size)
+ * blocks[s] = ceil(seqlen[s] / 64);  F = the split overhead (5 by default, FlashMLA's; a backend may pick another)
  * total     = sum over s of (blocks[s] + F)
  * perPart   = max(ceil(total / P) + F, 2F)
  * cursor (s, blk) = (0, 0); splits[s] = 0

@@ -56,7 +56,8 @@ class ContiguousCacheTest {
     void decodeEqualsAPagedCopy() {
         // (b, max_len, d_c, d_r): page 64 (DeepSeek), 32, 4 and 1 (odd max_len), and another width
         int[][] shapes = {{3, 192, 512, 64}, {2, 96, 512, 64}, {2, 100, 256, 32}, {3, 37, 128, 64}};
-        for (MlaBackend be : new MlaBackend[] {new CpuBackend(CpuBackend.Rescale.PLAIN, 2, CpuKernel.VECTOR), new ReferenceBackend()}) {
+        MlaBackend[] backends = {new CpuBackend(CpuBackend.Rescale.PLAIN, 2, CpuKernel.VECTOR), new ReferenceBackend()};
+        for (MlaBackend be : backends) {
             try (be) {
                 for (int[] s : shapes) compare(be, s[0], s[1], s[2], s[3]);
             }

@@ -39,22 +39,26 @@ class GeometryConformanceTest {
 
     @TestFactory
     Stream<DynamicTest> referenceMatchesGatheredFormulation() {
-        return BackendSuite.geometryCases(() -> REF, Oracle.GATHERED).map(n -> DynamicTest.dynamicTest(n.name(), n.check()::run));
+        return dynamic(BackendSuite.geometryCases(() -> REF, Oracle.GATHERED));
     }
 
     @TestFactory
     Stream<DynamicTest> cpuMatchesReference() {
-        return BackendSuite.geometryCases(() -> CPU, Oracle.REFERENCE).map(n -> DynamicTest.dynamicTest(n.name(), n.check()::run));
+        return dynamic(BackendSuite.geometryCases(() -> CPU, Oracle.REFERENCE));
     }
 
     @TestFactory
     Stream<DynamicTest> cpuAmlaMatchesReference() {
-        return BackendSuite.geometryCases(() -> CPU_AMLA, Oracle.REFERENCE).map(n -> DynamicTest.dynamicTest(n.name(), n.check()::run));
+        return dynamic(BackendSuite.geometryCases(() -> CPU_AMLA, Oracle.REFERENCE));
     }
 
     @TestFactory
     Stream<DynamicTest> cpuAutoKernelMatchesReference() {
-        return BackendSuite.geometryCases(() -> CPU_AUTO, Oracle.REFERENCE).map(n -> DynamicTest.dynamicTest(n.name(), n.check()::run));
+        return dynamic(BackendSuite.geometryCases(() -> CPU_AUTO, Oracle.REFERENCE));
+    }
+
+    private static Stream<DynamicTest> dynamic(Stream<BackendSuite.Named> cases) {
+        return cases.map(n -> DynamicTest.dynamicTest(n.name(), n.check()::run));
     }
 
     @AfterAll

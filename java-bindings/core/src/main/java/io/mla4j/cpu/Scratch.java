@@ -5,7 +5,8 @@ import io.mla4j.SplitSchedule;
 
 /**
  * One worker's buffers, sized once by the plan for its padded row count and reused for every split and
- * every call: the current 64-token tile of the cache in fp32 (gathered from as many pages as it spans), the transposed query, the score/probability tile, the
+ * every call: the current 64-token tile of the cache in fp32 (gathered from as many pages as it spans),
+ * the transposed query, the score/probability tile, the
  * output accumulator and the per-row softmax state.
  */
 final class Scratch {

@@ -41,7 +41,8 @@ public final class ReferenceBackend extends HostBackend {
         }
         long qElems = (long) spec.batch() * spec.queryLen() * spec.numHeads() * g.dQk();
         if (qElems > MAX_ARRAY) {
-            throw io.mla4j.spi.Checks.bad("numHeads", "b * s_q * h_q * d_qk = " + qElems + " query elements; the reference backend"
+            throw io.mla4j.spi.Checks.bad("numHeads", "b * s_q * h_q * d_qk = " + qElems
+                    + " query elements; the reference backend"
                     + " holds q as one Java array, at most " + MAX_ARRAY);
         }
     }
