@@ -67,7 +67,7 @@ class ContiguousCacheTest {
     private void compare(MlaBackend be, int b, int maxLen, int dC, int dR) {
         int hq = 5, sq = 2, dqk = dC + dR;
         DType dt = DType.BF16;
-        try (Arena a = Arena.ofConfined()) {
+        try (Arena a = Arena.ofShared()) { // the cpu backend's workers read it
             Tensor contiguous = Tensor.allocate(a, dt, b, maxLen, 1, dqk);
             for (long i = 0; i < contiguous.numel(); i++) contiguous.setFloat(i, (float) rnd.nextGaussian());
             Tensor q = Tensor.allocate(a, dt, b, sq, hq, dqk);

@@ -41,6 +41,10 @@ class AscendHostileInputTest {
             rejects("numHeads", "h_q in [1, 128]", () -> be.checkSupported(129, 1, DType.BF16));
             Tensor sl = Tensor.ofInts(arena, new int[] {10}, 1), bt = Tensor.ofInts(arena, new int[] {0}, 1, 1);
             rejects("numHeads", "h_q in [1, 128]", () -> be.plan(PlanSpec.of(sl, bt, 1, 129, 1, DType.BF16)));
+            // geometry (issue 22): only DeepSeek's, refused by name at checkSupported and at plan
+            rejects("geometry", "takes only page 64, 512+64", () -> be.checkSupported(io.mla4j.Geometry.of(16, 512, 64)));
+            rejects("geometry", "takes only page 64, 512+64",
+                    () -> be.plan(PlanSpec.of(sl, bt, 1, 16, 1, DType.BF16, io.mla4j.Geometry.of(64, 256, 32))));
             // the C tiling's own words reach the caller when it refuses (here: called directly, past the Java checks)
             rejects("numHeads", "num_heads must be in [1, 128]", () -> new MlaKernel(TestLibs.tiling())
                     .tiling(PlanSpec.of(sl, bt, 1, 200, 1, DType.BF16), new int[] {10}, 4));
