@@ -1,5 +1,7 @@
 package io.mla4j.cpu;
 
+import io.mla4j.DType;
+import io.mla4j.Mla;
 import io.mla4j.MlaBackend;
 import io.mla4j.MlaPlan;
 import io.mla4j.PlanSpec;
@@ -7,6 +9,7 @@ import io.mla4j.SplitSchedule;
 import io.mla4j.Tensor;
 import io.mla4j.spi.HostBackend;
 import io.mla4j.spi.MlaBackendProvider;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.Locale;
 import java.util.Optional;
@@ -133,6 +136,51 @@ public final class CpuBackend extends HostBackend {
         pool.run(schedule.numParts(), (part, worker) -> schedule.forEachSplit(part, (seq, from, to, slot) ->
                 Attention.split(plan, plan.scratch(worker), qs, cache, seq, from, to, slot, amla)));
         pool.run(plan.batch(), (seq, worker) -> Attention.combine(plan, plan.scratch(worker), seq, os, ls));
+    }
+
+    // Warm-up scratch step: ragged lengths (full blocks, a partial one, several splits per sequence) so every
+    // branch a real step takes is profiled before C2 compiles the loops, and an uncommon trap does not deoptimise them.
+    private static final int[] WARM_LENGTHS = {613, 128, 37};
+    /** Scratch decodes a warm-up runs at most, and for how long at most (a slow or loaded machine stops early). */
+    static final int WARM_DECODES = 300;
+    static final long WARM_NANOS = 4_000_000_000L;
+
+    /**
+     * Runs {@value #WARM_DECODES} decodes (or {@value #WARM_NANOS} ns, whichever ends first) of a small scratch step
+     * with {@code spec}'s h_q, s_q, dtype, mask and scale on this backend's pool, so the Vector-API loops (or the native
+     * kernel's downcalls) are compiled before the first real step. Scratch memory is freed before it returns.
+     */
+    @Override
+    public void warmUp(PlanSpec spec) {
+        plan(spec).close(); // validates spec exactly as plan() does
+        int b = WARM_LENGTHS.length, hq = spec.numHeads(), sq = spec.queryLen(), maxBlocks = Mla.blocksFor(WARM_LENGTHS[0]);
+        int[] table = new int[b * maxBlocks];
+        java.util.Arrays.fill(table, -1);
+        int blocks = 0;
+        for (int s = 0; s < b; s++) for (int j = 0; j < Mla.blocksFor(WARM_LENGTHS[s]); j++) table[s * maxBlocks + j] = blocks++;
+        try (Arena arena = Arena.ofConfined();
+             Tensor q = allocate(spec.dtype(), b, sq, hq, Mla.D_QK);
+             Tensor cache = allocate(spec.dtype(), blocks, Mla.BLOCK_SIZE, Mla.H_KV, Mla.D_QK);
+             Tensor out = allocate(spec.dtype(), b, sq, hq, Mla.D_V);
+             Tensor lse = allocate(DType.FP32, b, hq, sq)) {
+            fillPseudoRandom(q);
+            fillPseudoRandom(cache);
+            PlanSpec scratch = new PlanSpec(Tensor.ofInts(arena, WARM_LENGTHS, b), Tensor.ofInts(arena, table, b, maxBlocks),
+                    blocks, hq, sq, spec.dtype(), spec.causal(), spec.scale());
+            try (MlaPlan plan = plan(scratch)) {
+                long t0 = System.nanoTime();
+                for (int i = 0; i < WARM_DECODES && System.nanoTime() - t0 < WARM_NANOS; i++) decode(plan, q, cache, out, lse);
+            }
+        }
+    }
+
+    /** Values in [-1, 1) from a fixed LCG: realistic enough for the softmax's branches, and reproducible. */
+    private static void fillPseudoRandom(Tensor t) {
+        long x = 0x9E3779B97F4A7C15L;
+        for (long i = 0; i < t.numel(); i++) {
+            x = x * 6364136223846793005L + 1442695040888963407L;
+            t.setFloat(i, (x >>> 40) / (float) (1 << 23) - 1f);
+        }
     }
 
     @Override

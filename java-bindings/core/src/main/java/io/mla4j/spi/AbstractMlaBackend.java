@@ -67,6 +67,10 @@ public abstract class AbstractMlaBackend implements MlaBackend {
     @Override
     public final MlaPlan plan(PlanSpec spec) {
         ensureOpen();
+        if (spec != null) { // plan inputs are read here, on the caller's thread
+            Checks.accessible("seqlens", spec.seqlens());
+            Checks.accessible("blockTable", spec.blockTable());
+        }
         int[] seqlens = Checks.planSpec(spec);
         checkSupported(spec.numHeads(), spec.queryLen(), spec.dtype());
         checkPlan(spec);
@@ -92,6 +96,11 @@ public abstract class AbstractMlaBackend implements MlaBackend {
         Checks.output("out", out, mem, s.dtype(), b, sq, hq, Mla.D_V);
         Checks.rank("lse", lse, 3, "[b, h_q, s_q]");
         Checks.output("lse", lse, mem, DType.FP32, b, hq, sq);
+        // Host backends may touch these from worker threads: one rule for all of them, refused here (README: host memory)
+        Checks.shareable("q", q);
+        Checks.shareable("kCache", kCache);
+        Checks.shareable("out", out);
+        Checks.shareable("lse", lse);
         doDecode(plan, q, kCache, out, lse);
     }
 
