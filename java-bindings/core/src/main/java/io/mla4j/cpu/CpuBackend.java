@@ -141,23 +141,35 @@ public final class CpuBackend extends HostBackend {
     // Warm-up scratch step: ragged lengths (full blocks, a partial one, several splits per sequence) so every
     // branch a real step takes is profiled before C2 compiles the loops, and an uncommon trap does not deoptimise them.
     private static final int[] WARM_LENGTHS = {613, 128, 37};
-    /** Scratch decodes a warm-up runs at most, and for how long at most (a slow or loaded machine stops early). */
-    static final int WARM_DECODES = 300;
-    static final long WARM_NANOS = 4_000_000_000L;
+    /** Scratch decodes a warm-up runs at least, and at most. */
+    static final int WARM_MIN_DECODES = 50, WARM_MAX_DECODES = 2000;
+    /** Consecutive scratch decodes without JIT activity that end a warm-up. */
+    static final int WARM_QUIET_DECODES = 20;
+    /** Longest warm-up (a slow or loaded machine stops here, warm or not). */
+    static final long WARM_NANOS = 10_000_000_000L;
 
     /**
-     * Runs {@value #WARM_DECODES} decodes (or {@value #WARM_NANOS} ns, whichever ends first) of a small scratch step
-     * with {@code spec}'s h_q, s_q, dtype, mask and scale on this backend's pool, so the Vector-API loops (or the native
-     * kernel's downcalls) are compiled before the first real step. Scratch memory is freed before it returns.
+     * Runs scratch decodes shaped like {@code spec} (its h_q, s_q, dtype, mask and scale; b = 3 ragged sequences
+     * of at most 613 tokens) on this backend's pool and kernel, until the JIT has compiled the decode loops: at
+     * least 50 decodes, then until 20 decodes in a row ran
+     * without any JIT compilation in this JVM (the compiler's accumulated time, from
+     * {@code java.lang.management}), at most 2,000 decodes or 10 s.
+     * Counting time alone is not enough: on a loaded machine the C2 compiler thread lags seconds behind
+     * (docs/PERF.md, "Start-up"). Without {@code java.management} in the module graph it runs
+     * 200 decodes. Scratch memory is freed before it returns.
      */
     @Override
-    public void warmUp(PlanSpec spec) {
+    public void warmUp(PlanSpec spec) { warmUp(spec, WARM_NANOS); }
+
+    /** {@link #warmUp(PlanSpec)} stopping after {@code maxNanos} at most (tests keep it short). */
+    void warmUp(PlanSpec spec, long maxNanos) {
         plan(spec).close(); // validates spec exactly as plan() does
         int b = WARM_LENGTHS.length, hq = spec.numHeads(), sq = spec.queryLen(), maxBlocks = Mla.blocksFor(WARM_LENGTHS[0]);
         int[] table = new int[b * maxBlocks];
         java.util.Arrays.fill(table, -1);
         int blocks = 0;
         for (int s = 0; s < b; s++) for (int j = 0; j < Mla.blocksFor(WARM_LENGTHS[s]); j++) table[s * maxBlocks + j] = blocks++;
+        java.util.function.LongSupplier compileClock = compileClock();
         try (Arena arena = Arena.ofConfined();
              Tensor q = allocate(spec.dtype(), b, sq, hq, Mla.D_QK);
              Tensor cache = allocate(spec.dtype(), blocks, Mla.BLOCK_SIZE, Mla.H_KV, Mla.D_QK);
@@ -168,9 +180,30 @@ public final class CpuBackend extends HostBackend {
             PlanSpec scratch = new PlanSpec(Tensor.ofInts(arena, WARM_LENGTHS, b), Tensor.ofInts(arena, table, b, maxBlocks),
                     blocks, hq, sq, spec.dtype(), spec.causal(), spec.scale());
             try (MlaPlan plan = plan(scratch)) {
-                long t0 = System.nanoTime();
-                for (int i = 0; i < WARM_DECODES && System.nanoTime() - t0 < WARM_NANOS; i++) decode(plan, q, cache, out, lse);
+                long t0 = System.nanoTime(), compiled = compileClock == null ? 0 : compileClock.getAsLong();
+                int quiet = 0;
+                for (int i = 1; i <= WARM_MAX_DECODES && System.nanoTime() - t0 < maxNanos; i++) {
+                    decode(plan, q, cache, out, lse);
+                    if (compileClock == null) {
+                        if (i >= WARM_MIN_DECODES * 4) break;
+                        continue;
+                    }
+                    long c = compileClock.getAsLong();
+                    quiet = c == compiled ? quiet + 1 : 0;
+                    compiled = c;
+                    if (i >= WARM_MIN_DECODES && quiet >= WARM_QUIET_DECODES) break;
+                }
             }
+        }
+    }
+
+    /** The JIT's accumulated compilation time in ms, or null where it cannot be read (no java.management). */
+    private static java.util.function.LongSupplier compileClock() {
+        try {
+            java.lang.management.CompilationMXBean jit = java.lang.management.ManagementFactory.getCompilationMXBean();
+            return jit != null && jit.isCompilationTimeMonitoringSupported() ? jit::getTotalCompilationTime : null;
+        } catch (LinkageError | RuntimeException e) { // java.management not in the module graph, or no JIT
+            return null;
         }
     }
 
