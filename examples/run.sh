@@ -8,7 +8,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 source "$root/scripts/find-jdk.sh"
 jar="$here/engine/target/mla4j-example-engine.jar"
-if [ ! -f "$jar" ] || [ -n "$(find "$here/engine/src/main" "$root/java-bindings/core/src/main" "$root/java-bindings/cuda/src/main" \
+if [ ! -f "$jar" ] || [ -n "$(find "$here/engine/src/main" "$root/java-bindings/core/src/main" \
+    "$root/java-bindings/cuda/src/main" \
     -newer "$jar" -print -quit)" ]; then
   echo "examples/run.sh: building examples/engine (mvn package -pl examples/engine -am, no tests)" >&2
   (cd "$root" && mvn -B -ntp -q package -pl examples/engine -am -DskipTests -Dmla4j.skipNativeTests=true)

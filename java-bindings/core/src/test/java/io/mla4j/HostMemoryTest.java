@@ -39,10 +39,14 @@ class HostMemoryTest {
     void confinedDecodeTensorsAreRefusedByName() {
         for (MlaBackend be : new MlaBackend[] {new CpuBackend(CpuBackend.Rescale.PLAIN, 2), new ReferenceBackend()}) {
             try (be; Arena shared = Arena.ofShared(); Arena confined = Arena.ofConfined(); MlaPlan plan = be.plan(spec(shared))) {
-                Tensor q = filled(shared, DType.BF16, b, sq, hq, Mla.D_QK), cache = filled(shared, DType.BF16, blocks, 64, 1, Mla.D_QK);
-                Tensor out = Tensor.allocate(shared, DType.BF16, b, sq, hq, Mla.D_V), lse = Tensor.allocate(shared, DType.FP32, b, hq, sq);
-                Tensor cq = filled(confined, DType.BF16, b, sq, hq, Mla.D_QK), cc = filled(confined, DType.BF16, blocks, 64, 1, Mla.D_QK);
-                Tensor co = Tensor.allocate(confined, DType.BF16, b, sq, hq, Mla.D_V), cl = Tensor.allocate(confined, DType.FP32, b, hq, sq);
+                Tensor q = filled(shared, DType.BF16, b, sq, hq, Mla.D_QK);
+                Tensor cache = filled(shared, DType.BF16, blocks, 64, 1, Mla.D_QK);
+                Tensor out = Tensor.allocate(shared, DType.BF16, b, sq, hq, Mla.D_V);
+                Tensor lse = Tensor.allocate(shared, DType.FP32, b, hq, sq);
+                Tensor cq = filled(confined, DType.BF16, b, sq, hq, Mla.D_QK);
+                Tensor cc = filled(confined, DType.BF16, blocks, 64, 1, Mla.D_QK);
+                Tensor co = Tensor.allocate(confined, DType.BF16, b, sq, hq, Mla.D_V);
+                Tensor cl = Tensor.allocate(confined, DType.FP32, b, hq, sq);
                 String why = "confined-arena segment";
                 rejects("q", why, () -> be.decode(plan, cq, cache, out, lse));
                 rejects("kCache", why, () -> be.decode(plan, q, cc, out, lse));

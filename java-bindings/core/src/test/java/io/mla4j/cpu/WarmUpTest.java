@@ -51,7 +51,8 @@ class WarmUpTest {
             PlanSpec[] bad = {
                 new PlanSpec(Tensor.ofInts(arena, new int[] {700, 1, 64 * maxBlocks + 1}, b), table(arena), blocks, hq, sq,
                         DType.BF16, false, Mla.defaultScale()), // longer than its table row
-                new PlanSpec(seqlens, table(arena), blocks - 1, hq, sq, DType.BF16, false, Mla.defaultScale()), // block id >= num_blocks
+                // a block id >= num_blocks
+                new PlanSpec(seqlens, table(arena), blocks - 1, hq, sq, DType.BF16, false, Mla.defaultScale()),
                 new PlanSpec(seqlens, table(arena), blocks, hq, sq, DType.FP32, false, Mla.defaultScale()),     // dtype
                 new PlanSpec(seqlens, table(arena), blocks, 0, sq, DType.BF16, false, Mla.defaultScale()),      // h_q
             };

@@ -57,7 +57,8 @@ final class BlockAllocator {
         int pos = lengths[s];
         if (pos % Mla.BLOCK_SIZE == 0) { // the last page is full (or there is none yet)
             if (pageCount[s] == maxPages) {
-                throw new IllegalStateException("sequence " + s + " is at its capacity of " + maxPages * Mla.BLOCK_SIZE + " tokens");
+                throw new IllegalStateException("sequence " + s + " is at its capacity of " + maxPages * Mla.BLOCK_SIZE
+                        + " tokens");
             }
             if (freeTop == 0) throw new IllegalStateException("out of cache pages (" + free.length + " in all)");
             pages[s][pageCount[s]++] = free[--freeTop];
