@@ -142,7 +142,8 @@ public final class Main {
                 boolean ok = err == null || (err[0] <= MAX_O_REL_L2 && err[1] <= MAX_LSE_ERR);
                 Summary sum = new Summary(warm, stepNs, attNs, err, ok);
                 log.printf(Locale.ROOT, "engine: first step %.2f ms (attention %.2f ms), steady step %.2f ms"
-                        + " (median of steps 2..%d; attention %.2f ms), first/steady %.2f, %.1f tokens/s steady, warmUp %s%n", sum.firstStep() / 1e6,
+                        + " (median of steps 2..%d; attention %.2f ms), first/steady %.2f, %.1f tokens/s steady, warmUp %s%n",
+                        sum.firstStep() / 1e6,
                         sum.firstAttention() / 1e6, sum.steadyStep() / 1e6, steps, sum.steadyAttention() / 1e6,
                         (double) sum.firstStep() / sum.steadyStep(), batch * 1e9 / sum.steadyStep(),
                         warmUp ? String.format(Locale.ROOT, "%.0f ms", warm / 1e6) : "off");
