@@ -10,7 +10,7 @@ import java.util.concurrent.ExecutionException;
 import org.junit.jupiter.api.Test;
 
 /**
- * Host memory from a confined arena (README, "Host memory and threads"): a decode's tensors must be readable by
+ * Host memory from a confined arena (README, "Host memory and threads"): a cpu decode's tensors must be readable by
  * the backend's worker threads, so a confined q, kCache, out or lse is refused up front with an
  * IllegalArgumentException naming it (never a WrongThreadException from a worker); plan inputs and copies are
  * read on the caller's thread, so confined ones are fine there and refused, named, on any other thread.
@@ -37,7 +37,7 @@ class HostMemoryTest {
 
     @Test
     void confinedDecodeTensorsAreRefusedByName() {
-        for (MlaBackend be : new MlaBackend[] {new CpuBackend(CpuBackend.Rescale.PLAIN, 2), new ReferenceBackend()}) {
+        for (MlaBackend be : new MlaBackend[] {new CpuBackend(CpuBackend.Rescale.PLAIN, 2)}) {
             try (be; Arena shared = Arena.ofShared(); Arena confined = Arena.ofConfined(); MlaPlan plan = be.plan(spec(shared))) {
                 Tensor q = filled(shared, DType.BF16, b, sq, hq, Mla.D_QK);
                 Tensor cache = filled(shared, DType.BF16, blocks, 64, 1, Mla.D_QK);
@@ -57,6 +57,23 @@ class HostMemoryTest {
                 for (float v : out.toFloatArray()) assertFalse(Float.isNaN(v));
                 assertEquals(0f, co.getFloat(0)); // never touched
             }
+        }
+    }
+
+    @Test
+    void theReferenceBackendDecodesConfinedMemoryOnItsOwnerThread() throws Exception {
+        try (ReferenceBackend be = new ReferenceBackend(); Arena confined = Arena.ofConfined();
+             MlaPlan plan = be.plan(spec(confined))) {
+            Tensor q = filled(confined, DType.BF16, b, sq, hq, Mla.D_QK);
+            Tensor cache = filled(confined, DType.BF16, blocks, 64, 1, Mla.D_QK);
+            Tensor out = Tensor.allocate(confined, DType.BF16, b, sq, hq, Mla.D_V);
+            Tensor lse = Tensor.allocate(confined, DType.FP32, b, hq, sq);
+            be.decode(plan, q, cache, out, lse); // it runs on this thread: nothing to refuse
+            CompletableFuture<Void> f = CompletableFuture.runAsync(() -> be.decode(plan, q, cache, out, lse),
+                    r -> Thread.ofPlatform().start(r));
+            ExecutionException e = assertThrows(ExecutionException.class, f::get);
+            assertInstanceOf(IllegalArgumentException.class, e.getCause());
+            assertTrue(e.getCause().getMessage().startsWith("q:"), e.getCause().getMessage());
         }
     }
 

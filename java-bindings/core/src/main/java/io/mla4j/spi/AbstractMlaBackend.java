@@ -96,11 +96,12 @@ public abstract class AbstractMlaBackend implements MlaBackend {
         Checks.output("out", out, mem, s.dtype(), b, sq, hq, Mla.D_V);
         Checks.rank("lse", lse, 3, "[b, h_q, s_q]");
         Checks.output("lse", lse, mem, DType.FP32, b, hq, sq);
-        // Host backends may touch these from worker threads: one rule for all of them, refused here (README: host memory)
-        Checks.shareable("q", q);
-        Checks.shareable("kCache", kCache);
-        Checks.shareable("out", out);
-        Checks.shareable("lse", lse);
+        // Backends that touch host memory from worker threads refuse confined segments here (README: host memory);
+        // one that decodes on the caller's thread needs them only to be this thread's
+        for (var arg : new Object[][] {{"q", q}, {"kCache", kCache}, {"out", out}, {"lse", lse}}) {
+            if (decodesOnCallerThread()) Checks.accessible((String) arg[0], (Tensor) arg[1]);
+            else Checks.shareable((String) arg[0], (Tensor) arg[1]);
+        }
         doDecode(plan, q, kCache, out, lse);
     }
 
@@ -121,4 +122,11 @@ public abstract class AbstractMlaBackend implements MlaBackend {
             super(be, spec, schedule, seqlens, table);
         }
     }
+
+    /**
+     * Whether {@link #doDecode} reads and writes host tensors on the calling thread only (the reference backend):
+     * then a confined arena's segment is accepted from its owner thread. The default, false, refuses confined
+     * segments in {@code decode}, because worker threads would touch them.
+     */
+    protected boolean decodesOnCallerThread() { return false; }
 }
