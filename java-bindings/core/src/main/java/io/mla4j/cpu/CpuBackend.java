@@ -1,5 +1,7 @@
 package io.mla4j.cpu;
 
+import io.mla4j.DType;
+import io.mla4j.Mla;
 import io.mla4j.MlaBackend;
 import io.mla4j.MlaPlan;
 import io.mla4j.PlanSpec;
@@ -7,6 +9,7 @@ import io.mla4j.SplitSchedule;
 import io.mla4j.Tensor;
 import io.mla4j.spi.HostBackend;
 import io.mla4j.spi.MlaBackendProvider;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.Locale;
 import java.util.Optional;
@@ -133,6 +136,84 @@ public final class CpuBackend extends HostBackend {
         pool.run(schedule.numParts(), (part, worker) -> schedule.forEachSplit(part, (seq, from, to, slot) ->
                 Attention.split(plan, plan.scratch(worker), qs, cache, seq, from, to, slot, amla)));
         pool.run(plan.batch(), (seq, worker) -> Attention.combine(plan, plan.scratch(worker), seq, os, ls));
+    }
+
+    // Warm-up scratch step: ragged lengths (full blocks, a partial one, several splits per sequence) so every
+    // branch a real step takes is profiled before C2 compiles the loops, and an uncommon trap does not deoptimise them.
+    private static final int[] WARM_LENGTHS = {613, 128, 37};
+    /** Scratch decodes a warm-up runs at least, and at most. */
+    static final int WARM_MIN_DECODES = 50, WARM_MAX_DECODES = 2000;
+    /** Consecutive scratch decodes without JIT activity that end a warm-up. */
+    static final int WARM_QUIET_DECODES = 20;
+    /** Longest warm-up (a slow or loaded machine stops here, warm or not). */
+    static final long WARM_NANOS = 10_000_000_000L;
+
+    /**
+     * Runs scratch decodes shaped like {@code spec} (its h_q, s_q, dtype, mask and scale; b = 3 ragged sequences
+     * of at most 613 tokens) on this backend's pool and kernel, until the JIT has compiled the decode loops: at
+     * least 50 decodes, then until 20 decodes in a row ran
+     * without any JIT compilation in this JVM (the compiler's accumulated time, from
+     * {@code java.lang.management}), at most 2,000 decodes or 10 s.
+     * Counting time alone is not enough: on a loaded machine the C2 compiler thread lags seconds behind
+     * (docs/PERF.md, "Start-up"). Without {@code java.management} in the module graph it runs
+     * 200 decodes. Scratch memory is freed before it returns.
+     */
+    @Override
+    public void warmUp(PlanSpec spec) { warmUp(spec, WARM_NANOS); }
+
+    /** {@link #warmUp(PlanSpec)} stopping after {@code maxNanos} at most (tests keep it short). */
+    void warmUp(PlanSpec spec, long maxNanos) {
+        plan(spec).close(); // validates spec exactly as plan() does
+        int b = WARM_LENGTHS.length, hq = spec.numHeads(), sq = spec.queryLen(), maxBlocks = Mla.blocksFor(WARM_LENGTHS[0]);
+        int[] table = new int[b * maxBlocks];
+        java.util.Arrays.fill(table, -1);
+        int blocks = 0;
+        for (int s = 0; s < b; s++) for (int j = 0; j < Mla.blocksFor(WARM_LENGTHS[s]); j++) table[s * maxBlocks + j] = blocks++;
+        java.util.function.LongSupplier compileClock = compileClock();
+        try (Arena arena = Arena.ofConfined();
+             Tensor q = allocate(spec.dtype(), b, sq, hq, Mla.D_QK);
+             Tensor cache = allocate(spec.dtype(), blocks, Mla.BLOCK_SIZE, Mla.H_KV, Mla.D_QK);
+             Tensor out = allocate(spec.dtype(), b, sq, hq, Mla.D_V);
+             Tensor lse = allocate(DType.FP32, b, hq, sq)) {
+            fillPseudoRandom(q);
+            fillPseudoRandom(cache);
+            PlanSpec scratch = new PlanSpec(Tensor.ofInts(arena, WARM_LENGTHS, b), Tensor.ofInts(arena, table, b, maxBlocks),
+                    blocks, hq, sq, spec.dtype(), spec.causal(), spec.scale());
+            try (MlaPlan plan = plan(scratch)) {
+                long t0 = System.nanoTime(), compiled = compileClock == null ? 0 : compileClock.getAsLong();
+                int quiet = 0;
+                for (int i = 1; i <= WARM_MAX_DECODES && System.nanoTime() - t0 < maxNanos; i++) {
+                    decode(plan, q, cache, out, lse);
+                    if (compileClock == null) {
+                        if (i >= WARM_MIN_DECODES * 4) break;
+                        continue;
+                    }
+                    long c = compileClock.getAsLong();
+                    quiet = c == compiled ? quiet + 1 : 0;
+                    compiled = c;
+                    if (i >= WARM_MIN_DECODES && quiet >= WARM_QUIET_DECODES) break;
+                }
+            }
+        }
+    }
+
+    /** The JIT's accumulated compilation time in ms, or null where it cannot be read (no java.management). */
+    private static java.util.function.LongSupplier compileClock() {
+        try {
+            java.lang.management.CompilationMXBean jit = java.lang.management.ManagementFactory.getCompilationMXBean();
+            return jit != null && jit.isCompilationTimeMonitoringSupported() ? jit::getTotalCompilationTime : null;
+        } catch (LinkageError | RuntimeException e) { // java.management not in the module graph, or no JIT
+            return null;
+        }
+    }
+
+    /** Values in [-1, 1) from a fixed LCG: realistic enough for the softmax's branches, and reproducible. */
+    private static void fillPseudoRandom(Tensor t) {
+        long x = 0x9E3779B97F4A7C15L;
+        for (long i = 0; i < t.numel(); i++) {
+            x = x * 6364136223846793005L + 1442695040888963407L;
+            t.setFloat(i, (x >>> 40) / (float) (1 << 23) - 1f);
+        }
     }
 
     @Override

@@ -20,6 +20,9 @@ public final class ReferenceBackend extends HostBackend {
     @Override public String description() { return "pure-Java fp64 oracle (slow; for checking)"; }
     @Override protected int parallelism(PlanSpec spec) { return 1; }
 
+    /** One thread, the caller's: confined host memory is fine from its owner thread. */
+    @Override protected boolean decodesOnCallerThread() { return true; }
+
     /** The oracle holds the cache, q and o as Java arrays: at most 2^31 - 9 elements each. */
     static final long MAX_ARRAY = Integer.MAX_VALUE - 8;
 

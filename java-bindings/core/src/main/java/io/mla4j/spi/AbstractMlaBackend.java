@@ -67,6 +67,10 @@ public abstract class AbstractMlaBackend implements MlaBackend {
     @Override
     public final MlaPlan plan(PlanSpec spec) {
         ensureOpen();
+        if (spec != null) { // plan inputs are read here, on the caller's thread
+            Checks.accessible("seqlens", spec.seqlens());
+            Checks.accessible("blockTable", spec.blockTable());
+        }
         int[] seqlens = Checks.planSpec(spec);
         checkSupported(spec.numHeads(), spec.queryLen(), spec.dtype());
         checkPlan(spec);
@@ -92,6 +96,12 @@ public abstract class AbstractMlaBackend implements MlaBackend {
         Checks.output("out", out, mem, s.dtype(), b, sq, hq, Mla.D_V);
         Checks.rank("lse", lse, 3, "[b, h_q, s_q]");
         Checks.output("lse", lse, mem, DType.FP32, b, hq, sq);
+        // Backends that touch host memory from worker threads refuse confined segments here (README: host memory);
+        // one that decodes on the caller's thread needs them only to be this thread's
+        for (var arg : new Object[][] {{"q", q}, {"kCache", kCache}, {"out", out}, {"lse", lse}}) {
+            if (decodesOnCallerThread()) Checks.accessible((String) arg[0], (Tensor) arg[1]);
+            else Checks.shareable((String) arg[0], (Tensor) arg[1]);
+        }
         doDecode(plan, q, kCache, out, lse);
     }
 
@@ -112,4 +122,11 @@ public abstract class AbstractMlaBackend implements MlaBackend {
             super(be, spec, schedule, seqlens, table);
         }
     }
+
+    /**
+     * Whether {@link #doDecode} reads and writes host tensors on the calling thread only (the reference backend):
+     * then a confined arena's segment is accepted from its owner thread. The default, false, refuses confined
+     * segments in {@code decode}, because worker threads would touch them.
+     */
+    protected boolean decodesOnCallerThread() { return false; }
 }
