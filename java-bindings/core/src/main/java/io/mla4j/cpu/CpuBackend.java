@@ -11,8 +11,12 @@ import io.mla4j.spi.HostBackend;
 import io.mla4j.spi.MlaBackendProvider;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.management.CompilationMXBean;
+import java.lang.management.ManagementFactory;
+import java.util.Arrays;
 import java.util.Locale;
 import java.util.Optional;
+import java.util.function.LongSupplier;
 
 /**
  * The fast CPU backend: the Vector API on all cores. The split-KV schedule of {@link SplitSchedule}
@@ -145,6 +149,8 @@ public final class CpuBackend extends HostBackend {
     static final int WARM_MIN_DECODES = 50, WARM_MAX_DECODES = 2000;
     /** Consecutive scratch decodes without JIT activity that end a warm-up. */
     static final int WARM_QUIET_DECODES = 20;
+    /** Scratch decodes a warm-up runs where the JIT's activity cannot be read (no java.management). */
+    static final int WARM_BLIND_DECODES = 200;
     /** Longest warm-up (a slow or loaded machine stops here, warm or not). */
     static final long WARM_NANOS = 10_000_000_000L;
 
@@ -166,10 +172,10 @@ public final class CpuBackend extends HostBackend {
         plan(spec).close(); // validates spec exactly as plan() does
         int b = WARM_LENGTHS.length, hq = spec.numHeads(), sq = spec.queryLen(), maxBlocks = Mla.blocksFor(WARM_LENGTHS[0]);
         int[] table = new int[b * maxBlocks];
-        java.util.Arrays.fill(table, -1);
+        Arrays.fill(table, -1);
         int blocks = 0;
         for (int s = 0; s < b; s++) for (int j = 0; j < Mla.blocksFor(WARM_LENGTHS[s]); j++) table[s * maxBlocks + j] = blocks++;
-        java.util.function.LongSupplier compileClock = compileClock();
+        LongSupplier compileClock = compileClock();
         try (Arena arena = Arena.ofConfined();
              Tensor q = allocate(spec.dtype(), b, sq, hq, Mla.D_QK);
              Tensor cache = allocate(spec.dtype(), blocks, Mla.BLOCK_SIZE, Mla.H_KV, Mla.D_QK);
@@ -185,7 +191,7 @@ public final class CpuBackend extends HostBackend {
                 for (int i = 1; i <= WARM_MAX_DECODES && System.nanoTime() - t0 < maxNanos; i++) {
                     decode(plan, q, cache, out, lse);
                     if (compileClock == null) {
-                        if (i >= WARM_MIN_DECODES * 4) break;
+                        if (i >= WARM_BLIND_DECODES) break;
                         continue;
                     }
                     long c = compileClock.getAsLong();
@@ -198,9 +204,9 @@ public final class CpuBackend extends HostBackend {
     }
 
     /** The JIT's accumulated compilation time in ms, or null where it cannot be read (no java.management). */
-    private static java.util.function.LongSupplier compileClock() {
+    private static LongSupplier compileClock() {
         try {
-            java.lang.management.CompilationMXBean jit = java.lang.management.ManagementFactory.getCompilationMXBean();
+            CompilationMXBean jit = ManagementFactory.getCompilationMXBean();
             return jit != null && jit.isCompilationTimeMonitoringSupported() ? jit::getTotalCompilationTime : null;
         } catch (LinkageError | RuntimeException e) { // java.management not in the module graph, or no JIT
             return null;

@@ -98,11 +98,16 @@ public abstract class AbstractMlaBackend implements MlaBackend {
         Checks.output("lse", lse, mem, DType.FP32, b, hq, sq);
         // Backends that touch host memory from worker threads refuse confined segments here (README: host memory);
         // one that decodes on the caller's thread needs them only to be this thread's
-        for (var arg : new Object[][] {{"q", q}, {"kCache", kCache}, {"out", out}, {"lse", lse}}) {
-            if (decodesOnCallerThread()) Checks.accessible((String) arg[0], (Tensor) arg[1]);
-            else Checks.shareable((String) arg[0], (Tensor) arg[1]);
-        }
+        hostAccess("q", q);
+        hostAccess("kCache", kCache);
+        hostAccess("out", out);
+        hostAccess("lse", lse);
         doDecode(plan, q, kCache, out, lse);
+    }
+
+    private void hostAccess(String arg, Tensor t) {
+        if (decodesOnCallerThread()) Checks.accessible(arg, t);
+        else Checks.shareable(arg, t);
     }
 
     @Override
