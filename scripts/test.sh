@@ -3,7 +3,9 @@
 # CUDA fatbin when nvcc is there: without it kernels-cuda is skipped with a one-line notice) and runs every
 # test that this machine can run; GPU tests skip with a reason without a GPU. Then the consumer check:
 # a separate Maven project built against the artifacts just made, through the BOM, run on the class path
-# and on the module path (examples/consumer/run.sh; MLA4J_SKIP_CONSUMER=1 skips it).
+# and on the module path (examples/consumer/run.sh; MLA4J_SKIP_CONSUMER=1 skips it). Then the engine example
+# as a user runs it (examples/run.sh, a few seconds on the cpu backend; its last layer is checked against the
+# fp64 reference and a mismatch fails the run; MLA4J_SKIP_ENGINE=1 skips it).
 # Arguments go to `mvn verify` (e.g. -P release for the javadoc jars).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -33,5 +35,10 @@ if [ "${MLA4J_SKIP_CONSUMER:-0}" = 1 ]; then
   echo "consumer check: skipped (MLA4J_SKIP_CONSUMER=1)"
 else
   bash "$root/examples/consumer/run.sh"
+fi
+if [ "${MLA4J_SKIP_ENGINE:-0}" = 1 ]; then
+  echo "engine example: skipped (MLA4J_SKIP_ENGINE=1)"
+else
+  bash "$root/examples/run.sh" --backend cpu --layers 2 --batch 2 --context 200 --steps 3 --warmup off
 fi
 echo "mla4j tests: passed in $(( $(date +%s) - start )) s"

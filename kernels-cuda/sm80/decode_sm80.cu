@@ -22,8 +22,11 @@
 
 #include "mla4j/schedule.h"
 
+// Tokens per pipeline stage: a per-image constant, not a tuning switch. Both values ship: the sm_80 image and
+// the PTX take 32 (A100's 163 KB), all_kernels.cu sets 64 for the sm_90a image (needs 229 KB). Build tools
+// (gpu-launch-props.sh, cuda-native-check.sh) set it the same way to size or check that image.
 #ifndef MLA4J_SM80_KT
-#define MLA4J_SM80_KT 32  // tokens per pipeline stage (32 or 64; 64 needs 229 KB of smem: Hopper only)
+#define MLA4J_SM80_KT 32
 #endif
 
 namespace mla4j_sm80 {

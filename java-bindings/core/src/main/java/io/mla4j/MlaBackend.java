@@ -53,6 +53,21 @@ public interface MlaBackend extends AutoCloseable {
     MlaPlan plan(PlanSpec spec);
 
     /**
+     * Prepares this backend for steps shaped like {@code spec} (h_q, s_q, dtype, causal, scale) before the first
+     * real one, so that step does not pay for compiling the hot paths: the cpu backend runs its decode loops on
+     * scratch data of its own until the JIT has compiled them (docs/PERF.md, "Start-up": the first 61-layer step
+     * with and without it). {@code spec} is validated as {@link #plan}
+     * validates it; the caller's tensors are only read (its seqlens and block table), never written, and nothing
+     * stays allocated afterwards. Calling it again, or not at all, changes no result.
+     *
+     * <p>The default plans {@code spec} and closes the plan (validation, and the backend's plan path, e.g.
+     * the GPU scheduler): what backends without a warm-up of their own do.
+     */
+    default void warmUp(PlanSpec spec) {
+        plan(spec).close();
+    }
+
+    /**
      * Decodes one layer: o[b, s_q, h_q, d_v] and lse[b, h_q, s_q] from q[b, s_q, h_q, d_qk] and the paged
      * cache [num_blocks, page_size, 1, d_qk], in the plan's {@link PlanSpec#geometry()} (DeepSeek: d_qk 576,
      * d_v 512, page 64). May return before the work is done on asynchronous backends:

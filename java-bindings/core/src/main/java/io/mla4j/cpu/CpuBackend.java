@@ -1,5 +1,7 @@
 package io.mla4j.cpu;
 
+import io.mla4j.DType;
+import io.mla4j.Geometry;
 import io.mla4j.MlaBackend;
 import io.mla4j.MlaPlan;
 import io.mla4j.PlanSpec;
@@ -7,9 +9,14 @@ import io.mla4j.SplitSchedule;
 import io.mla4j.Tensor;
 import io.mla4j.spi.HostBackend;
 import io.mla4j.spi.MlaBackendProvider;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.management.CompilationMXBean;
+import java.lang.management.ManagementFactory;
+import java.util.Arrays;
 import java.util.Locale;
 import java.util.Optional;
+import java.util.function.LongSupplier;
 
 /**
  * The fast CPU backend: the Vector API on all cores. The split-KV schedule of {@link SplitSchedule}
@@ -143,6 +150,87 @@ public final class CpuBackend extends HostBackend {
         pool.run(schedule.numParts(), (part, worker) -> schedule.forEachSplit(part, (seq, from, to, slot) ->
                 Attention.split(plan, plan.scratch(worker), qs, cache, seq, from, to, slot, amla)));
         pool.run(plan.batch(), (seq, worker) -> Attention.combine(plan, plan.scratch(worker), seq, os, ls));
+    }
+
+    // Warm-up scratch step: ragged lengths (full blocks, a partial one, several splits per sequence) so every
+    // branch a real step takes is profiled before C2 compiles the loops, and an uncommon trap does not deoptimise them.
+    private static final int[] WARM_LENGTHS = {613, 128, 37};
+    /** Scratch decodes a warm-up runs at least, and at most. */
+    static final int WARM_MIN_DECODES = 50, WARM_MAX_DECODES = 2000;
+    /** Consecutive scratch decodes without JIT activity that end a warm-up. */
+    static final int WARM_QUIET_DECODES = 20;
+    /** Scratch decodes a warm-up runs where the JIT's activity cannot be read (no java.management). */
+    static final int WARM_BLIND_DECODES = 200;
+    /** Longest warm-up (a slow or loaded machine stops here, warm or not). */
+    static final long WARM_NANOS = 10_000_000_000L;
+
+    /**
+     * Runs scratch decodes shaped like {@code spec} (its h_q, s_q, dtype, mask and scale; b = 3 ragged sequences
+     * of at most 613 tokens) on this backend's pool and kernel, until the JIT has compiled the decode loops: at
+     * least 50 decodes, then until 20 decodes in a row ran
+     * without any JIT compilation in this JVM (the compiler's accumulated time, from
+     * {@code java.lang.management}), at most 2,000 decodes or 10 s.
+     * Counting time alone is not enough: on a loaded machine the C2 compiler thread lags seconds behind
+     * (docs/PERF.md, "Start-up"). Without {@code java.management} in the module graph it runs
+     * 200 decodes. Scratch memory is freed before it returns.
+     */
+    @Override
+    public void warmUp(PlanSpec spec) { warmUp(spec, WARM_NANOS); }
+
+    /** {@link #warmUp(PlanSpec)} stopping after {@code maxNanos} at most (tests keep it short). */
+    void warmUp(PlanSpec spec, long maxNanos) {
+        plan(spec).close(); // validates spec exactly as plan() does
+        Geometry g = spec.geometry(); // the scratch step has the spec's geometry: those are the loops to compile
+        int b = WARM_LENGTHS.length, hq = spec.numHeads(), sq = spec.queryLen(), maxBlocks = g.blocksFor(WARM_LENGTHS[0]);
+        int[] table = new int[b * maxBlocks];
+        Arrays.fill(table, -1);
+        int blocks = 0;
+        for (int s = 0; s < b; s++) for (int j = 0; j < g.blocksFor(WARM_LENGTHS[s]); j++) table[s * maxBlocks + j] = blocks++;
+        LongSupplier compileClock = compileClock();
+        try (Arena arena = Arena.ofConfined();
+             Tensor q = allocate(spec.dtype(), g.queryShape(b, sq, hq));
+             Tensor cache = allocate(spec.dtype(), g.cacheShape(blocks));
+             Tensor out = allocate(spec.dtype(), g.outShape(b, sq, hq));
+             Tensor lse = allocate(DType.FP32, b, hq, sq)) {
+            fillPseudoRandom(q);
+            fillPseudoRandom(cache);
+            PlanSpec scratch = new PlanSpec(Tensor.ofInts(arena, WARM_LENGTHS, b), Tensor.ofInts(arena, table, b, maxBlocks),
+                    blocks, hq, sq, spec.dtype(), spec.causal(), spec.scale()).withGeometry(g);
+            try (MlaPlan plan = plan(scratch)) {
+                long t0 = System.nanoTime(), compiled = compileClock == null ? 0 : compileClock.getAsLong();
+                int quiet = 0;
+                for (int i = 1; i <= WARM_MAX_DECODES && System.nanoTime() - t0 < maxNanos; i++) {
+                    decode(plan, q, cache, out, lse);
+                    if (compileClock == null) {
+                        if (i >= WARM_BLIND_DECODES) break;
+                        continue;
+                    }
+                    long c = compileClock.getAsLong();
+                    quiet = c == compiled ? quiet + 1 : 0;
+                    compiled = c;
+                    if (i >= WARM_MIN_DECODES && quiet >= WARM_QUIET_DECODES) break;
+                }
+            }
+        }
+    }
+
+    /** The JIT's accumulated compilation time in ms, or null where it cannot be read (no java.management). */
+    private static LongSupplier compileClock() {
+        try {
+            CompilationMXBean jit = ManagementFactory.getCompilationMXBean();
+            return jit != null && jit.isCompilationTimeMonitoringSupported() ? jit::getTotalCompilationTime : null;
+        } catch (LinkageError | RuntimeException e) { // java.management not in the module graph, or no JIT
+            return null;
+        }
+    }
+
+    /** Values in [-1, 1) from a fixed LCG: realistic enough for the softmax's branches, and reproducible. */
+    private static void fillPseudoRandom(Tensor t) {
+        long x = 0x9E3779B97F4A7C15L;
+        for (long i = 0; i < t.numel(); i++) {
+            x = x * 6364136223846793005L + 1442695040888963407L;
+            t.setFloat(i, (x >>> 40) / (float) (1 << 23) - 1f);
+        }
     }
 
     @Override

@@ -27,6 +27,9 @@ public final class ReferenceBackend extends HostBackend {
         if (geometry == null) throw io.mla4j.spi.Checks.bad("geometry", "is null");
     }
 
+    /** One thread, the caller's: confined host memory is fine from its owner thread. */
+    @Override protected boolean decodesOnCallerThread() { return true; }
+
     /** The oracle holds the cache, q and o as Java arrays: at most 2^31 - 9 elements each. */
     static final long MAX_ARRAY = Integer.MAX_VALUE - 8;
 

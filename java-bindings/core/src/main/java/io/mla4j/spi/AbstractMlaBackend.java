@@ -68,6 +68,10 @@ public abstract class AbstractMlaBackend implements MlaBackend {
     @Override
     public final MlaPlan plan(PlanSpec spec) {
         ensureOpen();
+        if (spec != null) { // plan inputs are read here, on the caller's thread
+            Checks.accessible("seqlens", spec.seqlens());
+            Checks.accessible("blockTable", spec.blockTable());
+        }
         int[] seqlens = Checks.planSpec(spec);
         checkSupported(spec.numHeads(), spec.queryLen(), spec.dtype());
         checkSupported(spec.geometry());
@@ -93,7 +97,18 @@ public abstract class AbstractMlaBackend implements MlaBackend {
         Checks.output("out", out, mem, s.dtype(), g.outShape(b, sq, hq));
         Checks.rank("lse", lse, 3, "[b, h_q, s_q]");
         Checks.output("lse", lse, mem, DType.FP32, b, hq, sq);
+        // Backends that touch host memory from worker threads refuse confined segments here (README: host memory);
+        // one that decodes on the caller's thread needs them only to be this thread's
+        hostAccess("q", q);
+        hostAccess("kCache", kCache);
+        hostAccess("out", out);
+        hostAccess("lse", lse);
         doDecode(plan, q, kCache, out, lse);
+    }
+
+    private void hostAccess(String arg, Tensor t) {
+        if (decodesOnCallerThread()) Checks.accessible(arg, t);
+        else Checks.shareable(arg, t);
     }
 
     @Override
@@ -113,4 +128,11 @@ public abstract class AbstractMlaBackend implements MlaBackend {
             super(be, spec, schedule, seqlens, table);
         }
     }
+
+    /**
+     * Whether {@link #doDecode} reads and writes host tensors on the calling thread only (the reference backend):
+     * then a confined arena's segment is accepted from its owner thread. The default, false, refuses confined
+     * segments in {@code decode}, because worker threads would touch them.
+     */
+    protected boolean decodesOnCallerThread() { return false; }
 }

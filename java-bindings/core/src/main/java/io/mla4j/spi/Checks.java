@@ -5,6 +5,7 @@ import io.mla4j.Geometry;
 import io.mla4j.Mla;
 import io.mla4j.PlanSpec;
 import io.mla4j.Tensor;
+import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 
 /**
@@ -205,6 +206,34 @@ public final class Checks {
         rank("out", out, 4, "[b, s_q, h_q, d_v]");
         if (out.dim(3) != g.dV()) {
             throw bad("out", "shape is " + Arrays.toString(out.shape()) + ", expected " + Arrays.toString(g.outShape(b, sq, hq)) + dims);
+        }
+    }
+
+    // Never started: it stands for "a thread other than the caller", the backend's workers in particular.
+    private static final Thread OTHER_THREAD = Thread.ofPlatform().unstarted(() -> {});
+
+    /**
+     * Host memory a decode reads or writes: it must be accessible from every thread, because host backends hand it
+     * to their worker threads. A confined arena's segment is refused here, on the caller's thread, rather than
+     * failing with a {@link WrongThreadException} inside a worker. Device tensors, null and closed tensors are
+     * left to the other checks.
+     */
+    public static void shareable(String arg, Tensor t) {
+        if (t == null || !t.isHost() || t.isClosed()) return;
+        accessible(arg, t);
+        if (!t.segment().isAccessibleBy(OTHER_THREAD)) {
+            throw bad(arg, "a confined-arena segment cannot be read by the backend's worker threads;"
+                    + " use Arena.ofShared(), Arena.ofAuto() or Arena.global() (or allocate it with the backend)");
+        }
+    }
+
+    /** Host memory read on the caller's thread (plan inputs, copies): a confined segment must be this thread's. */
+    public static void accessible(String arg, Tensor t) {
+        if (t == null || !t.isHost() || t.isClosed()) return;
+        MemorySegment s = t.segment();
+        if (!s.isAccessibleBy(Thread.currentThread())) {
+            throw bad(arg, "is a segment of a confined arena owned by another thread; it cannot be read on thread "
+                    + Thread.currentThread().getName() + " (use Arena.ofShared() or Arena.global())");
         }
     }
 }

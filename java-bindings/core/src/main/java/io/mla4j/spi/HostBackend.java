@@ -47,6 +47,8 @@ public abstract class HostBackend extends AbstractMlaBackend {
     public void copy(Tensor src, Tensor dst) {
         ensureOpen();
         Checks.copyArgs(src, dst, "host");
+        Checks.accessible("src", src); // the copy runs on the caller's thread: its own confined memory is fine
+        Checks.accessible("dst", dst);
         if (!src.isHost()) throw Checks.bad("src", "is in " + src.location() + " memory, not host memory");
         if (!dst.isHost()) throw Checks.bad("dst", "is in " + dst.location() + " memory, not host memory");
         if (src.byteSize() == 0) return;
