@@ -4,19 +4,21 @@
 #   device: run(command="bash scripts/gpu-bench.sh", carry=[".carry"])
 # Outputs ($OUT: bench.csv, bench.json, roofline.png, env.txt, the logs): to cite a run, copy them into
 # lab/results/bench/gpu/<run>/ and commit them with the docs/PERF.md entry that cites them.
-# usage: OUT=$(mktemp -d) bash scripts/gpu-bench.sh [--quick] [--limit N] [--no-tests] [--bench-only-kernels sm90] [--build]
+# usage: OUT=$(mktemp -d) bash scripts/gpu-bench.sh [--quick] [--limit N] [--no-tests] [--bench-only-kernels sm90] [--pages 1,16,64] [--build]
 # Options: --quick (small grid), --limit N (first N configs), --no-tests, --bench-only-kernels sm90,
+# --pages P,Q,... (the page-size grid at those page sizes, 64 included for same-run ratios),
 # --build (build the fatbin on the device with kernels-cuda/Makefile instead of using the carried one).
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-quick=""; tests=1; kernels="sm80,sm90"; build=0; limit=()
+quick=""; tests=1; kernels="sm80,sm90"; build=0; extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick="--quick" ;;
     --no-tests) tests=0 ;;
     --bench-only-kernels) kernels="$2"; shift ;;
     --build) build=1 ;;
-    --limit) limit=(--limit "$2"); shift ;;
+    --limit) extra+=(--limit "$2"); shift ;;
+    --pages) extra+=(--pages "$2"); shift ;;  # the page-size grid (GpuBench.pageGrid), e.g. 1,16,32,64,128
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -37,7 +39,7 @@ echo "=== diagnostics (bare FFM launch cost, kernels in the fatbin)"
 "$JAVA" "${JOPTS[@]}" -cp "$CP" io.mla4j.cuda.CudaDiagnostics --no-ceilings 2>&1 | tee "$OUT/diagnostics.log"
 echo "=== bench"
 set -o pipefail
-"$JAVA" "${JOPTS[@]}" -cp "$CP" io.mla4j.gpubench.GpuBench --out "$OUT" --kernels "$kernels" $quick "${limit[@]}" 2>&1 \
+"$JAVA" "${JOPTS[@]}" -cp "$CP" io.mla4j.gpubench.GpuBench --out "$OUT" --kernels "$kernels" $quick "${extra[@]}" 2>&1 \
   | tee "$OUT/bench.log" || rc=1
 python3 "$here/../bench/gpu/src/main/python/plot_roofline.py" "$OUT" || echo "plot failed"
 exit $rc

@@ -16,20 +16,23 @@
 
 #include "baseline_args.h"
 
+// The baseline takes 64-token pages only (the GPU bench times it at the default geometry).
+constexpr int kPage = 64;
+
 // grid (max_sk / 64, b), 256 threads: one 64-token block of one sequence, 16-byte copies.
 extern "C" __global__ void __launch_bounds__(256) mla4j_baseline_gather(const __grid_constant__ BaselineArgs a) {
     const int s = blockIdx.y, j = blockIdx.x;
     const int sk = a.seqlens[s];
     constexpr int VEC_PER_ROW = MLA4J_D_QK * 2 / 16; // 72 uint4 per 576-element row
-    uint4* dst = reinterpret_cast<uint4*>(a.k_gathered) + ((size_t)s * a.max_sk + (size_t)j * MLA4J_BLOCK) * VEC_PER_ROW;
-    const bool inside = j * MLA4J_BLOCK < sk;
+    uint4* dst = reinterpret_cast<uint4*>(a.k_gathered) + ((size_t)s * a.max_sk + (size_t)j * kPage) * VEC_PER_ROW;
+    const bool inside = j * kPage < sk;
     const uint4* src = nullptr;
     if (inside) {
         const int blk = a.block_table[(size_t)s * a.max_blocks + j];
-        src = reinterpret_cast<const uint4*>(a.k_cache) + (size_t)blk * MLA4J_BLOCK * VEC_PER_ROW;
+        src = reinterpret_cast<const uint4*>(a.k_cache) + (size_t)blk * kPage * VEC_PER_ROW;
     }
-    for (int i = threadIdx.x; i < MLA4J_BLOCK * VEC_PER_ROW; i += blockDim.x) {
-        const int tok = j * MLA4J_BLOCK + i / VEC_PER_ROW;
+    for (int i = threadIdx.x; i < kPage * VEC_PER_ROW; i += blockDim.x) {
+        const int tok = j * kPage + i / VEC_PER_ROW;
         dst[i] = (inside && tok < sk) ? src[i] : make_uint4(0, 0, 0, 0); // zero padding: 0 * V must stay finite
     }
 }

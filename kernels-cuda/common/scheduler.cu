@@ -5,11 +5,8 @@
 // Cost: a warp-parallel sum over b, then one lane walks the O(b + num_parts) greedy loop, which is
 // inherently sequential (each part starts where the previous ended). At b = 128, num_parts = 132 this is
 // a few microseconds, paid once per decode step (the plan), not per layer.
+#include "mla4j/paging.h"
 #include "mla4j/schedule.h"
-
-namespace {
-__device__ __forceinline__ int blocks_of(int seqlen) { return (seqlen + MLA4J_BLOCK - 1) / MLA4J_BLOCK; }
-}  // namespace
 
 static_assert(MLA4J_SCHEDULE_THREADS == 32, "the scheduler is one warp: its reductions are warp shuffles");
 
@@ -17,7 +14,7 @@ extern "C" __global__ void __launch_bounds__(MLA4J_SCHEDULE_THREADS) mla4j_sched
     const int lane = threadIdx.x;
     const int b = p.b, parts = p.num_parts, F = p.split_overhead;
     long long total = 0;
-    for (int s = lane; s < b; s += 32) total += blocks_of(p.seqlens[s]) + F;
+    for (int s = lane; s < b; s += 32) total += mla4j_tiles(p.seqlens[s]) + F;
     for (int o = 16; o > 0; o >>= 1) total += __shfl_xor_sync(0xffffffffu, total, o);
     for (int s = lane; s <= b; s += 32) p.split_offsets[s] = 0;  // per-sequence split counts, shifted by one
     __syncwarp();
@@ -31,7 +28,7 @@ extern "C" __global__ void __launch_bounds__(MLA4J_SCHEDULE_THREADS) mla4j_sched
         int end_idx = s - 1, end_blk = 0;
         long long remain = part == parts - 1 ? (1LL << 62) : per_part;
         while (s < b) {
-            const int nb = blocks_of(p.seqlens[s]);
+            const int nb = mla4j_tiles(p.seqlens[s]);
             const long long rest = nb - blk;
             if (remain >= rest + F) {
                 remain -= rest + F;

@@ -20,6 +20,7 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "mla4j/paging.h"
 #include "mla4j/schedule.h"
 
 // Tokens per pipeline stage: a per-image constant, not a tuning switch. Both values ship: the sm_80 image and
@@ -46,7 +47,7 @@ constexpr int kMaxStages = 4;
 static_assert(kKT == 32 || kKT == 64, "stage must be 32 or 64 tokens");
 static_assert(kFixedBytes + 2 * kKBytes <= 227 * 1024, "two stages must fit the largest opt-in shared memory");
 static_assert(kFixedBytes % 128 == 0, "K stages stay 128-byte aligned");
-static_assert(MLA4J_BLOCK % kKT == 0, "a page holds whole stages");
+static_assert(MLA4J_TILE % kKT == 0, "a schedule tile holds whole stages");
 
 // Swizzled offset (elements) of 16-byte chunk `ck` of row `row` in a 576-wide tile: rows are 1152 B apart
 // (a multiple of 128 B), so without the XOR the 8 rows of an ldmatrix would all hit the same banks.
@@ -144,18 +145,27 @@ __device__ __forceinline__ void load_q(const MlaParams& p, const Smem& sm, int s
     }
 }
 
-// Keys [tok0, tok0 + KT) of sequence s into one stage, through the block table; keys >= seqlen are zero-filled
-// (never read: the page may hold garbage, even NaN, and P = 0 times NaN would poison O).
+// Keys [tok0, tok0 + KT) of sequence s into one stage, through the block table (mla4j/paging.h); keys >= seqlen
+// are zero-filled (never read: the page may hold garbage, even NaN, and P = 0 times NaN would poison O). A stage
+// lies in one page when pages hold >= KT tokens (one table read); smaller pages are looked up per row.
 template <typename T>
 __device__ __forceinline__ void load_k(const MlaParams& p, uint16_t* dst, int s, int tok0, int seqlen) {
     const T* kc = reinterpret_cast<const T*>(p.k_cache);
-    const int page = p.block_table[(size_t)s * p.max_blocks + tok0 / MLA4J_BLOCK];  // one page per stage
-    const int in_page = tok0 % MLA4J_BLOCK;
-    for (int c = threadIdx.x; c < kKT * kChunks; c += kThreads) {
-        const int r = c / kChunks, ck = c % kChunks;
-        const bool ok = tok0 + r < seqlen;
-        const T* src = kc + ((size_t)(ok ? page : 0) * MLA4J_BLOCK + in_page + r) * kDQ + ck * 8;
-        cp_async16(smem_u32(dst + swz(r, ck)), src, ok);
+    if ((1 << p.page_shift) >= kKT) {
+        const size_t row0 = mla4j_cache_row(p, s, tok0);
+        for (int c = threadIdx.x; c < kKT * kChunks; c += kThreads) {
+            const int r = c / kChunks, ck = c % kChunks;
+            const bool ok = tok0 + r < seqlen;
+            const T* src = kc + (ok ? row0 + r : 0) * kDQ + ck * 8;
+            cp_async16(smem_u32(dst + swz(r, ck)), src, ok);
+        }
+    } else {
+        for (int c = threadIdx.x; c < kKT * kChunks; c += kThreads) {
+            const int r = c / kChunks, ck = c % kChunks;
+            const bool ok = tok0 + r < seqlen;
+            const T* src = kc + (ok ? mla4j_cache_row(p, s, tok0 + r) : 0) * kDQ + ck * 8;
+            cp_async16(smem_u32(dst + swz(r, ck)), src, ok);
+        }
     }
 }
 
@@ -168,8 +178,8 @@ __device__ void decode_split(const MlaParams& p, const Smem& sm, int s, int row0
     const int valid_mt = (valid_rows + 15) >> 4;
 
     // stages of this split: tokens [blk_begin*64, min(blk_end*64, seqlen)) in KT steps
-    const int tok_begin = blk_begin * MLA4J_BLOCK;
-    const int tok_end = min(blk_end * MLA4J_BLOCK, seqlen);
+    const int tok_begin = blk_begin * MLA4J_TILE;
+    const int tok_end = min(blk_end * MLA4J_TILE, seqlen);
     const int n_stages = tok_end > tok_begin ? (tok_end - tok_begin + kKT - 1) / kKT : 0;
 
     // ---- QK^T / softmax role: row group rg (16 rows), key half kh (KT/2 keys)
@@ -371,7 +381,7 @@ __device__ __forceinline__ void run_part(const MlaParams& p, unsigned char* smem
     const int* m = p.sched + part * MLA4J_SCHED_INTS;
     const int begin_idx = m[0], begin_blk = m[1], end_idx = m[2], end_blk = m[3], begin_split = m[4];
     for (int s = begin_idx; s <= end_idx; ++s) {
-        const int blocks = (p.seqlens[s] + MLA4J_BLOCK - 1) / MLA4J_BLOCK;
+        const int blocks = mla4j_tiles(p.seqlens[s]);
         const int b0 = s == begin_idx ? begin_blk : 0;
         const int b1 = s == end_idx ? end_blk : blocks;
         const int first = p.split_offsets[s], n_splits = p.split_offsets[s + 1] - first;

@@ -1,8 +1,9 @@
 // mla4j dense MLA decode for Hopper (sm_90a): a TMA producer and two wgmma consumer warpgroups.
 //
 // One CTA = one (split-KV part, 64-row query tile); 384 threads in three warpgroups:
-//   producer (threads 256..383, producer.cuh): one thread TMA-loads the part's 64 x 576 KV blocks, 9 boxes of
-//        64 tokens x 64 columns each (128-byte swizzle), into a 2-stage ring.
+//   producer (threads 256..383, producer.cuh): warp 8 TMA-loads the part's 64 x 576 KV tiles, 9 boxes of
+//        64 tokens x 64 columns each (128-byte swizzle; one page's rows per load below 64-token pages), into a
+//        2-stage ring.
 //   consumers (threads 0..255, consumer.cuh): the 64 x 512 fp32 output is split by columns, warpgroup 0 owns V
 //        columns 0..255 and warpgroup 1 256..511 (128 accumulator registers per thread each); per block,
 //        warpgroup 0 computes S and the softmax and hands P to warpgroup 1 (the relay schedule).
@@ -23,8 +24,8 @@
 using namespace mla4j_sm90;
 
 // Grid: (num_parts, ceil(rows / 64)); block 384; dynamic shared memory MLA4J_SM90_SMEM_BYTES (sm90_launch.h).
-// tm_kv: the whole cache as a 2-D tensor [num_blocks * 64, 576] of 16-bit elements, box 64 x 64,
-// 128-byte swizzle (see kernels-cuda/sm90/README.md for the exact encode arguments).
+// tm_kv: the whole cache as a 2-D tensor [num_blocks * page, 576] of 16-bit elements, box 64 columns x
+// min(page, 64) rows, 128-byte swizzle (see kernels-cuda/sm90/README.md for the exact encode arguments).
 // Launched in 2-CTA clusters when ceil(rows / 64) is even: that only places the two tile CTAs of a part in one GPC,
 // where the second CTA's loads of each KV block hit what the first brought into L2 sooner; the kernel code does
 // not depend on it (each CTA loads its own boxes).
@@ -40,12 +41,13 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1)
     asm volatile("griddepcontrol.wait;" ::: "memory");
     const PartWork w = read_part(p, blockIdx.x);
     if (w.end_idx < w.begin_idx) return;  // an empty part (all CTAs of a cluster leave here together)
-    // The first block's physical id, read before the barrier set-up so that the first TMA load does not
-    // wait for it afterwards (the first TMA ~0.2 us earlier at b = 1). In bounds whenever
-    // begin_block < max_blocks; otherwise the part's first split is empty and it is never used.
+    // The first tile's physical page, read before the barrier set-up so that the first TMA load does not
+    // wait for it afterwards (the first TMA ~0.2 us earlier at b = 1). In bounds whenever the part's first
+    // split has a tile; otherwise it is never used.
     int first_phys = 0;
-    if (threadIdx.x == kConsumerThreads && w.begin_block < p.max_blocks)
-        first_phys = p.block_table[static_cast<size_t>(w.begin_idx) * p.max_blocks + w.begin_block];
+    const int first_page = (w.begin_block * MLA4J_TILE) >> p.page_shift;
+    if (threadIdx.x == kConsumerThreads && first_page < p.max_blocks)
+        first_phys = p.block_table[static_cast<size_t>(w.begin_idx) * p.max_blocks + first_page];
     // A full 64-row Q tile (h_q * s_q >= 64) is started here too, ahead of the KV bytes (b = 2..8, s_k = 4096,
     // h_q = 128 steps 5-7% faster). A tile with padding rows is not: issuing its zero-fill copies here delays
     // the barrier set-up more than it saves (h_q = 16: 2-4% slower).
@@ -60,7 +62,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1)
 
     if (threadIdx.x >= kConsumerThreads) {
         regs_dealloc<kProducerRegs>();
-        if (threadIdx.x == kConsumerThreads) produce(p, &tm_kv, w, smem, first_phys);
+        if (threadIdx.x < kConsumerThreads + 32) produce(p, &tm_kv, w, smem, first_phys, threadIdx.x & 31);
     } else {
         regs_alloc<kConsumerRegs>();
         const Ctx c = make_ctx(smem, blockIdx.y);

@@ -1,5 +1,9 @@
-// The producer: one thread of warpgroup 2 walks the part's KV blocks in order and TMA-loads each 64 x 576
-// block as 9 boxes into the next ring stage, once the consumers have freed it.
+// The producer: warp 8 (the first of warpgroup 2) walks the part's 64-token tiles in order and TMA-loads each
+// 64 x 576 tile as 9 column boxes into the next ring stage, once the consumers have freed it. Paging
+// (mla4j/paging.h): a tile lies in one page when pages hold >= 64 tokens (one load per box, at the tile's row in
+// the page); below that it spans 64 / page pages, and each box lands as that many loads of `page` rows (the TMA
+// box height, KvTensorMap), spread over the warp's lanes so that their block-table reads and TMA issues
+// overlap (576 loads a tile at page size 1).
 #pragma once
 #include <cuda.h>
 #include <stdint.h>
@@ -8,30 +12,46 @@
 
 namespace mla4j_sm90 {
 
-// first_phys: the physical id of the part's first block, read at kernel entry (before the barrier set-up)
-// so the first TMA load need not wait for a block-table read.
-__device__ void produce(const MlaParams& p, const CUtensorMap* tm, const PartWork& w, uint8_t* smem, int first_phys) {
+// first_phys: the physical page of the part's first tile, read at kernel entry (before the barrier set-up)
+// so the first TMA load need not wait for a block-table read. lane: this thread's lane in warp 8.
+__device__ void produce(const MlaParams& p, const CUtensorMap* tm, const PartWork& w, uint8_t* smem, int first_phys,
+                        int lane) {
     const uint32_t kv = smem_addr(smem + kOffKV);
     const uint32_t full = smem_addr(smem + kOffBar);
     const uint32_t empty = full + kStages * kBoxes * 8;
+    const int shift = p.page_shift;
+    const int loads = shift < 6 ? MLA4J_TILE >> shift : 1;          // pages per tile: loads per box
+    const uint32_t load_bytes = shift < 6 ? 128u << shift : kBoxBytes;  // one load's rows x 128 B
+    const int in_page_mask = (1 << shift) - 1;
     int it = 0;
     for (int s = w.begin_idx; s <= w.end_idx; ++s) {
         const int* bt = p.block_table + static_cast<size_t>(s) * p.max_blocks;
+        // Pages past the sequence's last (a tile's tail, small pages) load its last page again: never used,
+        // the consumers zero V rows past the sequence end and mask their scores.
+        const int last_page = (p.seqlens[s] - 1) >> shift;
         const int end = split_end_block(p, w, s);
         for (int blk = split_first_block(w, s); blk < end; ++blk, ++it) {
             const int st = it % kStages;
             const uint32_t use = it / kStages;
             mbar_wait(empty + st * 8, (use & 1) ^ 1);  // first use of a stage passes at once
-            // first_phys belongs to the part's first split; when that split is empty (a zero-length
-            // sequence) the first block loaded is another sequence's
-            const bool first = s == w.begin_idx && blk == w.begin_block;
-            const int row = (first ? first_phys : bt[blk]) * MLA4J_BLOCK;
-            // One barrier per box: Q K^T starts on the first 64 columns while the rest still arrive.
+            // One barrier per box: Q K^T starts on the first 64 columns while the rest still arrive. Armed for
+            // the whole box before any lane's load can land.
+            if (lane == 0) {
 #pragma unroll
-            for (int j = 0; j < kBoxes; ++j) {
-                const uint32_t bar = full + (st * kBoxes + j) * 8;
-                mbar_arrive_expect_tx(bar, kBoxBytes);
-                tma_load_2d(kv + st * kTileBytes + j * kBoxBytes, tm, j * 64, row, bar);
+                for (int j = 0; j < kBoxes; ++j) mbar_arrive_expect_tx(full + (st * kBoxes + j) * 8, kBoxBytes);
+            }
+            __syncwarp();
+            const int tok0 = blk * MLA4J_TILE;
+            for (int k = lane; k < loads; k += 32) {
+                // first_phys belongs to the part's first split; when that split is empty (a zero-length
+                // sequence) the first tile loaded is another sequence's
+                const bool first = k == 0 && s == w.begin_idx && blk == w.begin_block;
+                const int page = first ? first_phys : bt[min((tok0 >> shift) + k, last_page)];
+                const int row = (page << shift) + (tok0 & in_page_mask);
+                const uint32_t dst = kv + st * kTileBytes + k * load_bytes;
+#pragma unroll
+                for (int j = 0; j < kBoxes; ++j)
+                    tma_load_2d(dst + j * kBoxBytes, tm, j * 64, row, full + (st * kBoxes + j) * 8);
             }
         }
     }

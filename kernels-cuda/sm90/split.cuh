@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "mla4j/paging.h"
 #include "mla4j/params.h"
 #include "mla4j/schedule.h"
 #include "barriers.cuh"
@@ -22,7 +23,7 @@ __device__ __forceinline__ PartWork read_part(const MlaParams& p, int part) {
     return PartWork{m[0], m[1], m[2], m[3], m[4]};
 }
 __device__ __forceinline__ int blocks_of(const MlaParams& p, int s) {
-    return (p.seqlens[s] + MLA4J_BLOCK - 1) / MLA4J_BLOCK;
+    return mla4j_tiles(p.seqlens[s]);
 }
 __device__ __forceinline__ int split_first_block(const PartWork& w, int s) { return s == w.begin_idx ? w.begin_block : 0; }
 __device__ __forceinline__ int split_end_block(const MlaParams& p, const PartWork& w, int s) {

@@ -127,7 +127,7 @@ __device__ __forceinline__ PartWork read_part(const MlaParams& p, int part) {
     const int* m = p.sched + part * MLA4J_SCHED_INTS;
     return PartWork{m[0], m[1], m[2], m[3], m[4]};
 }
-__device__ __forceinline__ int blocks_of(const MlaParams& p, int s) { return (p.seqlens[s] + MLA4J_BLOCK - 1) / MLA4J_BLOCK; }
+__device__ __forceinline__ int blocks_of(const MlaParams& p, int s) { return (p.seqlens[s] + MLA4J_TILE - 1) / MLA4J_TILE; }
 __device__ __forceinline__ int first_block(const PartWork& w, int s) { return s == w.begin_idx ? w.begin_block : 0; }
 __device__ __forceinline__ int end_block(const MlaParams& p, const PartWork& w, int s) {
     return s == w.end_idx ? w.end_block : blocks_of(p, s);
@@ -157,7 +157,7 @@ __device__ void produce(const MlaParams& p, const CUtensorMap* tm, const PartWor
         int ns = s, nb = blk + 1;
         settle(ns, nb);
         const int nphys = ns <= w.end_idx ? p.block_table[static_cast<size_t>(ns) * p.max_blocks + nb] : 0;
-        const int row = phys * MLA4J_BLOCK;
+        const int row = phys * MLA4J_TILE;
 #pragma unroll 1
         for (int b = 0; b < kBoxes; ++b) {
             mbar_wait(empty + slot * 8, phase ^ 1);  // the first use of a slot passes at once

@@ -7,10 +7,11 @@
 #pragma once
 #include <stdint.h>
 
-#define MLA4J_PARAMS_VERSION 2
+#define MLA4J_PARAMS_VERSION 3
 #define MLA4J_D_QK 576      // latent 512 + rope 64
 #define MLA4J_D_V 512       // V = first 512 dims of the cached vector
-#define MLA4J_BLOCK 64      // tokens per page
+#define MLA4J_TILE 64       // tokens per schedule tile (the split schedule's unit, one sm90 stage), whatever the page size
+#define MLA4J_MAX_PAGE_SHIFT 8  // pages of 1 .. 256 tokens (io.mla4j.Geometry.MAX_PAGE_SIZE)
 #define MLA4J_SCHED_INTS 8  // ints per part in the tile-scheduler metadata
 #define MLA4J_FIXED_OVERHEAD_BLOCKS 5  // the default F of the split schedule (FlashMLA's); a plan may pick another
 
@@ -19,7 +20,7 @@ enum MlaDType : int32_t { MLA4J_BF16 = 0, MLA4J_FP16 = 1 };
 struct MlaParams {
     // ---- tensors (device pointers) ----
     const void* q;            // [b, s_q, h_q, 576], dtype
-    const void* k_cache;      // [num_blocks, 64, 1, 576], dtype; V = first 512 columns
+    const void* k_cache;      // [num_blocks, page, 1, 576], dtype; V = first 512 columns; page = 1 << page_shift
     const int32_t* block_table; // [b, max_blocks]
     const int32_t* seqlens;   // [b]
     void* o;                  // [b, s_q, h_q, 512], dtype
@@ -31,14 +32,14 @@ struct MlaParams {
     // ---- sizes ----
     int32_t b, s_q, h_q;
     int32_t rows;             // s_q * h_q: query rows of one sequence, packed row r = i_q * h_q + head
-    int32_t max_blocks;       // block_table row stride
-    int32_t num_blocks;       // cache capacity in blocks (validated on the host before launch)
+    int32_t max_blocks;       // block_table row stride (pages)
+    int32_t num_blocks;       // cache capacity in pages (validated on the host before launch)
     int32_t num_parts;        // workers of the split-KV grid
     int32_t max_splits;       // capacity of o_accum/lse_accum in splits (b + num_parts)
     int32_t causal;           // 1: bottom-right mask, row i_q sees keys 0 .. s_k - s_q + i_q
     int32_t dtype;            // MlaDType
     float scale;              // softmax scale (default 576^-0.5)
     float scale_log2;         // scale * log2(e), for exp2-based softmax
-    int32_t split_overhead;   // F of the split schedule (cost of a split, in blocks): what p.sched was built with
-    int32_t reserved;         // 0; keeps the size a multiple of 8 explicitly
+    int32_t split_overhead;   // F of the split schedule (cost of a split, in 64-token tiles): what p.sched was built with
+    int32_t page_shift;       // log2 of the page size (0 .. MLA4J_MAX_PAGE_SHIFT): the plan's geometry
 };

@@ -184,7 +184,7 @@ __device__ __forceinline__ PartWork read_part(const MlaParams& p, int part) {
     return PartWork{m[0], m[1], m[2], m[3], m[4]};
 }
 __device__ __forceinline__ int blocks_of(const MlaParams& p, int s) {
-    return (p.seqlens[s] + MLA4J_BLOCK - 1) / MLA4J_BLOCK;
+    return (p.seqlens[s] + MLA4J_TILE - 1) / MLA4J_TILE;
 }
 __device__ __forceinline__ int split_first_block(const PartWork& w, int s) { return s == w.begin_idx ? w.begin_block : 0; }
 __device__ __forceinline__ int split_end_block(const MlaParams& p, const PartWork& w, int s) {
@@ -212,7 +212,7 @@ __device__ void produce(const MlaParams& p, const CUtensorMap* tm, const PartWor
             // first_phys belongs to the part's first split; when that split is empty (a zero-length
             // sequence) the first block loaded is another sequence's
             const bool first = s == w.begin_idx && blk == w.begin_block;
-            const int row = (first ? first_phys : bt[blk]) * MLA4J_BLOCK;
+            const int row = (first ? first_phys : bt[blk]) * MLA4J_TILE;
             if (it == 0) PROBE(2);  // producer has the first block's address
             BPROBE(it, 0);          // loads issued
 #if MLA4J_SM90_QFIRST

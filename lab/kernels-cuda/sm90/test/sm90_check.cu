@@ -93,7 +93,7 @@ static PFN_cuTensorMapEncodeTiled_v12000 get_encode() {
 }
 static CUtensorMap make_kv_map(const void* cache, long long num_blocks) {
     CUtensorMap m;
-    cuuint64_t dims[2] = {MLA4J_D_QK, (cuuint64_t)num_blocks * MLA4J_BLOCK};
+    cuuint64_t dims[2] = {MLA4J_D_QK, (cuuint64_t)num_blocks * MLA4J_TILE};
     cuuint64_t strides[1] = {MLA4J_D_QK * 2};
     cuuint32_t box[2] = {64, 64};
     cuuint32_t estr[2] = {1, 1};
@@ -230,6 +230,7 @@ static void setup(Problem& P, const void* cache, long long num_blocks, uint64_t 
     m.scale = 1.0f / std::sqrt(576.0f);
     m.scale_log2 = m.scale * 1.4426950408889634f;
     m.split_overhead = g_F;
+    m.page_shift = 6;  // 64-token pages
     P.tm = make_kv_map(cache, num_blocks);
 }
 static void release(Problem& P) {

@@ -5,9 +5,11 @@ import io.mla4j.MlaBackends;
 import java.util.List;
 
 /**
- * Runs the standard conformance matrix on one backend, by name, outside JUnit (for machines with no
- * Maven, such as the GPU machine): {@code java ... io.mla4j.conformance.ConformanceMain --backend cuda}.
- * Prints one line per case and exits 1 if any case fails.
+ * Runs the standard conformance matrix, then the geometry matrix's cases whose geometry the backend takes
+ * ({@link MlaBackend#checkSupported(io.mla4j.Geometry)}; the others are counted as skipped), on one backend, by
+ * name, outside JUnit (for machines with no Maven, such as the GPU machine):
+ * {@code java ... io.mla4j.conformance.ConformanceMain --backend cuda}. Prints one line per case and exits 1 if
+ * any case fails.
  */
 public final class ConformanceMain {
     private ConformanceMain() {}
@@ -33,7 +35,13 @@ public final class ConformanceMain {
         try (MlaBackend be = name == null ? MlaBackends.open() : MlaBackends.open(name)) {
             System.out.println("conformance: backend " + be.name() + " (" + be.description() + "), base seed "
                     + Conformance.baseSeed());
-            List<BackendSuite.Named> cases = BackendSuite.cases(() -> be, gathered ? Oracle.GATHERED : Oracle.REFERENCE).toList();
+            Oracle oracle = gathered ? Oracle.GATHERED : Oracle.REFERENCE;
+            List<BackendSuite.Named> cases = new java.util.ArrayList<>(BackendSuite.cases(() -> be, oracle).toList());
+            List<Case> geo = Conformance.geometryCases();
+            List<Case> taken = geo.stream().filter(c -> takes(be, c.geometry())).toList();
+            System.out.println("conformance: geometry matrix: " + taken.size() + " of " + geo.size()
+                    + " cases in geometries this backend takes");
+            cases.addAll(BackendSuite.cases(() -> be, oracle, taken, BackendSuite.GEOMETRY_SEEDS).toList());
             for (BackendSuite.Named n : cases) {
                 total++;
                 try {
@@ -46,5 +54,14 @@ public final class ConformanceMain {
         }
         System.out.println("conformance: " + (total - failed) + "/" + total + " cases passed");
         if (failed > 0) System.exit(1);
+    }
+
+    private static boolean takes(MlaBackend be, io.mla4j.Geometry g) {
+        try {
+            be.checkSupported(g);
+            return true;
+        } catch (IllegalArgumentException e) {
+            return false;
+        }
     }
 }

@@ -1,6 +1,7 @@
 package io.mla4j.gpubench;
 
 import io.mla4j.DType;
+import io.mla4j.Geometry;
 import io.mla4j.Mla;
 import io.mla4j.MlaPlan;
 import io.mla4j.PlanSpec;
@@ -36,8 +37,15 @@ import java.util.Random;
 public final class GpuBench {
     private static final PrintStream OUT = System.out;
 
-    record Config(int b, int meanSk, int hq, int sq, boolean varlen) {
-        String label() { return String.format("b=%d sk=%d hq=%d sq=%d%s", b, meanSk, hq, sq, varlen ? " var" : ""); }
+    record Config(int b, int meanSk, int hq, int sq, boolean varlen, int page) {
+        Config(int b, int meanSk, int hq, int sq, boolean varlen) { this(b, meanSk, hq, sq, varlen, Mla.BLOCK_SIZE); }
+
+        String label() {
+            return String.format("b=%d sk=%d hq=%d sq=%d%s%s", b, meanSk, hq, sq, varlen ? " var" : "", page == Mla.BLOCK_SIZE ? "" : " page=" + page);
+        }
+
+        /** The cache geometry timed: DeepSeek's widths at this config's page size. */
+        Geometry geometry() { return new Geometry(page, Geometry.DEEPSEEK.dC(), Geometry.DEEPSEEK.dR()); }
     }
 
     /** One config on one kernel; {@code samples}: the per-call times (us) of the batches behind {@code us}. */
@@ -70,6 +78,7 @@ public final class GpuBench {
         boolean quick = false, baseline = true;
         int limit = Integer.MAX_VALUE;
         List<String> kernels = List.of("sm80", "sm90");
+        int[] pages = null;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--out" -> out = Path.of(args[++i]);
@@ -77,12 +86,13 @@ public final class GpuBench {
                 case "--no-baseline" -> baseline = false;
                 case "--limit" -> limit = Integer.parseInt(args[++i]);
                 case "--kernels" -> kernels = Arrays.asList(args[++i].split(","));
+                case "--pages" -> pages = Arrays.stream(args[++i].split(",")).mapToInt(Integer::parseInt).toArray();
                 default -> throw new IllegalArgumentException("unknown option " + args[i]);
             }
         }
         Files.createDirectories(out);
         GpuBench bench = new GpuBench(out, quick, baseline, limit);
-        bench.run(kernels);
+        bench.run(kernels, pages == null ? grid(quick) : pageGrid(pages));
     }
 
     static List<Config> grid(boolean quick) {
@@ -101,8 +111,19 @@ public final class GpuBench {
         return g;
     }
 
-    private void run(List<String> kernels) throws IOException {
-        List<Config> grid = grid(quick);
+    /**
+     * The page-size grid (--pages 1,16,...; issue 22's targets): b = 128 at h_q * s_q <= 32 and the small-batch
+     * rows, h_q = 16, each at every page size given (64 included, so ratios come from the same run).
+     */
+    static List<Config> pageGrid(int[] pages) {
+        List<Config> g = new ArrayList<>();
+        int[][] rows = {{128, 4096, 1}, {128, 4096, 2}, {128, 32768, 1}, {128, 32768, 2}, {1, 4096, 1}, {1, 32768, 1}, {4, 32768, 1}, {16, 32768, 1}};
+        for (int[] r : rows)
+            for (int page : pages) g.add(new Config(r[0], r[1], 16, r[2], r[0] > 4, page));
+        return g;
+    }
+
+    private void run(List<String> kernels, List<Config> grid) throws IOException {
         if (grid.size() > limit) grid = grid.subList(0, limit);
         // ceilings, on a backend of its own
         try (CudaBackend be = CudaBackend.open()) {
@@ -335,14 +356,15 @@ public final class GpuBench {
         long seed = 1000L * c.b + 31L * c.meanSk + 7L * c.hq + c.sq;
         int[] lens = seqlens(c, seed);
         long sumSk = 0;
+        Geometry geo = c.geometry();
         int maxBlocks = 1, need = 0;
         for (int l : lens) {
             sumSk += l;
-            maxBlocks = Math.max(maxBlocks, Mla.blocksFor(l));
-            need += Mla.blocksFor(l);
+            maxBlocks = Math.max(maxBlocks, geo.blocksFor(l));
+            need += geo.blocksFor(l);
         }
         int numBlocks = need + 1;
-        long cacheBytes = (long) numBlocks * Mla.BLOCK_SIZE * Mla.D_QK * 2;
+        long cacheBytes = (long) numBlocks * c.page() * Mla.D_QK * 2;
         // rotate input sets so that repeated runs are not served from the 50 MB L2
         int sets = (int) Math.max(1, Math.min(8, (400L << 20) / Math.max(1, cacheBytes)));
         Random rnd = new Random(seed);
@@ -356,7 +378,7 @@ public final class GpuBench {
         Arrays.fill(table, -1);
         int next = 0;
         for (int s = 0; s < c.b; s++)
-            for (int j = 0; j < Mla.blocksFor(lens[s]); j++) table[s * maxBlocks + j] = perm[next++];
+            for (int j = 0; j < geo.blocksFor(lens[s]); j++) table[s * maxBlocks + j] = perm[next++];
 
         DType dt = DType.BF16;
         List<Tensor> owned = new ArrayList<>();
@@ -364,7 +386,7 @@ public final class GpuBench {
             Tensor[] q = new Tensor[sets], k = new Tensor[sets];
             for (int i = 0; i < sets; i++) {
                 q[i] = be.allocate(dt, c.b, c.sq, c.hq, Mla.D_QK);
-                k[i] = be.allocate(dt, numBlocks, Mla.BLOCK_SIZE, Mla.H_KV, Mla.D_QK);
+                k[i] = be.allocate(dt, geo.cacheShape(numBlocks));
                 owned.add(q[i]);
                 owned.add(k[i]);
                 be.fillRandom(q[i], seed * 17 + 2L * i);
@@ -375,7 +397,7 @@ public final class GpuBench {
             owned.add(o);
             owned.add(lse);
             PlanSpec spec = PlanSpec.of(Tensor.ofInts(arena, lens, c.b), Tensor.ofInts(arena, table, c.b, maxBlocks),
-                    numBlocks, c.hq, c.sq, dt);
+                    numBlocks, c.hq, c.sq, dt).withGeometry(geo);
             try (MlaPlan plan = be.plan(spec); CudaEvent e0 = be.newEvent(); CudaEvent e1 = be.newEvent()) {
                 // correctness on set 0, outputs poisoned first
                 Sampled.Truth truth = truths.computeIfAbsent(c.label(), x -> Sampled.truth(be, plan, q[0], k[0], seed));
@@ -432,7 +454,7 @@ public final class GpuBench {
 
                 double baseUs = baselineUs.getOrDefault(c.label(), new double[] {Double.NaN})[0];
                 String baseErr = baselineErr.getOrDefault(c.label(), "");
-                if (base != null) {
+                if (base != null && c.page() == Mla.BLOCK_SIZE) { // the baseline's gather takes 64-token pages only
                     long ws = CublasBaseline.workspaceBytes(plan);
                     long free = be.memoryInfo()[0];
                     if (ws > free - (2L << 30)) {
@@ -501,6 +523,7 @@ public final class GpuBench {
         BenchSchema.Row b = BenchSchema.provenance("gpu-bench", device, driver, Runtime.getRuntime().availableProcessors(), r.seed())
                 .set("backend", "cuda").set("kernel", r.kernel()).set("dtype", "bf16")
                 .set("b", c.b()).set("s_k_mean", c.meanSk()).set("s_k_sum", r.sumSk()).set("h_q", c.hq()).set("s_q", c.sq())
+                .set("page_size", c.page()).set("d_c", Geometry.DEEPSEEK.dC()).set("d_r", Geometry.DEEPSEEK.dR())
                 .set("causal", c.sq() > 1).set("varlen", c.varlen())
                 .times(sorted).set("us_median", r.us())
                 .set("gb_per_s", r.gbps()).set("tflop_per_s", r.tflops()).set("frac_roofline", r.fracRoofline())

@@ -53,12 +53,13 @@ final class Sampled {
             List<Thread> threads = new ArrayList<>();
             for (int i = 0; i < seqs.length; i++) {
                 int s = seqs[i], idx = i;
-                int sk = plan.seqlen(s), nb = Math.max(1, Mla.blocksFor(sk));
-                Tensor kHost = Tensor.allocate(arena, dt, nb, Mla.BLOCK_SIZE, Mla.H_KV, Mla.D_QK);
-                long blockBytes = (long) Mla.BLOCK_SIZE * Mla.D_QK * dt.byteSize();
-                for (int j = 0; j < Mla.blocksFor(sk); j++) {
-                    Tensor src = be.wrap(cache.address() + plan.block(s, j) * blockBytes, dt, Mla.BLOCK_SIZE, Mla.D_QK);
-                    Tensor dst = Tensor.wrap(kHost.segment().asSlice(j * blockBytes, blockBytes), dt, Mla.BLOCK_SIZE, Mla.D_QK);
+                io.mla4j.Geometry g = plan.spec().geometry();
+                int page = g.pageSize(), sk = plan.seqlen(s), nb = Math.max(1, g.blocksFor(sk));
+                Tensor kHost = Tensor.allocate(arena, dt, g.cacheShape(nb));
+                long blockBytes = (long) page * Mla.D_QK * dt.byteSize();
+                for (int j = 0; j < g.blocksFor(sk); j++) {
+                    Tensor src = be.wrap(cache.address() + plan.block(s, j) * blockBytes, dt, page, Mla.D_QK);
+                    Tensor dst = Tensor.wrap(kHost.segment().asSlice(j * blockBytes, blockBytes), dt, page, Mla.D_QK);
                     be.copy(src, dst);
                 }
                 Tensor qSub = Tensor.allocate(arena, dt, 1, sq, heads.length, Mla.D_QK);
@@ -70,7 +71,7 @@ final class Sampled {
                 int[] table = new int[nb];
                 for (int j = 0; j < nb; j++) table[j] = j;
                 PlanSpec spec = new PlanSpec(Tensor.ofInts(arena, new int[] {sk}, 1), Tensor.ofInts(arena, table, 1, nb), nb,
-                        heads.length, sq, dt, plan.spec().causal(), plan.spec().scale());
+                        heads.length, sq, dt, plan.spec().causal(), plan.spec().scale()).withGeometry(g);
                 Thread th = Thread.ofPlatform().start(() -> {
                     try (ReferenceBackend ref = new ReferenceBackend(); MlaPlan rp = ref.plan(spec)) {
                         ReferenceBackend.Result r = ReferenceBackend.compute(rp, qSub, kHost);

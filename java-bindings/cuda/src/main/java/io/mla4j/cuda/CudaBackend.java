@@ -129,15 +129,17 @@ public final class CudaBackend extends AbstractMlaBackend {
     }
 
     /**
-     * Only {@link io.mla4j.Geometry#DEEPSEEK} (64-token pages, 512 + 64 dims): the sm90 and sm80 kernels are
-     * instantiated for that width pair and stage one 64-token page at a time (its TMA map and smem plan).
+     * DeepSeek's widths (d_c 512, d_r 64) at every valid page size (1 to 256 tokens): the sm90 and sm80 kernels
+     * are instantiated for that width pair; paging is data (MlaParams.page_shift, kernels-cuda/include/mla4j/paging.h).
+     * Other width pairs are refused by name (the cpu and reference backends take them).
      */
     @Override
     public void checkSupported(io.mla4j.Geometry geometry) {
         if (geometry == null) throw Checks.bad("geometry", "is null");
-        if (!geometry.equals(io.mla4j.Geometry.DEEPSEEK)) {
-            throw Checks.bad("geometry", "is " + geometry + "; the cuda kernels take only " + io.mla4j.Geometry.DEEPSEEK
-                    + " (Geometry.DEEPSEEK: page size 64, d_c 512, d_r 64); the cpu and reference backends take any geometry");
+        if (geometry.dC() != io.mla4j.Geometry.DEEPSEEK.dC() || geometry.dR() != io.mla4j.Geometry.DEEPSEEK.dR()) {
+            throw Checks.bad("geometry", "is " + geometry + "; the cuda kernels take d_c = " + io.mla4j.Geometry.DEEPSEEK.dC()
+                    + ", d_r = " + io.mla4j.Geometry.DEEPSEEK.dR() + " only (any page size from 1 to "
+                    + io.mla4j.Geometry.MAX_PAGE_SIZE + "); the cpu and reference backends take any width pair");
         }
     }
 

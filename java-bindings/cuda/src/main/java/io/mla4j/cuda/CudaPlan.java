@@ -60,7 +60,7 @@ public final class CudaPlan extends MlaPlan {
         seqlensBuf = bufs[0]; tableBuf = bufs[1]; schedBuf = bufs[2]; offsetsBuf = bufs[3]; oAccum = bufs[4]; lseAccum = bufs[5];
 
         params = new KernelParams(arena);
-        kvMap = tensorMap ? new KvTensorMap(arena, spec.numCacheBlocks()) : null;
+        kvMap = tensorMap ? new KvTensorMap(arena, spec.numCacheBlocks(), spec.geometry().pageSize()) : null;
         params.setLong("block_table", tableBuf.address());
         params.setLong("seqlens", seqlensBuf.address());
         params.setLong("o_accum", oAccum.address());
@@ -80,6 +80,7 @@ public final class CudaPlan extends MlaPlan {
         params.setFloat("scale", spec.scale());
         params.setFloat("scale_log2", (float) (spec.scale() / Math.log(2.0)));
         params.setInt("split_overhead", schedule.splitOverhead()); // the GPU scheduler must build the host's schedule
+        params.setInt("page_shift", Integer.numberOfTrailingZeros(spec.geometry().pageSize())); // a power of two (Checks.geometry)
 
         // Upload once per step (host -> device, stream-ordered); the schedule follows in DecodeKernels.prepare.
         MemorySegment host = arena.allocate(4L * Math.max(b, table.length));

@@ -20,7 +20,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  */
 final class KernelParams {
     /** Must equal MLA4J_PARAMS_VERSION in params.h. */
-    static final int VERSION = 2;
+    static final int VERSION = 3;
 
     // Fields in declaration order; pointers are 8-byte device addresses.
     static final StructLayout LAYOUT = MemoryLayout.structLayout(
@@ -32,7 +32,7 @@ final class KernelParams {
             JAVA_INT.withName("max_blocks"), JAVA_INT.withName("num_blocks"), JAVA_INT.withName("num_parts"),
             JAVA_INT.withName("max_splits"), JAVA_INT.withName("causal"), JAVA_INT.withName("dtype"),
             JAVA_FLOAT.withName("scale"), JAVA_FLOAT.withName("scale_log2"),
-            JAVA_INT.withName("split_overhead"), JAVA_INT.withName("reserved")).withName("MlaParams");
+            JAVA_INT.withName("split_overhead"), JAVA_INT.withName("page_shift")).withName("MlaParams");
 
     static long offset(String field) { return LAYOUT.byteOffset(groupElement(field)); }
 

@@ -6,24 +6,25 @@ import java.lang.foreign.ValueLayout;
 
 /**
  * The TMA descriptor (CUtensorMap, 128 bytes) that mla4j_decode_sm90 takes as its second by-value
- * argument: the paged cache seen as a 2-D array of 16-bit elements, 576 wide and num_blocks*64 tall,
- * loaded in 64x64 boxes with 128-byte swizzle (kernels-cuda/sm90/README.md). Re-encoded on the host
+ * argument: the paged cache seen as a 2-D array of 16-bit elements, 576 wide and num_blocks * page tall,
+ * loaded in boxes of 64 columns by min(page, 64) rows with 128-byte swizzle (a 64-token tile in one load per
+ * box, or one load per page below 64: kernels-cuda/sm90/producer.cuh, README.md). Re-encoded on the host
  * only when a decode passes a different cache address than the last one (one driver call, no GPU work).
  */
 final class KvTensorMap {
     private final MemorySegment map, dims, strides, box, elemStrides;
     private long encodedFor;
 
-    KvTensorMap(Arena arena, int numBlocks) {
+    KvTensorMap(Arena arena, int numBlocks, int pageSize) {
         map = arena.allocate(128, 64);
         dims = arena.allocate(ValueLayout.JAVA_LONG, 2);
         dims.setAtIndex(ValueLayout.JAVA_LONG, 0, io.mla4j.Mla.D_QK);
-        dims.setAtIndex(ValueLayout.JAVA_LONG, 1, (long) numBlocks * io.mla4j.Mla.BLOCK_SIZE);
+        dims.setAtIndex(ValueLayout.JAVA_LONG, 1, (long) numBlocks * pageSize);
         strides = arena.allocate(ValueLayout.JAVA_LONG, 1);
         strides.setAtIndex(ValueLayout.JAVA_LONG, 0, io.mla4j.Mla.D_QK * 2L);
         box = arena.allocate(ValueLayout.JAVA_INT, 2);
         box.setAtIndex(ValueLayout.JAVA_INT, 0, 64);
-        box.setAtIndex(ValueLayout.JAVA_INT, 1, 64);
+        box.setAtIndex(ValueLayout.JAVA_INT, 1, Math.min(pageSize, 64));
         elemStrides = arena.allocate(ValueLayout.JAVA_INT, 2);
         elemStrides.setAtIndex(ValueLayout.JAVA_INT, 0, 1);
         elemStrides.setAtIndex(ValueLayout.JAVA_INT, 1, 1);
