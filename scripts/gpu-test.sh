@@ -43,6 +43,20 @@ if command -v compute-sanitizer >/dev/null 2>&1 && [ "${MLA4J_SANITIZE:-1}" = 1 
       [ $rc -ne 0 ] && status=1
     done
   done
+  # the paging paths (TMA loads of page rows, the cp.async gather below 8-token pages) on the geometry cases
+  for k in $variants; do
+    for tool in memcheck racecheck; do
+      echo "=== compute-sanitizer $tool kernel=$k geometry cases" >> "$slog"
+      t0=$SECONDS
+      timeout "${MLA4J_SANITIZE_TIMEOUT:-150}" compute-sanitizer --tool $tool --error-exitcode 3 --print-limit 20 \
+        "$JAVA" "${JOPTS[@]}" -Dmla4j.cuda.kernel=$k -cp "$CP" io.mla4j.conformance.ConformanceMain --backend cuda \
+        --geometry-only >> "$slog" 2>&1
+      rc=$?
+      last="$(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$slog" | tail -1)"
+      summary+=("$(printf '%-48s rc=%d  %3ds  %s' "compute-sanitizer $tool $k pages" "$rc" $((SECONDS - t0)) "$last")")
+      [ $rc -ne 0 ] && status=1
+    done
+  done
 else
   summary+=("compute-sanitizer: not run (not on the PATH or MLA4J_SANITIZE=0)")
 fi

@@ -3,6 +3,8 @@
 // mbarriers (in SmemPlan; producer thread <-> consumers):
 //   full[st][box]  count 1 + the box's TMA bytes: the producer arms it (arrive.expect_tx), TMA completes it. One
 //                  per 64-column box, so Q K^T starts on the first box while the other eight still arrive.
+//                  Pages below 8 tokens (gathered, producer.cuh): count 128, each producer thread arrives once its
+//                  cp.async copies of the stage landed and were fenced for the async proxy.
 //   empty[st]      count 256: every consumer thread arrives once its wgmma reads of stage st retired
 //                  (release_stage); the producer waits on it before refilling the stage.
 //   Phase parity of use u of a stage is u & 1 (the producer's first wait on empty passes at once).
@@ -26,9 +28,9 @@ enum : uint32_t {
 };
 
 // Thread 0, before the CTA-wide __syncthreads that publishes them.
-__device__ __forceinline__ void init_barriers(uint8_t* smem) {
+__device__ __forceinline__ void init_barriers(uint8_t* smem, bool gather) {
     const uint32_t bars = smem_addr(smem + kOffBar);
-    for (int i = 0; i < kStages * kBoxes; ++i) mbar_init(bars + i * 8, 1);  // full: producer + tx bytes
+    for (int i = 0; i < kStages * kBoxes; ++i) mbar_init(bars + i * 8, gather ? kProducerThreads : 1);  // full
     for (int st = 0; st < kStages; ++st)                                   // empty: see release_stage
         mbar_init(bars + (kStages * kBoxes + st) * 8, kConsumerThreads);
     fence_barrier_init();

@@ -1,9 +1,10 @@
-// The producer: warp 8 (the first of warpgroup 2) walks the part's 64-token tiles in order and TMA-loads each
-// 64 x 576 tile as 9 column boxes into the next ring stage, once the consumers have freed it. Paging
-// (mla4j/paging.h): a tile lies in one page when pages hold >= 64 tokens (one load per box, at the tile's row in
-// the page); below that it spans 64 / page pages, and each box lands as that many loads of `page` rows (the TMA
-// box height, KvTensorMap), spread over the warp's lanes so that their block-table reads and TMA issues
-// overlap (576 loads a tile at page size 1).
+// The producer warpgroup walks the part's 64-token tiles in order and fills the next ring stage with each
+// 64 x 576 tile, as 9 swizzled column boxes, once the consumers have freed it. Paging (mla4j/paging.h):
+//   pages >= 8 tokens (produce_tma, warp 8): TMA. A tile lies in one page when pages hold >= 64 tokens (one load
+//     per box, at the tile's row in the page); below that it spans 64 / page pages and each box lands as that many
+//     loads of `page` rows (the TMA box height, KvTensorMap), spread over the warp's lanes.
+//   pages < 8 tokens (produce_gather, all 128 threads): cp.async, 16 bytes a copy, each thread 4 rows x 9 boxes,
+//     written in the swizzle TMA would have used; keys past the sequence are zero-filled.
 #pragma once
 #include <cuda.h>
 #include <stdint.h>
@@ -14,8 +15,8 @@ namespace mla4j_sm90 {
 
 // first_phys: the physical page of the part's first tile, read at kernel entry (before the barrier set-up)
 // so the first TMA load need not wait for a block-table read. lane: this thread's lane in warp 8.
-__device__ void produce(const MlaParams& p, const CUtensorMap* tm, const PartWork& w, uint8_t* smem, int first_phys,
-                        int lane) {
+__device__ void produce_tma(const MlaParams& p, const CUtensorMap* tm, const PartWork& w, uint8_t* smem, int first_phys,
+                            int lane) {
     const uint32_t kv = smem_addr(smem + kOffKV);
     const uint32_t full = smem_addr(smem + kOffBar);
     const uint32_t empty = full + kStages * kBoxes * 8;
@@ -53,6 +54,45 @@ __device__ void produce(const MlaParams& p, const CUtensorMap* tm, const PartWor
                 for (int j = 0; j < kBoxes; ++j)
                     tma_load_2d(dst + j * kBoxBytes, tm, j * 64, row, full + (st * kBoxes + j) * 8);
             }
+        }
+    }
+}
+
+// tp: this thread's index in the producer warpgroup (0..127). Thread tp copies 16-byte chunk tp % 8 of rows
+// tp / 8 + 16 i (i = 0..3) of every box: one block-table read per row and tile, 36 copies in flight.
+__device__ void produce_gather(const MlaParams& p, const PartWork& w, uint8_t* smem, int tp) {
+    const uint32_t kv = smem_addr(smem + kOffKV);
+    const uint32_t full = smem_addr(smem + kOffBar);
+    const uint32_t empty = full + kStages * kBoxes * 8;
+    const uint8_t* cache = static_cast<const uint8_t*>(p.k_cache);
+    const int c8 = tp & 7, r0 = tp >> 3;
+    // the swizzled offset of this thread's chunk in its rows (r & 7 == r0 & 7 for all four) and boxes
+    const uint32_t dst0 = r0 * 128 + ((c8 ^ (r0 & 7)) << 4);
+    int it = 0;
+    for (int s = w.begin_idx; s <= w.end_idx; ++s) {
+        const int seqlen = p.seqlens[s];
+        const int end = split_end_block(p, w, s);
+        for (int blk = split_first_block(w, s); blk < end; ++blk, ++it) {
+            const int st = it % kStages;
+            const uint32_t use = it / kStages;
+            const uint8_t* src[4];
+            uint32_t bytes[4];
+#pragma unroll
+            for (int i = 0; i < 4; ++i) {  // table reads before the wait: they overlap the consumers' work
+                const int t = blk * MLA4J_TILE + r0 + 16 * i;
+                bytes[i] = t < seqlen ? 16 : 0;
+                src[i] = cache + (t < seqlen ? mla4j_cache_row(p, s, t) : 0) * (MLA4J_D_QK * 2) + c8 * 16;
+            }
+            mbar_wait(empty + st * 8, (use & 1) ^ 1);  // first use of a stage passes at once
+            const uint32_t dst = kv + st * kTileBytes + dst0;
+#pragma unroll
+            for (int j = 0; j < kBoxes; ++j)
+#pragma unroll
+                for (int i = 0; i < 4; ++i) cp_async_16_zfill(dst + j * kBoxBytes + i * 16 * 128, src[i] + j * 128, bytes[i]);
+            cp_async_wait_all();
+            fence_proxy_async();  // the copies' writes, before the consumers' wgmma (async proxy) reads them
+#pragma unroll
+            for (int j = 0; j < kBoxes; ++j) mbar_arrive(full + (st * kBoxes + j) * 8);
         }
     }
 }
