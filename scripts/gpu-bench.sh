@@ -4,7 +4,8 @@
 #   device: run(command="bash scripts/gpu-bench.sh", carry=[".carry"])
 # Outputs ($OUT: bench.csv, bench.json, roofline.png, env.txt, the logs): to cite a run, copy them into
 # lab/results/bench/gpu/<run>/ and commit them with the docs/PERF.md entry that cites them.
-# usage: OUT=$(mktemp -d) bash scripts/gpu-bench.sh [--quick] [--limit N] [--no-tests] [--bench-only-kernels sm90] [--pages 1,16,64] [--build]
+# usage: OUT=$(mktemp -d) bash scripts/gpu-bench.sh [--quick] [--limit N] [--no-tests] [--bench-only-kernels sm90]
+#          [--pages 1,16,64] [--build]
 # Options: --quick (small grid), --limit N (first N configs), --no-tests, --bench-only-kernels sm90,
 # --pages P,Q,... (the page-size grid at those page sizes, 64 included for same-run ratios),
 # --build (build the fatbin on the device with kernels-cuda/Makefile instead of using the carried one).

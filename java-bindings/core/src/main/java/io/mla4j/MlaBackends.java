@@ -61,11 +61,29 @@ public final class MlaBackends {
      * @return an open backend; the caller closes it
      * @throws BackendUnavailableException when no backend of priority {@value #AUTO_MIN_PRIORITY} or more can run
      */
-    public static MlaBackend open() {
+    public static MlaBackend open() { return openBest(null); }
+
+    /**
+     * The best available backend that takes {@code geometry} ({@link MlaBackend#checkSupported(Geometry)}): one
+     * that cannot serve it is skipped, its reason logged, as one that cannot run here is (e.g. cuda for a width
+     * pair its kernels are not built for: the cpu backend then runs the plan). A backend forced by
+     * {@value #PROPERTY} / MLA4J_BACKEND is returned as it is; its plans refuse a geometry it does not take.
+     *
+     * @param geometry the cache geometry the caller's plans will have
+     * @return an open backend; the caller closes it
+     * @throws IllegalArgumentException naming geometry when it is null
+     * @throws BackendUnavailableException when no backend that takes it can run
+     */
+    public static MlaBackend open(Geometry geometry) {
+        if (geometry == null) throw io.mla4j.spi.Checks.bad("geometry", "is null");
+        return openBest(geometry);
+    }
+
+    private static MlaBackend openBest(Geometry geometry) {
         String forced = System.getProperty(PROPERTY, System.getenv("MLA4J_BACKEND"));
         if (forced != null && !forced.isBlank()) return open(forced.trim());
         List<MlaBackendProvider> all = providers();
-        List<String> skipped = new ArrayList<>();
+        List<String> skipped = new ArrayList<>(), other = new ArrayList<>(); // cannot run here / not this geometry
         for (MlaBackendProvider p : all) {
             if (p.priority() < AUTO_MIN_PRIORITY) continue;
             Optional<String> why = safeReason(p);
@@ -80,8 +98,18 @@ public final class MlaBackends {
                 skipped.add(p.name() + " (" + e.reason() + ")");
                 continue;
             }
+            if (geometry != null) {
+                try {
+                    be.checkSupported(geometry);
+                } catch (IllegalArgumentException e) {
+                    be.close();
+                    other.add(p.name() + " (does not take " + geometry + ")");
+                    continue;
+                }
+            }
             List<String> notes = new ArrayList<>();
             if (!skipped.isEmpty()) notes.add("skipped: " + String.join(", ", skipped));
+            if (!other.isEmpty()) notes.add("passed over: " + String.join(", ", other));
             String lower = all.stream().filter(o -> o != p && o.priority() < p.priority())
                     .map(o -> o.name() + (o.priority() < AUTO_MIN_PRIORITY ? " (by name only)" : " (lower priority)"))
                     .collect(Collectors.joining(", "));
@@ -94,6 +122,7 @@ public final class MlaBackends {
         }
         String byName = all.stream().filter(o -> o.priority() < AUTO_MIN_PRIORITY).map(MlaBackendProvider::name)
                 .collect(Collectors.joining(", "));
+        skipped.addAll(other);
         throw new BackendUnavailableException("auto", "no fast backend can run here: "
                 + (skipped.isEmpty() ? "none installed" : String.join(", ", skipped))
                 + (byName.isEmpty() ? "" : "; " + byName + " run only when asked for by name (-D" + PROPERTY + "=NAME)"));

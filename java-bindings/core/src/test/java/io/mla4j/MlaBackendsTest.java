@@ -32,6 +32,18 @@ class MlaBackendsTest {
         }
     }
 
+    /** open(Geometry) returns a backend that takes the geometry (here: cpu, the only fast backend in core). */
+    @Test
+    void openForAGeometryReturnsOneThatTakesIt() {
+        Geometry g = new Geometry(16, 256, 32);
+        try (MlaBackend be = MlaBackends.open(g)) {
+            assertDoesNotThrow(() -> be.checkSupported(g));
+            assertNotEquals("reference", be.name());
+        }
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> MlaBackends.open((Geometry) null));
+        assertTrue(e.getMessage().contains("geometry"), e.getMessage());
+    }
+
     @Test
     void listIsBestFirst() {
         var list = MlaBackends.list();

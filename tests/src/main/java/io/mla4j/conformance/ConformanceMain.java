@@ -23,7 +23,8 @@ public final class ConformanceMain {
                 case "--oracle-gathered" -> gathered = true;
                 case "--geometry-only" -> geometryOnly = true; // the geometry cases alone (e.g. under compute-sanitizer)
                 case "-h", "--help" -> {
-                    System.out.println("usage: ConformanceMain [--backend NAME] [--oracle-gathered] [--geometry-only]  (seed: -Dmla4j.seed=N)");
+                    System.out.println("usage: ConformanceMain [--backend NAME] [--oracle-gathered] [--geometry-only]"
+                            + "  (seed: -Dmla4j.seed=N)");
                     return;
                 }
                 default -> {
@@ -37,7 +38,8 @@ public final class ConformanceMain {
             System.out.println("conformance: backend " + be.name() + " (" + be.description() + "), base seed "
                     + Conformance.baseSeed());
             Oracle oracle = gathered ? Oracle.GATHERED : Oracle.REFERENCE;
-            List<BackendSuite.Named> cases = new java.util.ArrayList<>(geometryOnly ? List.of() : BackendSuite.cases(() -> be, oracle).toList());
+            List<BackendSuite.Named> cases = new java.util.ArrayList<>();
+            if (!geometryOnly) cases.addAll(BackendSuite.cases(() -> be, oracle).toList());
             List<Case> geo = Conformance.geometryCases();
             List<Case> taken = geo.stream().filter(c -> takes(be, c.geometry())).toList();
             System.out.println("conformance: geometry matrix: " + taken.size() + " of " + geo.size()

@@ -2,6 +2,7 @@ package io.mla4j.cli;
 
 import io.mla4j.BuildInfo;
 import io.mla4j.DType;
+import io.mla4j.Geometry;
 import io.mla4j.Mla;
 import io.mla4j.MlaBackend;
 import io.mla4j.MlaBackends;
@@ -64,18 +65,25 @@ public final class Main {
         }
         if (o.conformance) return conformance(o);
         List<BenchSchema.Row> rows = new ArrayList<>();
-        try (MlaBackend be = o.backend == null ? MlaBackends.open() : MlaBackends.open(o.backend)) {
-            List<int[]> grid = new ArrayList<>();
-            for (DType dt : o.dtypes)
-                for (int b : o.batch)
-                    for (int sk : o.seqlen)
-                        for (int hq : o.heads)
-                            for (int sq : o.queryLen) grid.add(new int[] {dt.ordinal(), b, sk, hq, sq});
-            System.err.printf("mla4j: backend %s (%s); %d config(s), seed %d%n", be.name(), be.description(), grid.size(), o.seed);
-            int i = 0;
-            for (int[] g : grid) {
-                i++;
-                rows.add(runOne(be, o, DType.values()[g[0]], g[1], g[2], g[3], g[4], i, grid.size()));
+        List<Geometry> geometries = new ArrayList<>();
+        for (int[] w : o.dims)
+            for (int page : o.pages) geometries.add(new Geometry(page, w[0], w[1]));
+        List<int[]> grid = new ArrayList<>();
+        for (DType dt : o.dtypes)
+            for (int b : o.batch)
+                for (int sk : o.seqlen)
+                    for (int hq : o.heads)
+                        for (int sq : o.queryLen) grid.add(new int[] {dt.ordinal(), b, sk, hq, sq});
+        int i = 0, n = grid.size() * geometries.size();
+        // one backend per geometry: without --backend, the best one that takes it (MlaBackends.open(Geometry))
+        for (Geometry geo : geometries) {
+            try (MlaBackend be = o.backend == null ? MlaBackends.open(geo) : MlaBackends.open(o.backend)) {
+                System.err.printf("mla4j: backend %s (%s); %s; %d config(s), seed %d%n", be.name(), be.description(), geo,
+                        grid.size(), o.seed);
+                for (int[] g : grid) {
+                    i++;
+                    rows.add(runOne(be, o, geo, DType.values()[g[0]], g[1], g[2], g[3], g[4], i, n));
+                }
             }
         }
         Output.print(o.format, rows);
@@ -110,25 +118,27 @@ public final class Main {
         return failed == 0 ? 0 : 1;
     }
 
-    private static BenchSchema.Row runOne(MlaBackend be, Options o, DType dt, int b, int sk, int hq, int sq, int idx, int n) {
-        String tag = String.format("[%d/%d] %s b=%d s_k=%d%s h_q=%d s_q=%d", idx, n, dt, b, sk, o.varlen ? "(varlen)" : "", hq, sq);
+    private static BenchSchema.Row runOne(MlaBackend be, Options o, Geometry geo, DType dt, int b, int sk, int hq, int sq,
+                                          int idx, int n) {
+        String tag = String.format("[%d/%d] %s b=%d s_k=%d%s h_q=%d s_q=%d, %s", idx, n, dt, b, sk, o.varlen ? "(varlen)" : "", hq, sq, geo);
         Progress p = new Progress(tag);
         be.checkSupported(hq, sq, dt);
+        be.checkSupported(geo);
         Random rnd = new Random(o.seed + idx);
         int[] lens = new int[b];
         for (int s = 0; s < b; s++) {
             lens[s] = o.varlen ? (int) Math.max(sq, Math.min(3L * sk, Math.round(sk + rnd.nextGaussian() * sk / 2))) : sk;
         }
         p.say("generating inputs");
-        try (Workload w = new Workload(new Case(lens, hq, sq, dt, o.causal), o.seed + idx);
+        try (Workload w = new Workload(new Case(lens, hq, sq, dt, o.causal, geo), o.seed + idx);
              Tensor q = be.allocate(dt, w.q.shape());
              Tensor cache = be.allocate(dt, w.kCache.shape());
-             Tensor out = be.allocate(dt, b, sq, hq, Mla.D_V);
+             Tensor out = be.allocate(dt, geo.outShape(b, sq, hq));
              Tensor lse = be.allocate(DType.FP32, b, hq, sq);
              MlaPlan plan = be.plan(w.spec())) {
             be.copy(w.q, q);
             be.copy(w.kCache, cache);
-            Tensor hostO = w.poisoned(dt, b, sq, hq, Mla.D_V), hostL = w.poisoned(DType.FP32, b, hq, sq);
+            Tensor hostO = w.poisoned(dt, geo.outShape(b, sq, hq)), hostL = w.poisoned(DType.FP32, b, hq, sq);
             be.copy(hostO, out);
             be.copy(hostL, lse);
             // Warm up for the asked number of calls and at least 2 s (at most 1000 calls), so the JIT
@@ -161,10 +171,11 @@ public final class Main {
                             be.name().equals("cuda") ? BenchSchema.nvidiaDriver() : "", threads(be), o.seed + idx)
                     .set("backend", be.name()).set("kernel", kernel(be)).set("dtype", dt.name().toLowerCase(Locale.ROOT))
                     .set("b", b).set("s_k_mean", (int) (sum / b)).set("s_k_sum", sum).set("h_q", hq).set("s_q", sq)
+                    .set("page_size", geo.pageSize()).set("d_c", geo.dC()).set("d_r", geo.dR())
                     .set("causal", o.causal && sq > 1).set("varlen", o.varlen)
                     .times(us)
-                    .set("gb_per_s", Mla.bytes(sum, b, hq, sq) / (med * 1e3))
-                    .set("tflop_per_s", Mla.flops(sum, hq, sq) / (med * 1e6));
+                    .set("gb_per_s", geo.bytes(sum, b, hq, sq) / (med * 1e3))
+                    .set("tflop_per_s", geo.flops(sum, hq, sq) / (med * 1e6));
             if (c == null) return r.set("check", "skipped");
             return r.set("o_rel_l2", c.rel).set("rounding_rel_l2", c.round)
                     .set("o_rel_l2_over_rounding", c.round > 0 ? c.rel / c.round : Double.NaN)
@@ -208,18 +219,20 @@ public final class Main {
         double num = 0, den = 0, rnum = 0, lseMax = 0;
         boolean written = true;
         try (ReferenceBackend ref = new ReferenceBackend(); MlaPlan plan = ref.plan(w.spec())) {
-            double[] qrow = new double[Mla.D_QK], orow = new double[Mla.D_V];
+            Geometry geo = w.c.geometry();
+            int dqk = geo.dQk(), dv = geo.dV();
+            double[] qrow = new double[dqk], orow = new double[dv];
             for (int s : seqs) {
                 p.say("checking sequence " + s + " against the fp64 oracle");
                 for (int t = 0; t < sq; t++) {
                     int visible = Mla.visibleKeys(plan.seqlen(s), sq, t, plan.spec().effectiveCausal());
                     for (int h = 0; h < hq; h++) {
-                        long qb = (((long) s * sq + t) * hq + h) * Mla.D_QK;
-                        for (int d = 0; d < Mla.D_QK; d++) qrow[d] = w.q.getFloat(qb + d);
+                        long qb = (((long) s * sq + t) * hq + h) * dqk;
+                        for (int d = 0; d < dqk; d++) qrow[d] = w.q.getFloat(qb + d);
                         double l = ReferenceBackend.attendPartial(plan, s, qrow, 0, visible, plan.spec().scale(), cache, orow);
                         if (l == Double.NEGATIVE_INFINITY) l = Double.POSITIVE_INFINITY;
-                        long ob = (((long) s * sq + t) * hq + h) * Mla.D_V;
-                        for (int d = 0; d < Mla.D_V; d++) {
+                        long ob = (((long) s * sq + t) * hq + h) * dv;
+                        for (int d = 0; d < dv; d++) {
                             float got = o.getFloat(ob + d);
                             if (Float.isNaN(got)) written = false;
                             num += (got - orow[d]) * (got - orow[d]);

@@ -1,6 +1,7 @@
 package io.mla4j.cli;
 
 import io.mla4j.DType;
+import io.mla4j.Geometry;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashSet;
@@ -19,6 +20,8 @@ final class Options {
     List<Integer> heads = List.of(16);
     List<Integer> queryLen = List.of(1);
     List<DType> dtypes = List.of(DType.BF16);
+    List<Integer> pages = List.of(Geometry.DEEPSEEK.pageSize());
+    List<int[]> dims = List.<int[]>of(new int[] {Geometry.DEEPSEEK.dC(), Geometry.DEEPSEEK.dR()});
     boolean causal = true;
     boolean varlen = false;
     String backend = null;
@@ -35,7 +38,8 @@ final class Options {
 
     static final String USAGE = """
             usage: mla4j [options]
-              Runs MLA decode on a DeepSeek-V3-shaped workload (latent 512 + rope 64, 64-token pages),
+              Runs MLA decode on a DeepSeek-V3-shaped workload (latent 512 + rope 64, 64-token pages, unless
+              --page / --dims say otherwise),
               checks sampled rows against the fp64 oracle, and prints time, GB/s, TFLOP/s and error.
               Values may be comma lists (e.g. --hq 16,128) to run a grid; repeating one adds to it
               (--hq 16 --hq 128 is the same grid).
@@ -46,6 +50,8 @@ final class Options {
                   --hq N           query heads h_q                 (default 16: DeepSeek-V3's 128 heads over TP8)
                   --sq N           query tokens per sequence s_q   (default 1; 2 = one MTP draft token)
                   --dtype T        bf16 | fp16                     (default bf16)
+                  --page N         tokens per cache page: a power of two, 1 to 256 (default 64)
+                  --dims C+R       latent + RoPE widths d_c+d_r, multiples of 16 (default 512+64; e.g. 256+32)
                   --no-causal      disable the bottom-right causal mask (only matters for s_q > 1)
                   --backend NAME   force a backend (default: best available; see --list-backends)
                   --iters N        timed calls per config          (default 20; min, median, p90, stddev reported)
@@ -59,7 +65,8 @@ final class Options {
                   --conformance    run the full conformance matrix on the backend instead
                   --version        the mla4j version and git commit
               -h, --help           this text
-            Environment: MLA4J_BACKEND or -Dmla4j.backend=NAME also force a backend.
+            Environment: MLA4J_BACKEND or -Dmla4j.backend=NAME also force a backend. Without a forced backend,
+            each geometry runs on the best backend that takes it (cuda: 512+64 only, any page size).
             """;
 
     static Options parse(String[] args) {
@@ -92,6 +99,8 @@ final class Options {
                     }
                     o.dtypes = o.grid("--dtype", o.dtypes, l);
                 }
+                case "--page" -> o.pages = o.grid("--page", o.pages, pages(a, value(args, ++i, a)));
+                case "--dims" -> o.dims = o.grid("--dims", o.dims, dims(a, value(args, ++i, a)));
                 case "--backend" -> o.backend = o.scalar(a, value(args, ++i, a));
                 case "--iters" -> o.iters = o.scalar(a, one(a, ints(a, value(args, ++i, a), 1, 1_000_000)));
                 case "--warmup" -> o.warmup = o.scalar(a, one(a, ints(a, value(args, ++i, a), 0, 1_000_000)));
@@ -155,6 +164,36 @@ final class Options {
             }
             if (n < min || n > max) throw new UsageException(opt + ": " + n + " is outside [" + min + ", " + max + "]");
             out.add(n);
+        }
+        return out;
+    }
+
+    private static List<Integer> pages(String opt, String v) {
+        List<Integer> l = ints(opt, v, 1, Geometry.MAX_PAGE_SIZE);
+        for (int p : l) if (Integer.bitCount(p) != 1) throw new UsageException(opt + ": " + p + " is not a power of two");
+        return l;
+    }
+
+    /** "512+64,256+32": each a valid width pair (Geometry's rules, checked at 64-token pages). */
+    private static List<int[]> dims(String opt, String v) {
+        List<int[]> out = new ArrayList<>();
+        for (String s : v.split(",")) {
+            String[] parts = s.trim().split("\\+");
+            if (parts.length != 2) throw new UsageException(opt + ": '" + s + "' is not d_c+d_r (e.g. 512+64)");
+            int[] w = new int[2];
+            for (int k = 0; k < 2; k++) {
+                try {
+                    w[k] = Integer.parseInt(parts[k].trim());
+                } catch (NumberFormatException e) {
+                    throw new UsageException(opt + ": '" + s + "' is not d_c+d_r (e.g. 512+64)");
+                }
+            }
+            try {
+                new Geometry(Geometry.DEEPSEEK.pageSize(), w[0], w[1]);
+            } catch (IllegalArgumentException e) {
+                throw new UsageException(opt + ": " + s + ": " + e.getMessage());
+            }
+            if (out.stream().noneMatch(x -> x[0] == w[0] && x[1] == w[1])) out.add(w);
         }
         return out;
     }

@@ -40,6 +40,24 @@ class CliTest {
         assertTrue(json.contains("\"check\": \"pass\""), json);
     }
 
+    /** --page and --dims are grid axes: one row per geometry, each checked against the oracle, its geometry in the row. */
+    @Test
+    void pageAndDimsRunEveryGeometry() {
+        List<Map<String, Object>> rows = BenchSchema.parse("csv", capture("--backend", "reference", "-b", "2", "--sk", "70",
+                "--hq", "2", "--page", "1,128", "--dims", "256+32", "--iters", "1", "--warmup", "0", "--format", "csv"));
+        assertEquals(2, rows.size(), rows.toString());
+        for (Map<String, Object> r : rows) {
+            assertEquals("pass", r.get("check"), r.toString());
+            assertEquals(256L, ((Number) r.get("d_c")).longValue(), r.toString());
+            assertEquals(32L, ((Number) r.get("d_r")).longValue(), r.toString());
+        }
+        assertEquals(List.of(1L, 128L), rows.stream().map(r -> ((Number) r.get("page_size")).longValue()).toList());
+        assertThrows(Options.UsageException.class, () -> Options.parse(new String[] {"--page", "3"}));
+        assertThrows(Options.UsageException.class, () -> Options.parse(new String[] {"--page", "512"}));
+        assertThrows(Options.UsageException.class, () -> Options.parse(new String[] {"--dims", "500+64"}));
+        assertThrows(Options.UsageException.class, () -> Options.parse(new String[] {"--dims", "512"}));
+    }
+
     @Test
     void csvHasHeaderAndOneRowPerConfig() {
         String csv = capture("--backend", "reference", "-b", "1", "--sk", "64", "--hq", "1,2", "--iters", "1",

@@ -80,7 +80,7 @@ public final class CudaPlan extends MlaPlan {
         params.setFloat("scale", spec.scale());
         params.setFloat("scale_log2", (float) (spec.scale() / Math.log(2.0)));
         params.setInt("split_overhead", schedule.splitOverhead()); // the GPU scheduler must build the host's schedule
-        params.setInt("page_shift", Integer.numberOfTrailingZeros(spec.geometry().pageSize())); // a power of two (Checks.geometry)
+        params.setInt("page_shift", Integer.numberOfTrailingZeros(spec.geometry().pageSize())); // a power of two
 
         // Upload once per step (host -> device, stream-ordered); the schedule follows in DecodeKernels.prepare.
         MemorySegment host = arena.allocate(4L * Math.max(b, table.length));
