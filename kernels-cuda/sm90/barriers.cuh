@@ -3,7 +3,7 @@
 // mbarriers (in SmemPlan; producer thread <-> consumers):
 //   full[st][box]  count 1 + the box's TMA bytes: the producer arms it (arrive.expect_tx), TMA completes it. One
 //                  per 64-column box, so Q K^T starts on the first box while the other eight still arrive.
-//                  Pages below 8 tokens (gathered, producer.cuh): count 128, each producer thread arrives once its
+//                  Pages below 16 tokens (gathered, producer.cuh): count 128, each producer thread arrives once its
 //                  cp.async copies of the stage landed and were fenced for the async proxy.
 //   empty[st]      count 256: every consumer thread arrives once its wgmma reads of stage st retired
 //                  (release_stage); the producer waits on it before refilling the stage.

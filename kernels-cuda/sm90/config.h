@@ -20,10 +20,12 @@ constexpr int kThreads = kConsumerThreads + 128;
 static_assert(kThreads == MLA4J_SM90_THREADS, "update sm90_launch.h");
 static_assert(kRowsPerTile == MLA4J_SM90_ROWS_PER_CTA, "update sm90_launch.h");
 
-// Pages of >= 8 tokens (page_shift >= 3) reach shared memory by TMA, one load of a page's rows per box; smaller
-// pages are gathered with cp.async by the whole producer warpgroup: one TMA load per 128-byte token row (576 a
-// tile) ran at 0.15x of 64-token pages at page size 1 (lab/results/bench/gpu/2026-12-03-pages-tma/).
-constexpr int kTmaMinPageShift = 3;
+// Pages of >= 16 tokens (page_shift >= 4) reach shared memory by TMA, one load of a page's rows per box; smaller
+// pages are gathered with cp.async by the whole producer warpgroup. Measured on the H200 against 64-token pages
+// (b = 128, h_q = 16; lab/results/bench/gpu/2026-12-03-pages-tma/, -pages-gather/): TMA at page 1 (576 loads of
+// 128 B a tile) 0.15x, at page 8 (72 loads) 0.80-0.83x, at page 16 (36 loads) 0.96-0.98x; the gather at pages
+// 1-4 0.96-1.01x.
+constexpr int kTmaMinPageShift = 4;
 constexpr int kProducerThreads = 128;
 
 // setmaxnreg split of the 64K registers: the producer needs almost none, each consumer holds 128 fp32

@@ -196,7 +196,10 @@ __device__ void consume_relay(const MlaParams& p, const PartWork& w, const Ctx& 
                 // Hands m_i and P_i to WG1 (it runs O_R += P V from shared memory after kBarA).
                 auto handoff = [&]() {
                     named_barrier(kBarB, kConsumerThreads);  // WG1's previous P V retired; all of WG0's S reads too
-                    if (valid < 64) zero_v_tail(c.smem + kOffKV + st * kTileBytes, 0, 8, valid, c.tw);  // stale V rows -> 0
+                    // stale V rows -> 0; gathered pages (below 16 tokens) arrive zero-filled past the sequence end,
+                    // and a second writer of the stage would only race the producer's next copies in racecheck's eyes
+                    if (valid < 64 && p.page_shift >= kTmaMinPageShift)
+                        zero_v_tail(c.smem + kOffKV + st * kTileBytes, 0, 8, valid, c.tw);
                     if ((c.lane & 3) == 0) {
                         sm_m[c.r0] = mn[0];
                         sm_m[c.r0 + 8] = mn[1];

@@ -3,7 +3,7 @@
 // One CTA = one (split-KV part, 64-row query tile); 384 threads in three warpgroups:
 //   producer (threads 256..383, producer.cuh): warp 8 TMA-loads the part's 64 x 576 KV tiles, 9 boxes of
 //        64 tokens x 64 columns each (128-byte swizzle; one page's rows per load below 64-token pages), into a
-//        2-stage ring; pages below 8 tokens are gathered by all 128 threads with cp.async instead.
+//        2-stage ring; pages below 16 tokens are gathered by all 128 threads with cp.async instead.
 //   consumers (threads 0..255, consumer.cuh): the 64 x 512 fp32 output is split by columns, warpgroup 0 owns V
 //        columns 0..255 and warpgroup 1 256..511 (128 accumulator registers per thread each); per block,
 //        warpgroup 0 computes S and the softmax and hands P to warpgroup 1 (the relay schedule).
