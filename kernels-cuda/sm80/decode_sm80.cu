@@ -147,32 +147,21 @@ __device__ __forceinline__ void load_q(const MlaParams& p, const Smem& sm, int s
 
 // Keys [tok0, tok0 + KT) of sequence s into one stage, through the block table (mla4j/paging.h); keys >= seqlen
 // are zero-filled (never read: the page may hold garbage, even NaN, and P = 0 times NaN would poison O). A stage
-// lies in one page when pages hold >= KT tokens (one table read); smaller pages are looked up per row, out of
-// line (load_k_rows): inlined, its loop changed the code around the hot path and cost 64-token pages 2-13%
-// (lab/results/bench/gpu/2026-12-03-pages-final/).
-template <typename T>
-__device__ __noinline__ void load_k_rows(const MlaParams& p, uint16_t* dst, int s, int tok0, int seqlen) {
-    const T* kc = reinterpret_cast<const T*>(p.k_cache);
-    for (int c = threadIdx.x; c < kKT * kChunks; c += kThreads) {
-        const int r = c / kChunks, ck = c % kChunks;
-        const bool ok = tok0 + r < seqlen;
-        const T* src = kc + (ok ? mla4j_cache_row(p, s, tok0 + r) : 0) * kDQ + ck * 8;
-        cp_async16(smem_u32(dst + swz(r, ck)), src, ok);
-    }
-}
+// lies in one page when pages hold >= KT tokens (one table read); smaller pages are looked up per row, by a
+// predicated read in the same loop. Two loops (or the small-page one out of line) made the compiler rearrange
+// the hot path and cost 64-token pages 2-13% (lab/results/bench/gpu/2026-12-03-pages-final/, -sm80-noinline/).
 template <typename T>
 __device__ __forceinline__ void load_k(const MlaParams& p, uint16_t* dst, int s, int tok0, int seqlen) {
-    if ((1 << p.page_shift) < kKT) {
-        load_k_rows<T>(p, dst, s, tok0, seqlen);
-        return;
-    }
     const T* kc = reinterpret_cast<const T*>(p.k_cache);
-    const int page = p.block_table[(size_t)s * p.max_blocks + (tok0 >> p.page_shift)];  // one page per stage
-    const int in_page = tok0 & ((1 << p.page_shift) - 1);
+    const int shift = p.page_shift, mask = (1 << shift) - 1;
+    const int* bt = p.block_table + (size_t)s * p.max_blocks;
+    const bool per_row = (1 << shift) < kKT;
+    const int page0 = bt[tok0 >> shift];
     for (int c = threadIdx.x; c < kKT * kChunks; c += kThreads) {
-        const int r = c / kChunks, ck = c % kChunks;
-        const bool ok = tok0 + r < seqlen;
-        const T* src = kc + (((size_t)(ok ? page : 0) << p.page_shift) + in_page + r) * kDQ + ck * 8;
+        const int r = c / kChunks, ck = c % kChunks, t = tok0 + r;
+        const bool ok = t < seqlen;
+        const int page = per_row && ok ? bt[t >> shift] : page0;
+        const T* src = kc + (ok ? ((size_t)page << shift) + (t & mask) : 0) * kDQ + ck * 8;
         cp_async16(smem_u32(dst + swz(r, ck)), src, ok);
     }
 }
