@@ -147,22 +147,29 @@ __device__ __forceinline__ void load_q(const MlaParams& p, const Smem& sm, int s
 
 // Keys [tok0, tok0 + KT) of sequence s into one stage, through the block table (mla4j/paging.h); keys >= seqlen
 // are zero-filled (never read: the page may hold garbage, even NaN, and P = 0 times NaN would poison O). A stage
-// lies in one page when pages hold >= KT tokens (one table read); smaller pages are looked up per row, by a
-// predicated read in the same loop. Two loops (or the small-page one out of line) made the compiler rearrange
-// the hot path and cost 64-token pages 2-13% (lab/results/bench/gpu/2026-12-03-pages-final/, -sm80-noinline/).
+// lies in one page when pages hold >= KT tokens (one table read); smaller pages are looked up per row. Of the
+// three shapes timed on the H200 this one costs 64-token pages least (0.98-1.00x of the page-64-only kernel at
+// b = 128, 0.87-0.97x at b <= 16): the small-page loop out of line (__noinline__) ran 0.88-0.98x, one loop with a
+// predicated per-row read 0.84-0.89x (lab/results/bench/gpu/2026-12-03-pages-final/, -sm80-noinline/,
+// -sm80-predicated/).
 template <typename T>
 __device__ __forceinline__ void load_k(const MlaParams& p, uint16_t* dst, int s, int tok0, int seqlen) {
     const T* kc = reinterpret_cast<const T*>(p.k_cache);
-    const int shift = p.page_shift, mask = (1 << shift) - 1;
-    const int* bt = p.block_table + (size_t)s * p.max_blocks;
-    const bool per_row = (1 << shift) < kKT;
-    const int page0 = bt[tok0 >> shift];
-    for (int c = threadIdx.x; c < kKT * kChunks; c += kThreads) {
-        const int r = c / kChunks, ck = c % kChunks, t = tok0 + r;
-        const bool ok = t < seqlen;
-        const int page = per_row && ok ? bt[t >> shift] : page0;
-        const T* src = kc + (ok ? ((size_t)page << shift) + (t & mask) : 0) * kDQ + ck * 8;
-        cp_async16(smem_u32(dst + swz(r, ck)), src, ok);
+    if ((1 << p.page_shift) >= kKT) {
+        const size_t row0 = mla4j_cache_row(p, s, tok0);
+        for (int c = threadIdx.x; c < kKT * kChunks; c += kThreads) {
+            const int r = c / kChunks, ck = c % kChunks;
+            const bool ok = tok0 + r < seqlen;
+            const T* src = kc + (ok ? row0 + r : 0) * kDQ + ck * 8;
+            cp_async16(smem_u32(dst + swz(r, ck)), src, ok);
+        }
+    } else {
+        for (int c = threadIdx.x; c < kKT * kChunks; c += kThreads) {
+            const int r = c / kChunks, ck = c % kChunks;
+            const bool ok = tok0 + r < seqlen;
+            const T* src = kc + (ok ? mla4j_cache_row(p, s, tok0 + r) : 0) * kDQ + ck * 8;
+            cp_async16(smem_u32(dst + swz(r, ck)), src, ok);
+        }
     }
 }
 
