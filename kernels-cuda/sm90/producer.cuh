@@ -3,8 +3,8 @@
 //   pages >= 16 tokens (produce_tma, warp 8): TMA. A tile lies in one page when pages hold >= 64 tokens (one load
 //     per box, at the tile's row in the page); below that it spans 64 / page pages and each box lands as that many
 //     loads of `page` rows (the TMA box height, KvTensorMap), spread over the warp's lanes.
-//   pages < 16 tokens (produce_gather, all 128 threads; config.h says why): cp.async, 16 bytes a copy, each thread 4 rows x 9 boxes,
-//     written in the swizzle TMA would have used; keys past the sequence are zero-filled.
+//   pages < 16 tokens (produce_gather, all 128 threads; config.h says why): cp.async, 16 bytes a copy, each thread
+//     4 rows x 9 boxes, written in the swizzle TMA would have used; keys past the sequence are zero-filled.
 #pragma once
 #include <cuda.h>
 #include <stdint.h>
