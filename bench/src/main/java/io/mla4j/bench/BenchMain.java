@@ -27,6 +27,7 @@ import org.openjdk.jmh.runner.options.TimeValue;
  * <pre>
  * java --add-modules jdk.incubator.vector -jar bench/target/benchmarks.jar [--warmup N] [--warmup-time S]
  *      [--iterations N] [--time S] [--forks N] [--amla] [--no-reference] [--out DIR] [--kernels vector,native]
+ *      [--shapes b8_sk8192_h16_sq1,b8_sk8192_h16_sq1_d256x32,...]  (DecodeShape: _pN page size, _dCxR widths)
  * </pre>
  */
 public final class BenchMain {
@@ -46,6 +47,7 @@ public final class BenchMain {
         int wi = 3, w = 2, it = 5, t = 3, forks = 1;
         boolean amla = false, reference = true;
         String[] kernels = {"vector", "native"};
+        String[] shapes = null;
         Path out = Path.of("bench/target");
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
@@ -56,6 +58,7 @@ public final class BenchMain {
                 case "--forks" -> forks = Integer.parseInt(args[++i]);
                 case "--amla" -> amla = true;
                 case "--kernels" -> kernels = args[++i].split(",");
+                case "--shapes" -> shapes = args[++i].split(","); // e.g. b8_sk8192_h16_sq1_d256x32 (DecodeShape)
                 case "--no-reference" -> reference = false;
                 case "--out" -> out = Path.of(args[++i]);
                 default -> {
@@ -72,6 +75,7 @@ public final class BenchMain {
                 .resultFormat(ResultFormatType.JSON).result(out.resolve("jmh-main.json").toString());
         if (amla) main.param("rescale", "plain", "amla");
         main.param("kernel", kernels);
+        if (shapes != null) main.param("shape", shapes);
         String lib = System.getProperty(io.mla4j.cpu.CpuKernel.LIBRARY_PROPERTY);
         if (lib != null) main.jvmArgsAppend("-D" + io.mla4j.cpu.CpuKernel.LIBRARY_PROPERTY + "=" + lib);
         List<RunResult> results = new ArrayList<>(new Runner(main.build()).run());

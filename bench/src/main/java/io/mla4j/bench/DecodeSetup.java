@@ -1,7 +1,6 @@
 package io.mla4j.bench;
 
 import io.mla4j.DType;
-import io.mla4j.Mla;
 import io.mla4j.MlaBackend;
 import io.mla4j.MlaPlan;
 import io.mla4j.PlanSpec;
@@ -22,7 +21,8 @@ final class DecodeSetup implements AutoCloseable {
     DecodeSetup(MlaBackend backend, DecodeShape s, DType dt, long seed) {
         this.backend = backend;
         SplittableRandom rnd = new SplittableRandom(seed);
-        int perSeq = Mla.blocksFor(s.sk()), numBlocks = s.b() * perSeq;
+        io.mla4j.Geometry g = s.geometry();
+        int perSeq = g.blocksFor(s.sk()), numBlocks = s.b() * perSeq;
         int[] perm = new int[numBlocks];
         for (int i = 0; i < numBlocks; i++) perm[i] = i;
         for (int i = numBlocks - 1; i > 0; i--) {
@@ -33,13 +33,13 @@ final class DecodeSetup implements AutoCloseable {
         java.util.Arrays.fill(lens, s.sk());
         Tensor seqlens = Tensor.ofInts(arena, lens, s.b());
         Tensor table = Tensor.ofInts(arena, perm, s.b(), perSeq);
-        q = backend.allocate(dt, s.b(), s.sq(), s.hq(), Mla.D_QK);
-        cache = backend.allocate(dt, numBlocks, Mla.BLOCK_SIZE, 1, Mla.D_QK);
-        out = backend.allocate(dt, s.b(), s.sq(), s.hq(), Mla.D_V);
+        q = backend.allocate(dt, g.queryShape(s.b(), s.sq(), s.hq()));
+        cache = backend.allocate(dt, g.cacheShape(numBlocks));
+        out = backend.allocate(dt, g.outShape(s.b(), s.sq(), s.hq()));
         lse = backend.allocate(DType.FP32, s.b(), s.hq(), s.sq());
         fill(q, rnd);
         fill(cache, rnd);
-        plan = backend.plan(PlanSpec.of(seqlens, table, numBlocks, s.hq(), s.sq(), dt)); // causal (matters for s_q > 1)
+        plan = backend.plan(PlanSpec.of(seqlens, table, numBlocks, s.hq(), s.sq(), dt).withGeometry(g)); // causal (s_q > 1)
     }
 
     /** Sum of 4 uniforms, centred: close enough to N(0,1) for timing, and fast for 10^8 values. */
