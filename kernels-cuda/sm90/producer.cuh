@@ -89,6 +89,9 @@ __device__ void produce_gather(const MlaParams& p, const PartWork& w, uint8_t* s
             for (int j = 0; j < kBoxes; ++j)
 #pragma unroll
                 for (int i = 0; i < 4; ++i) cp_async_16_zfill(dst + j * kBoxBytes + i * 16 * 128, src[i] + j * 128, bytes[i]);
+            // commit first: wait_group waits for committed groups only (without it the arrive below ran ahead of
+            // the copies: wrong results at h_q * s_q >= 64, found by conformance with every tile gathered)
+            cp_async_commit();
             cp_async_wait_all();
             fence_proxy_async();  // the copies' writes, before the consumers' wgmma (async proxy) reads them
 #pragma unroll

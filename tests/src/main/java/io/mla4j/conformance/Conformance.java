@@ -52,8 +52,8 @@ public final class Conformance {
      * The geometry axis (issue 22): every page size of {@link #GEOMETRY_PAGES} with every width pair of
      * {@link #GEOMETRY_WIDTHS} (plus 80 + 16, a d_v that is no multiple of 32 or 64: the cpu kernel's tails),
      * on ragged batches (odd lengths, page and tile edges, an empty sequence), s_q 1 and 2, causal and not,
-     * bf16 and fp16 alternating; DeepSeek's own geometry is the standard matrix. Then the remaining powers of two
-     * (2, 4, 8) at 512 + 64: the page sizes where a GPU load covers fewer than a swizzle period's 8 rows.
+     * bf16 and fp16 alternating; DeepSeek's own geometry is the standard matrix. Then 512 + 64 at pages 2, 4, 8 and 1
+     * again with h_q * s_q of 64, 64, 256 and 32: the GPU's gathered pages with full and several query tiles.
      */
     public static List<Case> geometryCases() {
         List<Case> cases = new ArrayList<>();
@@ -72,9 +72,12 @@ public final class Conformance {
                 cases.add(new Case(lens, hq, sq, dt, causal, g));
                 i++;
             }
-        for (int page : new int[] {2, 4, 8}) {
+        // full 64-row query tiles and more (h_q * s_q = 64, 64, 256), and 32: the GPU's gathered pages at every tile shape
+        int[][] heads = {{2, 64, 1}, {4, 16, 4}, {8, 128, 2}, {1, 16, 2}};
+        for (int[] h : heads) {
+            int page = h[0];
             int[] lens = {page + 1, 0, 3 * page - 1, 1, 301, 2 * 64 + 5};
-            cases.add(new Case(lens, 16, 1 + page % 3, page == 4 ? DType.FP16 : DType.BF16, page != 2,
+            cases.add(new Case(lens, h[1], h[2], page == 4 ? DType.FP16 : DType.BF16, page != 2,
                     new io.mla4j.Geometry(page, 512, 64)));
         }
         return cases;
