@@ -64,6 +64,7 @@ public final class GpuBench {
     private final Map<String, String> baselineErr = new HashMap<>();
 
     private final int limit;
+    private int errors; // configs that threw instead of giving a row
     private String device = "", driver = ""; // provenance of every row, from the first backend opened
 
     private GpuBench(Path outDir, boolean quick, boolean baseline, int limit) {
@@ -92,7 +93,9 @@ public final class GpuBench {
         }
         Files.createDirectories(out);
         GpuBench bench = new GpuBench(out, quick, baseline, limit);
-        bench.run(kernels, pages == null ? grid(quick) : pageGrid(pages));
+        long failed = bench.run(kernels, pages == null ? grid(quick) : pageGrid(pages));
+        // a timing whose output is wrong is no timing: the run fails, so no script or reader takes it as a result
+        if (failed > 0) System.exit(1);
     }
 
     static List<Config> grid(boolean quick) {
@@ -123,7 +126,8 @@ public final class GpuBench {
         return g;
     }
 
-    private void run(List<String> kernels, List<Config> grid) throws IOException {
+    /** Runs the grid on each kernel; returns how many runs failed the oracle check. */
+    private long run(List<String> kernels, List<Config> grid) throws IOException {
         if (grid.size() > limit) grid = grid.subList(0, limit);
         // ceilings, on a backend of its own
         try (CudaBackend be = CudaBackend.open()) {
@@ -155,13 +159,16 @@ public final class GpuBench {
                         rows.add(runConfig(be, k, c, base));
                     } catch (RuntimeException e) {
                         OUT.println("  " + c.label() + " [" + k + "] ERROR " + e);
+                        errors++;
                         e.printStackTrace(OUT);
                     }
                     writeResults(); // after every config, so a cut-off run still leaves numbers
                 }
             }
         }
-        printTable();
+        long failed = printTable();
+        if (errors > 0) OUT.println("bench: " + errors + " runs ended in an error: FAILED");
+        return failed + errors;
     }
 
     /** "CUDA 13.0, 580.159.04": the driver API version and the kernel module's. */
@@ -548,7 +555,7 @@ public final class GpuBench {
         return Double.isNaN(v) ? "" : String.format(Locale.ROOT, "%.4g", v);
     }
 
-    private void printTable() {
+    private long printTable() {
         OUT.println();
         OUT.printf(Locale.ROOT, "ceilings: copy %.0f GB/s, bf16 GEMM %.0f TFLOP/s%n", copyBytesPerS / 1e9, gemmFlopsPerS / 1e12);
         // x cuBLAS / x sm80: speedup over the unfused cuBLAS baseline and over the portable kernel, same config, same run
@@ -561,6 +568,7 @@ public final class GpuBench {
         }
         overheadLines.forEach(OUT::println);
         long fails = rows.stream().filter(r -> !r.ok()).count();
-        OUT.println("bench: " + rows.size() + " runs, " + fails + " failed the oracle check");
+        OUT.println("bench: " + rows.size() + " runs, " + fails + " failed the oracle check" + (fails > 0 ? ": FAILED" : ""));
+        return fails;
     }
 }
