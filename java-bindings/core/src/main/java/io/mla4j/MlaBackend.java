@@ -70,10 +70,19 @@ public interface MlaBackend extends AutoCloseable {
     /**
      * Decodes one layer: o[b, s_q, h_q, d_v] and lse[b, h_q, s_q] from q[b, s_q, h_q, d_qk] and the paged
      * cache [num_blocks, page_size, 1, d_qk], in the plan's {@link PlanSpec#geometry()} (DeepSeek: d_qk 576,
-     * d_v 512, page 64). May return before the work is done on asynchronous backends:
+     * d_v 512, page 64) and its cache format (an FP8 cache: {@link DType#FP8_E4M3}, last dim
+     * {@link Geometry#storedWidth()}). May return before the work is done on asynchronous backends:
      * {@link #synchronize()} waits.
      */
     void decode(MlaPlan plan, Tensor q, Tensor kCache, Tensor out, Tensor lse);
+
+    /**
+     * {@link #decode(MlaPlan, Tensor, Tensor, Tensor, Tensor)} of an {@link CacheFormat#FP8_E4M3} cache, whose
+     * values are e4m3 * {@code kvScale} (the cache tensor's own scale: one per layer's cache, so it is an
+     * argument of the call, not of the plan). Any other format takes kvScale = 1 (its scales, if any, are
+     * inside the cache); the five-argument call is this one with 1.
+     */
+    void decode(MlaPlan plan, Tensor q, Tensor kCache, float kvScale, Tensor out, Tensor lse);
 
     /** Waits until all work issued so far is complete (no-op on synchronous backends). */
     void synchronize();

@@ -197,6 +197,7 @@ public final class Tensor implements AutoCloseable {
             case FP16 -> Float.float16ToFloat(segment.getAtIndex(I16, i));
             case FP32 -> segment.getAtIndex(F32, i);
             case INT32 -> segment.getAtIndex(I32, i);
+            case FP8_E4M3 -> Fp8.toFloat(segment.get(ValueLayout.JAVA_BYTE, i));
         };
     }
 
@@ -207,6 +208,7 @@ public final class Tensor implements AutoCloseable {
             case FP16 -> segment.setAtIndex(I16, i, Float.floatToFloat16(v));
             case FP32 -> segment.setAtIndex(F32, i, v);
             case INT32 -> segment.setAtIndex(I32, i, (int) v);
+            case FP8_E4M3 -> segment.set(ValueLayout.JAVA_BYTE, i, Fp8.fromFloat(v));
         }
     }
 

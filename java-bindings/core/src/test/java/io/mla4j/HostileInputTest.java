@@ -260,7 +260,7 @@ class HostileInputTest {
         @Override public String description() { return "test"; }
         @Override public String memory() { return "dev:0"; }
         @Override protected int parallelism(PlanSpec s) { return 1; }
-        @Override protected void doDecode(MlaPlan p, Tensor q, Tensor k, Tensor o, Tensor l) { throw new AssertionError(); }
+        @Override protected void doDecode(MlaPlan p, Tensor q, Tensor k, float s, Tensor o, Tensor l) { throw new AssertionError(); }
         @Override protected void release() { mem.close(); }
         @Override public void synchronize() { ensureOpen(); }
         @Override

@@ -170,7 +170,7 @@ class ValidationTest {
         @Override public String name() { return "limited"; }
         @Override public String description() { return "test"; }
         @Override protected int parallelism(PlanSpec s) { return 1; }
-        @Override protected void doDecode(MlaPlan p, Tensor q, Tensor k, Tensor o, Tensor l) { throw new AssertionError("never reached"); }
+        @Override protected void doDecode(MlaPlan p, Tensor q, Tensor k, float s, Tensor o, Tensor l) { throw new AssertionError("never reached"); }
         @Override
         public void checkSupported(int numHeads, int queryLen, DType dtype) {
             if (numHeads != 16 && numHeads != 128) throw Checks.bad("numHeads", "h_q is " + numHeads + ", limited supports h_q in {16, 128}");

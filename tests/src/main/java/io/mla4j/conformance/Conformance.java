@@ -80,6 +80,32 @@ public final class Conformance {
             cases.add(new Case(lens, h[1], h[2], page == 4 ? DType.FP16 : DType.BF16, page != 2,
                     new io.mla4j.Geometry(page, 512, 64)));
         }
+        cases.addAll(fp8Cases());
+        return cases;
+    }
+
+    /**
+     * The cache-format axis (issue 23): both FP8 formats on DeepSeek's geometry (the standard pages, and
+     * pages of 1 and 16), on widths whose latent is no multiple of 128 (256 + 32 is; 80 + 16 and 192 + 64 are not: a
+     * short last scale group), with causal s_q 2, h_q up to 128, bf16 and fp16. The oracle decodes the dequantised
+     * cache; {@link Report#e2eRelL2()} reports the error against the 16-bit cache it came from.
+     */
+    public static List<Case> fp8Cases() {
+        List<Case> cases = new ArrayList<>();
+        io.mla4j.Geometry[] geos = {io.mla4j.Geometry.DEEPSEEK, new io.mla4j.Geometry(1, 512, 64),
+                new io.mla4j.Geometry(16, 512, 64), new io.mla4j.Geometry(64, 256, 32), new io.mla4j.Geometry(32, 80, 16),
+                new io.mla4j.Geometry(128, 192, 64)};
+        int i = 0;
+        for (io.mla4j.CacheFormat f : new io.mla4j.CacheFormat[] {io.mla4j.CacheFormat.FP8_E4M3,
+                io.mla4j.CacheFormat.FP8_E4M3_BLOCKSCALE_ROPE_BF16})
+            for (io.mla4j.Geometry g : geos) {
+                int page = g.pageSize();
+                int[] lens = {page + 1, 0, 3 * page - 1, 1, 301, 2 * 64 + 5};
+                int hq = new int[] {16, 128, 3, 64}[i % 4];
+                int sq = 1 + i % 2;
+                cases.add(new Case(lens, hq, sq, i % 3 == 1 ? DType.FP16 : DType.BF16, i % 2 == 1, g.withFormat(f)));
+                i++;
+            }
         return cases;
     }
 
@@ -94,7 +120,7 @@ public final class Conformance {
             Tensor hostO = w.poisoned(c.dtype(), c.geometry().outShape(b, sq, hq));
             Tensor hostLse = w.poisoned(DType.FP32, b, hq, sq);
             try (Tensor q = backend.allocate(c.dtype(), w.q.shape());
-                 Tensor cache = backend.allocate(c.dtype(), w.kCache.shape());
+                 Tensor cache = backend.allocate(w.kCache.dtype(), w.kCache.shape());
                  Tensor o = backend.allocate(c.dtype(), hostO.shape());
                  Tensor lse = backend.allocate(DType.FP32, hostLse.shape());
                  MlaPlan plan = backend.plan(w.spec())) {
@@ -102,13 +128,35 @@ public final class Conformance {
                 backend.copy(w.kCache, cache);
                 backend.copy(hostO, o);     // NaN poison in the backend's own memory
                 backend.copy(hostLse, lse);
-                backend.decode(plan, q, cache, o, lse);
+                backend.decode(plan, q, cache, w.kvScale, o, lse);
                 backend.synchronize();
                 backend.copy(o, hostO);
                 backend.copy(lse, hostLse);
             }
-            return compare(c, seed, ref, hostO.toFloatArray(), hostLse.toFloatArray());
+            Report r = compare(c, seed, ref, hostO.toFloatArray(), hostLse.toFloatArray());
+            if (w.plainCache == null) return r;
+            // what FP8 costs: the same output against the oracle on the 16-bit cache it was quantised from
+            ReferenceBackend.Result plain = MEMO.computeIfAbsent("plain/" + oracle.hashCode() + "/" + seed + "/" + c,
+                    k -> plainOracle(w));
+            return r.withEndToEnd(relL2(hostO.toFloatArray(), plain.o()));
         }
+    }
+
+    private static ReferenceBackend.Result plainOracle(Workload w) {
+        try (ReferenceBackend ref = new ReferenceBackend();
+             MlaPlan plan = ref.plan(w.spec().withGeometry(w.c.geometry().withFormat(io.mla4j.CacheFormat.PLAIN)))) {
+            return ReferenceBackend.compute(plan, w.q, w.plainCache);
+        }
+    }
+
+    private static double relL2(float[] got, double[] want) {
+        double num = 0, den = 0;
+        for (int i = 0; i < got.length; i++) {
+            double d = got[i] - want[i];
+            num += d * d;
+            den += want[i] * want[i];
+        }
+        return den == 0 ? Math.sqrt(num) : Math.sqrt(num / den);
     }
 
     /** Compares outputs with the oracle under the rule in {@link Report}. */
@@ -139,6 +187,6 @@ public final class Conformance {
         }
         double rel = den == 0 ? Math.sqrt(num) : Math.sqrt(num / den);
         double roundRel = den == 0 ? 0 : Math.sqrt(rnum / den);
-        return new Report(c, seed, rel, maxAbs, roundRel, lseMax, unwrittenO, unwrittenLse, infMismatch);
+        return new Report(c, seed, rel, maxAbs, roundRel, lseMax, unwrittenO, unwrittenLse, infMismatch, Double.NaN);
     }
 }

@@ -10,7 +10,7 @@ public interface Oracle {
     /** The reference backend's formulation (paged walk, max-subtracted softmax). */
     Oracle REFERENCE = w -> {
         try (ReferenceBackend ref = new ReferenceBackend(); MlaPlan plan = ref.plan(w.spec())) {
-            return ReferenceBackend.compute(plan, w.q, w.kCache);
+            return ReferenceBackend.compute(plan, w.q, w.kCache, w.kvScale);
         }
     };
 
@@ -22,7 +22,7 @@ public interface Oracle {
     Oracle GATHERED = w -> {
         int b = w.c.batch(), sq = w.c.queryLen(), hq = w.c.numHeads();
         int page = w.c.geometry().pageSize(), dqk = w.c.geometry().dQk(), dv = w.c.geometry().dV();
-        float[] cache = w.kCache.toFloatArray();
+        float[] cache = w.cacheValues(); // its own dequantisation of an FP8 cache (Workload's, not the reference's)
         float[] q = w.q.toFloatArray();
         int[] table = w.blockTable.toIntArray();
         double[] o = new double[b * sq * hq * dv];

@@ -17,9 +17,17 @@ package io.mla4j.conformance;
  *   <li>every output element written: no NaN survives in o (outputs are poisoned with NaN before the
  *       run), no NaN in lse.</li>
  * </ul>
+ * An FP8 cache is judged the same way against the oracle on its dequantised values; {@code e2eRelL2} (NaN for
+ * a 16-bit cache) is the rel-L2 of o against the oracle on the bf16/fp16 cache it was quantised from: what
+ * the format costs in accuracy, reported, not judged.
  */
 public record Report(Case c, long seed, double oRelL2, double oMaxAbs, double oRoundingRelL2,
-                     double lseMaxAbs, long unwrittenO, long unwrittenLse, long infMismatches) {
+                     double lseMaxAbs, long unwrittenO, long unwrittenLse, long infMismatches, double e2eRelL2) {
+
+    /** This report with the end-to-end error of an FP8 case. */
+    public Report withEndToEnd(double e2e) {
+        return new Report(c, seed, oRelL2, oMaxAbs, oRoundingRelL2, lseMaxAbs, unwrittenO, unwrittenLse, infMismatches, e2e);
+    }
 
     /** Allowed lse max abs error (natural log units). */
     public static final double LSE_ABS_TOL = 2e-3;
@@ -44,7 +52,8 @@ public record Report(Case c, long seed, double oRelL2, double oMaxAbs, double oR
 
     @Override
     public String toString() {
-        return String.format("%-60s o relL2=%.3e (round %.3e, ratio %.2f) maxAbs=%.3e | lse maxAbs=%.3e | %s [seed %d]",
-                c, oRelL2, oRoundingRelL2, oRoundingRelL2 > 0 ? oRelL2 / oRoundingRelL2 : 0, oMaxAbs, lseMaxAbs, verdict(), seed);
+        return String.format("%-60s o relL2=%.3e (round %.3e, ratio %.2f) maxAbs=%.3e | lse maxAbs=%.3e%s | %s [seed %d]",
+                c, oRelL2, oRoundingRelL2, oRoundingRelL2 > 0 ? oRelL2 / oRoundingRelL2 : 0, oMaxAbs, lseMaxAbs,
+                Double.isNaN(e2eRelL2) ? "" : String.format(" | vs 16-bit cache relL2=%.3e", e2eRelL2), verdict(), seed);
     }
 }

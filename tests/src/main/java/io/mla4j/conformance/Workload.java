@@ -11,7 +11,8 @@ import java.util.Random;
  * Fresh random host inputs for a case: q and the paged cache (of the case's geometry) drawn from N(0, 1)
  * (never zeros), a shuffled, non-contiguous block table over a cache with spare blocks (so one sequence's
  * pages lie far apart in memory), and unused table entries set to -1 so a kernel that reads past a
- * sequence's blocks is caught.
+ * sequence's blocks is caught. An FP8 case's cache is quantised from such a bf16/fp16 cache ({@link #plainCache},
+ * kept for the end-to-end error) by {@link io.mla4j.Fp8Cache}.
  */
 public final class Workload implements AutoCloseable {
     public final Case c;
@@ -19,6 +20,10 @@ public final class Workload implements AutoCloseable {
     public final int numBlocks;
     public final int maxBlocks;
     public final Tensor q, kCache, seqlens, blockTable;
+    /** The 16-bit cache an FP8 case's cache was quantised from (null for a plain case). */
+    public final Tensor plainCache;
+    /** The decode's kvScale: the FP8_E4M3 cache's scale, else 1. */
+    public final float kvScale;
     private final Arena arena = Arena.ofShared();
 
     public Workload(Case c, long seed) {
@@ -48,7 +53,29 @@ public final class Workload implements AutoCloseable {
         seqlens = Tensor.ofInts(arena, c.seqlens(), b);
         blockTable = Tensor.ofInts(arena, table, b, maxBlocks);
         q = random(rnd, c.dtype(), g.queryShape(b, c.queryLen(), c.numHeads()));
-        kCache = random(rnd, c.dtype(), g.cacheShape(numBlocks));
+        if (g.format().isFp8()) {
+            plainCache = random(rnd, c.dtype(), g.withFormat(io.mla4j.CacheFormat.PLAIN).cacheShape(numBlocks));
+            io.mla4j.Fp8Cache.Quantized fq = io.mla4j.Fp8Cache.quantize(plainCache, g, arena);
+            kCache = fq.cache();
+            kvScale = fq.kvScale();
+        } else {
+            plainCache = null;
+            kCache = random(rnd, c.dtype(), g.cacheShape(numBlocks));
+            kvScale = 1f;
+        }
+    }
+
+    /** The cache's values as floats, d_qk per token in page order (an FP8 cache dequantised, as the oracle sees it). */
+    public float[] cacheValues() {
+        Geometry g = c.geometry();
+        if (!g.format().isFp8()) return kCache.toFloatArray();
+        long tokens = (long) numBlocks * g.pageSize();
+        float[] out = new float[Math.toIntExact(tokens * g.dQk())];
+        for (long t = 0; t < tokens; t++) {
+            g.format().dequantize(kCache.segment(), t * g.tokenBytes(), g.dC(), g.dR(), c.dtype(), kvScale, out,
+                    (int) (t * g.dQk()));
+        }
+        return out;
     }
 
     private Tensor random(Random rnd, DType dt, long... shape) {

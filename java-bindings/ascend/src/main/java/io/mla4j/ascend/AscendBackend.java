@@ -231,7 +231,7 @@ public final class AscendBackend extends AbstractMlaBackend {
     }
 
     @Override
-    protected void doDecode(MlaPlan plan, Tensor q, Tensor kCache, Tensor out, Tensor lse) {
+    protected void doDecode(MlaPlan plan, Tensor q, Tensor kCache, float kvScale, Tensor out, Tensor lse) {
         AscendPlan p = (AscendPlan) plan;
         long[] args = p.kernelArgs(q.address(), kCache.address(), out.address(), lse.address());
         try (Arena a = Arena.ofConfined()) {

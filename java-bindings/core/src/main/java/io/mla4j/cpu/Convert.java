@@ -1,6 +1,8 @@
 package io.mla4j.cpu;
 
 import io.mla4j.DType;
+import io.mla4j.Fp8;
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
@@ -28,6 +30,9 @@ final class Convert {
     static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
     static final VectorSpecies<Short> S = VectorSpecies.of(short.class, VectorShape.forBitSize(F.vectorBitSize() / 2));
     static final int L = F.length();
+    /** Bytes of L lanes, for the E4M3 path; null where that is narrower than the API's smallest shape (64 bits). */
+    static final VectorSpecies<Byte> B = F.vectorBitSize() >= 256
+            ? VectorSpecies.of(byte.class, VectorShape.forBitSize(F.vectorBitSize() / 4)) : null;
 
     /** Converts raw[0..n) (16-bit values already copied from the cache) into dst[0..n). */
     static void fromRaw(DType dt, short[] raw, int n, float[] dst) {
@@ -41,5 +46,27 @@ final class Convert {
         } else {
             for (int i = 0; i < n; i++) dst[i] = Float.float16ToFloat(raw[i]);
         }
+    }
+
+    /**
+     * E4M3 bytes src[from, from + n) times {@code scale} into dst[at, at + n). Bit arithmetic, no table: the 7
+     * magnitude bits shifted to fp32's exponent/mantissa position are the value * 2^-120 for normal codes (so
+     * add 120 to the exponent field), subnormal codes (exponent 0) are m * 2^-9, the code S.1111.111 is NaN.
+     * Checked code by code against {@link Fp8#toFloat}.
+     */
+    static void fromE4m3(byte[] src, int from, int n, float scale, float[] dst, int at) {
+        int i = 0;
+        if (B != null) {
+            FloatVector sc = FloatVector.broadcast(F, scale);
+            for (; i <= n - L; i += L) {
+                IntVector x = (IntVector) ByteVector.fromArray(B, src, from + i).convertShape(VectorOperators.B2I, I, 0);
+                IntVector mag = x.and(0x7F), sign = x.and(0x80).lanewise(VectorOperators.LSHL, 24);
+                IntVector normal = mag.lanewise(VectorOperators.LSHL, 20).add(120 << 23);
+                IntVector sub = ((FloatVector) mag.convert(VectorOperators.I2F, 0)).mul(0x1p-9f).reinterpretAsInts();
+                IntVector bits = normal.blend(sub, mag.lt(8)).blend(0x7FC00000, mag.eq(0x7F)).or(sign);
+                bits.reinterpretAsFloats().mul(sc).intoArray(dst, at + i);
+            }
+        }
+        for (; i < n; i++) dst[at + i] = Fp8.toFloat(src[from + i]) * scale;
     }
 }

@@ -138,7 +138,7 @@ public final class CpuBackend extends HostBackend {
     }
 
     @Override
-    protected synchronized void doDecode(MlaPlan p, Tensor q, Tensor kCache, Tensor out, Tensor lse) {
+    protected synchronized void doDecode(MlaPlan p, Tensor q, Tensor kCache, float kvScale, Tensor out, Tensor lse) {
         if (p instanceof NativeCpuPlan np) {
             if (np.decode(pool, q, kCache, out, lse)) return;
             p = np.vectorPlan(); // a tensor on the Java heap: the native kernel takes native memory only
@@ -148,7 +148,7 @@ public final class CpuBackend extends HostBackend {
         MemorySegment qs = q.segment(), cache = kCache.segment(), os = out.segment(), ls = lse.segment();
         boolean amla = rescale == Rescale.AMLA;
         pool.run(schedule.numParts(), (part, worker) -> schedule.forEachSplit(part, (seq, from, to, slot) ->
-                Attention.split(plan, plan.scratch(worker), qs, cache, seq, from, to, slot, amla)));
+                Attention.split(plan, plan.scratch(worker), qs, cache, kvScale, seq, from, to, slot, amla)));
         pool.run(plan.batch(), (seq, worker) -> Attention.combine(plan, plan.scratch(worker), seq, os, ls));
     }
 
@@ -189,18 +189,27 @@ public final class CpuBackend extends HostBackend {
         LongSupplier compileClock = compileClock();
         try (Arena arena = Arena.ofConfined();
              Tensor q = allocate(spec.dtype(), g.queryShape(b, sq, hq));
-             Tensor cache = allocate(spec.dtype(), g.cacheShape(blocks));
+             Tensor cache = allocate(g.format().cacheDType(spec.dtype()), g.cacheShape(blocks));
              Tensor out = allocate(spec.dtype(), g.outShape(b, sq, hq));
              Tensor lse = allocate(DType.FP32, b, hq, sq)) {
             fillPseudoRandom(q);
-            fillPseudoRandom(cache);
+            float kvScale = 1f;
+            if (g.format().isFp8()) { // a realistic FP8 cache (finite scales), quantised from random values
+                Tensor plain = Tensor.allocate(arena, spec.dtype(), g.withFormat(io.mla4j.CacheFormat.PLAIN).cacheShape(blocks));
+                fillPseudoRandom(plain);
+                io.mla4j.Fp8Cache.Quantized fq = io.mla4j.Fp8Cache.quantize(plain, g, arena);
+                copy(fq.cache(), cache);
+                if (g.format().takesTensorScale()) kvScale = fq.kvScale();
+            } else {
+                fillPseudoRandom(cache);
+            }
             PlanSpec scratch = new PlanSpec(Tensor.ofInts(arena, WARM_LENGTHS, b), Tensor.ofInts(arena, table, b, maxBlocks),
                     blocks, hq, sq, spec.dtype(), spec.causal(), spec.scale()).withGeometry(g);
             try (MlaPlan plan = plan(scratch)) {
                 long t0 = System.nanoTime(), compiled = compileClock == null ? 0 : compileClock.getAsLong();
                 int quiet = 0;
                 for (int i = 1; i <= WARM_MAX_DECODES && System.nanoTime() - t0 < maxNanos; i++) {
-                    decode(plan, q, cache, out, lse);
+                    decode(plan, q, cache, kvScale, out, lse);
                     if (compileClock == null) {
                         if (i >= WARM_BLIND_DECODES) break;
                         continue;

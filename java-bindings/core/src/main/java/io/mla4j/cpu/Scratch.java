@@ -32,8 +32,10 @@ final class Scratch {
     final float[] alpha;
     final int[] shift;
     final int[] k;
-    /** Raw 16-bit values of one tile, on their way to {@link #kv}. */
+    /** Raw 16-bit values of one tile of a plain cache on their way to {@link #kv}, and of a query row. */
     final short[] raw;
+    /** Raw bytes of one tile of an FP8 cache, on their way to {@link #kv} (empty for a plain cache). */
+    final byte[] raw8;
     /** One d_v-wide row for the LSE combine. */
     final float[] row;
 
@@ -43,7 +45,9 @@ final class Scratch {
         dV = g.dV();
         int tile = SplitSchedule.TILE_TOKENS;
         kv = new float[tile * dQk];
-        raw = new short[tile * dQk];
+        boolean fp8 = g.format().isFp8();
+        raw = new short[fp8 ? dQk : tile * dQk]; // a query row passes through it too
+        raw8 = new byte[fp8 ? tile * g.tokenBytes() : 0];
         row = new float[dV];
         qt = new float[dQk * rowsPadded];
         st = new float[tile * rowsPadded];

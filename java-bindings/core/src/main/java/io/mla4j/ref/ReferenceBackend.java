@@ -51,8 +51,8 @@ public final class ReferenceBackend extends HostBackend {
     }
 
     @Override
-    protected void doDecode(MlaPlan plan, Tensor q, Tensor kCache, Tensor out, Tensor lse) {
-        Result r = compute(plan, q, kCache);
+    protected void doDecode(MlaPlan plan, Tensor q, Tensor kCache, float kvScale, Tensor out, Tensor lse) {
+        Result r = compute(plan, q, kCache, kvScale);
         int b = plan.batch(), sq = plan.spec().queryLen(), hq = plan.spec().numHeads();
         for (int i = 0; i < r.o.length; i++) out.setFloat(i, (float) r.o[i]);
         for (int s = 0; s < b; s++)
@@ -64,12 +64,15 @@ public final class ReferenceBackend extends HostBackend {
     }
 
     /** The decode in fp64, without rounding the outputs: what the conformance harness compares against. */
-    public static Result compute(MlaPlan plan, Tensor q, Tensor kCache) {
+    public static Result compute(MlaPlan plan, Tensor q, Tensor kCache) { return compute(plan, q, kCache, 1f); }
+
+    /** {@link #compute(MlaPlan, Tensor, Tensor)} of an FP8 cache: the oracle runs on its dequantised values. */
+    public static Result compute(MlaPlan plan, Tensor q, Tensor kCache, float kvScale) {
         PlanSpec spec = plan.spec();
         int b = plan.batch(), sq = spec.queryLen(), hq = spec.numHeads();
         Geometry g = spec.geometry();
         int dqk = g.dQk(), dv = g.dV();
-        float[] cache = kCache.toFloatArray(); // one conversion pass; the math below is all fp64
+        float[] cache = values(kCache, g, spec.dtype(), kvScale); // one conversion pass; the math below is all fp64
         float[] qs = q.toFloatArray();
         double[] o = new double[b * sq * hq * dv];
         double[] lse = new double[b * hq * sq];
@@ -90,6 +93,18 @@ public final class ReferenceBackend extends HostBackend {
             }
         }
         return new Result(o, lse);
+    }
+
+    /** The cache as floats, d_qk per token in page order: a plain cache as stored, an FP8 one dequantised. */
+    private static float[] values(Tensor kCache, Geometry g, io.mla4j.DType dtype, float kvScale) {
+        if (!g.format().isFp8()) return kCache.toFloatArray();
+        long tokens = kCache.dim(0) * g.pageSize();
+        float[] out = new float[Math.toIntExact(tokens * g.dQk())];
+        java.lang.foreign.MemorySegment seg = kCache.segment();
+        for (long t = 0; t < tokens; t++) {
+            g.format().dequantize(seg, t * g.tokenBytes(), g.dC(), g.dR(), dtype, kvScale, out, (int) (t * g.dQk()));
+        }
+        return out;
     }
 
     /**

@@ -31,8 +31,11 @@ public abstract class AbstractMlaBackend implements MlaBackend {
         return new BackendPlan(this, spec, schedule, seqlens, blockTable);
     }
 
-    /** Runs the decode. All arguments have been validated against the plan. */
-    protected abstract void doDecode(MlaPlan plan, Tensor q, Tensor kCache, Tensor out, Tensor lse);
+    /**
+     * Runs the decode. All arguments have been validated against the plan; {@code kvScale} is 1 unless the
+     * plan's cache format is {@link io.mla4j.CacheFormat#FP8_E4M3} (then finite and positive).
+     */
+    protected abstract void doDecode(MlaPlan plan, Tensor q, Tensor kCache, float kvScale, Tensor out, Tensor lse);
 
     /** Frees backend resources; called once. */
     protected abstract void release();
@@ -83,6 +86,11 @@ public abstract class AbstractMlaBackend implements MlaBackend {
 
     @Override
     public final void decode(MlaPlan plan, Tensor q, Tensor kCache, Tensor out, Tensor lse) {
+        decode(plan, q, kCache, 1f, out, lse);
+    }
+
+    @Override
+    public final void decode(MlaPlan plan, Tensor q, Tensor kCache, float kvScale, Tensor out, Tensor lse) {
         ensureOpen();
         if (plan == null) throw Checks.bad("plan", "is null");
         if (plan.isClosed()) throw Checks.closed("plan", "is closed");
@@ -93,7 +101,8 @@ public abstract class AbstractMlaBackend implements MlaBackend {
         Checks.decodeGeometry(s, q, kCache, out); // ranks, and the dims the plan's geometry fixes
         Geometry g = s.geometry();
         Checks.tensor("q", q, mem, s.dtype(), g.queryShape(b, sq, hq));
-        Checks.tensor("kCache", kCache, mem, s.dtype(), g.cacheShape(s.numCacheBlocks()));
+        Checks.tensor("kCache", kCache, mem, g.format().cacheDType(s.dtype()), g.cacheShape(s.numCacheBlocks()));
+        Checks.kvScale(kvScale, g.format());
         Checks.output("out", out, mem, s.dtype(), g.outShape(b, sq, hq));
         Checks.rank("lse", lse, 3, "[b, h_q, s_q]");
         Checks.output("lse", lse, mem, DType.FP32, b, hq, sq);
@@ -103,7 +112,7 @@ public abstract class AbstractMlaBackend implements MlaBackend {
         hostAccess("kCache", kCache);
         hostAccess("out", out);
         hostAccess("lse", lse);
-        doDecode(plan, q, kCache, out, lse);
+        doDecode(plan, q, kCache, kvScale, out, lse);
     }
 
     private void hostAccess(String arg, Tensor t) {

@@ -31,6 +31,22 @@ public final class Checks {
         if (t.isClosed()) throw closed(arg, "is closed (its memory was freed, or the backend that owns it was closed)");
     }
 
+    /**
+     * The per-tensor scale of a decode call: finite, positive and normal for an {@link io.mla4j.CacheFormat#FP8_E4M3}
+     * cache; exactly 1 for the other formats, which carry no such scale (a different value would be ignored,
+     * so it is refused).
+     */
+    public static void kvScale(float kvScale, io.mla4j.CacheFormat format) {
+        if (format.takesTensorScale()) {
+            if (!(kvScale >= Float.MIN_NORMAL) || Float.isInfinite(kvScale)) {
+                throw bad("kvScale", "is " + kvScale + "; an fp8_e4m3 cache's scale must be finite, positive and normal");
+            }
+        } else if (kvScale != 1f) {
+            throw bad("kvScale", "is " + kvScale + "; a " + format.id() + " cache takes no per-tensor scale (pass 1"
+                    + (format.isFp8() ? ": its scales are stored in the cache)" : ")"));
+        }
+    }
+
     /** Not null, not closed, in the expected memory, of this dtype and exact shape; host memory big enough and aligned. */
     public static void tensor(String arg, Tensor t, String memory, DType dtype, long... shape) {
         open(arg, t);
@@ -198,7 +214,7 @@ public final class Checks {
             throw bad("q", "shape is " + Arrays.toString(q.shape()) + ", expected " + Arrays.toString(g.queryShape(b, sq, hq)) + dims);
         }
         rank("kCache", kCache, 4, "[num_blocks, page_size, 1, d_qk]");
-        if (kCache.dim(3) != g.dQk() || kCache.dim(1) != g.pageSize() || kCache.dim(2) != Mla.H_KV) {
+        if (kCache.dim(3) != g.storedWidth() || kCache.dim(1) != g.pageSize() || kCache.dim(2) != Mla.H_KV) {
             throw bad("kCache", "shape is " + Arrays.toString(kCache.shape()) + ", expected "
                     + Arrays.toString(g.cacheShape(spec.numCacheBlocks())) + dims
                     + "; a cache of another page size or width needs a spec of that geometry (PlanSpec.withGeometry)");

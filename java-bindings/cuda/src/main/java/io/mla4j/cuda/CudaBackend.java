@@ -141,6 +141,10 @@ public final class CudaBackend extends AbstractMlaBackend {
                     + ", d_r = " + io.mla4j.Geometry.DEEPSEEK.dR() + " only (any page size from 1 to "
                     + io.mla4j.Geometry.MAX_PAGE_SIZE + "); the cpu and reference backends take any width pair");
         }
+        if (geometry.format() != io.mla4j.CacheFormat.PLAIN) {
+            throw Checks.bad("geometry", "is " + geometry + "; the cuda kernels read bf16/fp16 caches only (cache format plain);"
+                    + " the cpu and reference backends decode the FP8 formats");
+        }
     }
 
     // ---- memory ----
@@ -266,7 +270,7 @@ public final class CudaBackend extends AbstractMlaBackend {
     }
 
     @Override
-    protected void doDecode(MlaPlan plan, Tensor q, Tensor kCache, Tensor out, Tensor lse) {
+    protected void doDecode(MlaPlan plan, Tensor q, Tensor kCache, float kvScale, Tensor out, Tensor lse) {
         CudaPlan p = (CudaPlan) plan;
         ctx.makeCurrent();
         // bind patches the plan's one parameter struct (and tensor map); the driver copies it at launch, so
