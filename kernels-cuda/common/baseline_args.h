@@ -20,7 +20,7 @@ struct FillArgs {
     void* dst;
     uint64_t n;      // elements
     uint64_t seed;
-    int32_t dtype;   // MlaDType
+    int32_t dtype;   // MlaDType, or 2: fp8_e4m3 (kFillE4m3)
     float stddev;
 };
 

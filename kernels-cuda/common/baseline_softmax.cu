@@ -10,6 +10,7 @@
 //   4. cuBLAS               : O_s = P_s V_s  (V = first 512 columns of K_s)
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
+#include <cuda_fp8.h>
 #include <math.h>
 #include <stdint.h>
 #include "mla4j/params.h"
@@ -85,6 +86,7 @@ __device__ __forceinline__ uint64_t mix64(uint64_t x) { // splitmix64 finaliser
     return x ^ (x >> 31);
 }
 
+constexpr int32_t kFillE4m3 = 2;  // FillArgs.dtype of an fp8_e4m3 buffer (an fp8 cache; MlaDType has no such value)
 // Grid-stride fill with N(0, stddev) values (Box-Muller over a counter hash), never exactly zero.
 extern "C" __global__ void mla4j_fill_random(const __grid_constant__ FillArgs a) {
     for (uint64_t i = blockIdx.x * (uint64_t)blockDim.x + threadIdx.x; i < a.n; i += (uint64_t)gridDim.x * blockDim.x) {
@@ -94,6 +96,7 @@ extern "C" __global__ void mla4j_fill_random(const __grid_constant__ FillArgs a)
         float v = sqrtf(-2.f * logf(u1)) * __cosf(6.2831853f * u2) * a.stddev;
         if (fabsf(v) < 1e-6f) v = 0.5f * a.stddev;
         if (a.dtype == MLA4J_BF16) reinterpret_cast<__nv_bfloat16*>(a.dst)[i] = __float2bfloat16(v);
+        else if (a.dtype == kFillE4m3) reinterpret_cast<__nv_fp8_e4m3*>(a.dst)[i] = __nv_fp8_e4m3(v);  // saturating
         else reinterpret_cast<__half*>(a.dst)[i] = __float2half(v);
     }
 }

@@ -28,10 +28,22 @@ static_assert(kRowsPerTile == MLA4J_SM90_ROWS_PER_CTA, "update sm90_launch.h");
 constexpr int kTmaMinPageShift = 4;
 constexpr int kProducerThreads = 128;
 
+// An fp8 cache's 64-token tile (36 KiB, 576 e4m3 bytes a token) lands by TMA, unswizzled, as 9 boxes of 64 tokens
+// x 64 bytes, in the upper half of its stage; the producer warpgroup then widens it box by box, in place, into the
+// 16-bit swizzled tile the consumers read (produce_fp8). Box j's widened 8 KiB overwrite raw boxes 2j-9 and 2j-8
+// only, which are <= j: read before, so one producer barrier per box keeps the order.
+constexpr int kRawBoxBytes = 64 * 64;
+constexpr int kRawOffset = kTileBytes - kBoxes * kRawBoxBytes;  // 36864: raw box j at kRawOffset + j * 4 KiB
+static_assert(kRawOffset == kTileBytes / 2, "an e4m3 tile is half a 16-bit one");
+
 // setmaxnreg split of the 64K registers: the producer needs almost none, each consumer holds 128 fp32
 // accumulators plus the S scores and P fragments of a block.
 constexpr unsigned kProducerRegs = 24;
 constexpr unsigned kConsumerRegs = 240;
+// The fp8 kernel's producer widens bytes in registers: it gets more (the CTA's pool is 384 x 168 registers).
+constexpr unsigned kFp8ProducerRegs = 40;
+constexpr unsigned kFp8ConsumerRegs = 232;
+static_assert(kFp8ProducerRegs * kProducerThreads + kFp8ConsumerRegs * kConsumerThreads <= 168 * kThreads, "register pool");
 
 // Lazy running max: it moves only when a row's maximum grows by more than this (log2 units), so p <= 2^8 and
 // most blocks skip the accumulator rescale.

@@ -145,7 +145,8 @@ __device__ __forceinline__ void exp_pack64(const float (&sc)[32], const float (&
 // Not arrive/sync: the waiting side has nothing else to do, and racecheck flagged the arrive form. Not a
 // WG0-only barrier for the zeroing either: racecheck then reports false hazards.
 // The protocol is model-checked on the CPU: test/relay_protocol_model.py.
-template <class T>
+// kFp8: the fp8 kernel's instantiation (tiles arrive widened and zero-filled; o scaled by the cache's scale in split_end).
+template <class T, bool kFp8>
 __device__ void consume_relay(const MlaParams& p, const PartWork& w, const Ctx& c) {
     int it = 0;
     float* sm_m = c.smax;  // running max per row, published by WG0 for the block in flight
@@ -196,9 +197,9 @@ __device__ void consume_relay(const MlaParams& p, const PartWork& w, const Ctx& 
                 // Hands m_i and P_i to WG1 (it runs O_R += P V from shared memory after kBarA).
                 auto handoff = [&]() {
                     named_barrier(kBarB, kConsumerThreads);  // WG1's previous P V retired; all of WG0's S reads too
-                    // stale V rows -> 0; gathered pages (below 16 tokens) arrive zero-filled past the sequence end,
+                    // stale V rows -> 0; gathered pages (below 16 tokens) and fp8 tiles arrive zero-filled past the end,
                     // and a second writer of the stage would only race the producer's next copies in racecheck's eyes
-                    if (valid < 64 && p.page_shift >= kTmaMinPageShift)
+                    if (!kFp8 && valid < 64 && p.page_shift >= kTmaMinPageShift)
                         zero_v_tail(c.smem + kOffKV + st * kTileBytes, 0, 8, valid, c.tw);
                     if ((c.lane & 3) == 0) {
                         sm_m[c.r0] = mn[0];
@@ -248,7 +249,7 @@ __device__ void consume_relay(const MlaParams& p, const PartWork& w, const Ctx& 
             }
         }
         it += max(end - first, 0);
-        split_end<T>(p, so, c, s, o, m, lsum);
+        split_end<T, kFp8>(p, so, c, s, o, m, lsum);
     }
 }
 

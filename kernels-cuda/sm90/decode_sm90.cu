@@ -3,7 +3,8 @@
 // One CTA = one (split-KV part, 64-row query tile); 384 threads in three warpgroups:
 //   producer (threads 256..383, producer.cuh): warp 8 TMA-loads the part's 64 x 576 KV tiles, 9 boxes of
 //        64 tokens x 64 columns each (128-byte swizzle; one page's rows per load below 64-token pages), into a
-//        2-stage ring; pages below 16 tokens are gathered by all 128 threads with cp.async instead.
+//        2-stage ring; pages below 16 tokens are gathered by all 128 threads with cp.async instead; an fp8 cache's
+//        e4m3 bytes are TMA-loaded and widened in place by all 128 threads.
 //   consumers (threads 0..255, consumer.cuh): the 64 x 512 fp32 output is split by columns, warpgroup 0 owns V
 //        columns 0..255 and warpgroup 1 256..511 (128 accumulator registers per thread each); per block,
 //        warpgroup 0 computes S and the softmax and hands P to warpgroup 1 (the relay schedule).
@@ -25,12 +26,15 @@ using namespace mla4j_sm90;
 
 // Grid: (num_parts, ceil(rows / 64)); block 384; dynamic shared memory MLA4J_SM90_SMEM_BYTES (sm90_launch.h).
 // tm_kv: the whole cache as a 2-D tensor [num_blocks * page, 576] of 16-bit elements, box 64 columns x
-// min(page, 64) rows, 128-byte swizzle (see kernels-cuda/sm90/README.md for the exact encode arguments).
+// min(page, 64) rows, 128-byte swizzle (see kernels-cuda/sm90/README.md for the exact encode arguments); an fp8 cache:
+// [num_blocks * page, 576] bytes, box 64 bytes x min(page, 64) rows, no swizzle.
 // Launched in 2-CTA clusters when ceil(rows / 64) is even: that only places the two tile CTAs of a part in one GPC,
 // where the second CTA's loads of each KV block hit what the first brought into L2 sooner; the kernel code does
 // not depend on it (each CTA loads its own boxes).
-extern "C" __global__ void __launch_bounds__(kThreads, 1)
-    mla4j_decode_sm90(const __grid_constant__ MlaParams p, const __grid_constant__ CUtensorMap tm_kv) {
+// kFp8: the instantiation for an fp8_e4m3 cache (mla4j_decode_sm90_fp8): its producer widens the bytes; a separate
+// entry so that the 16-bit kernel's code and registers stay exactly its own.
+template <bool kFp8>
+__device__ __forceinline__ void decode_sm90(const MlaParams& p, const CUtensorMap& tm_kv) {
     extern __shared__ uint8_t smem_raw[];
     // Aligned by pointer arithmetic on the __shared__ array (not through an integer cast), so the compiler
     // keeps the shared state space: ld/st.shared instead of generic accesses for P, maxima and sums.
@@ -54,25 +58,41 @@ extern "C" __global__ void __launch_bounds__(kThreads, 1)
     if (threadIdx.x < kConsumerThreads && q_tile_is_full(p, blockIdx.y * kRowsPerTile))
         load_q_tile(p, w.begin_idx, blockIdx.y * kRowsPerTile, threadIdx.x, smem);
 
-    const bool gather = p.page_shift < kTmaMinPageShift;
+    const bool gather = !kFp8 && p.page_shift < kTmaMinPageShift;  // the host takes fp8 at pages of >= 16 tokens only
     if (threadIdx.x == 0) {
-        init_barriers(smem, gather);
+        init_barriers(smem, gather || kFp8, kFp8);
         tma_prefetch_desc(&tm_kv);
     }
     __syncthreads();
 
     if (threadIdx.x >= kConsumerThreads) {
-        regs_dealloc<kProducerRegs>();
-        if (gather)
+        regs_dealloc<kFp8 ? kFp8ProducerRegs : kProducerRegs>();
+        if constexpr (kFp8) {
+            if (p.dtype == MLA4J_FP16)
+                produce_fp8<Fp16>(p, &tm_kv, w, smem, threadIdx.x - kConsumerThreads);
+            else
+                produce_fp8<Bf16>(p, &tm_kv, w, smem, threadIdx.x - kConsumerThreads);
+        } else if (gather)
             produce_gather(p, w, smem, threadIdx.x - kConsumerThreads);
         else if (threadIdx.x < kConsumerThreads + 32)
             produce_tma(p, &tm_kv, w, smem, first_phys, threadIdx.x & 31);
     } else {
-        regs_alloc<kConsumerRegs>();
+        regs_alloc<kFp8 ? kFp8ConsumerRegs : kConsumerRegs>();
         const Ctx c = make_ctx(smem, blockIdx.y);
         if (p.dtype == MLA4J_FP16)
-            consume_relay<Fp16>(p, w, c);
+            consume_relay<Fp16, kFp8>(p, w, c);
         else
-            consume_relay<Bf16>(p, w, c);
+            consume_relay<Bf16, kFp8>(p, w, c);
     }
+}
+
+extern "C" __global__ void __launch_bounds__(kThreads, 1)
+    mla4j_decode_sm90(const __grid_constant__ MlaParams p, const __grid_constant__ CUtensorMap tm_kv) {
+    decode_sm90<false>(p, tm_kv);
+}
+
+// The same kernel over an fp8_e4m3 cache (MlaParams.cache_format; tm_kv over its bytes).
+extern "C" __global__ void __launch_bounds__(kThreads, 1)
+    mla4j_decode_sm90_fp8(const __grid_constant__ MlaParams p, const __grid_constant__ CUtensorMap tm_kv) {
+    decode_sm90<true>(p, tm_kv);
 }

@@ -62,6 +62,12 @@ __device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wai
 __device__ __forceinline__ void fence_proxy_async() {
     asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
 }
+// Two e4m3 values (low byte first) to an f16 pair, exactly (every e4m3 value is an fp16 normal or zero). sm_89+.
+__device__ __forceinline__ uint32_t e4m3x2_to_f16x2(uint16_t v) {
+    uint32_t r;
+    asm("cvt.rn.f16x2.e4m3x2 %0, %1;" : "=r"(r) : "h"(v));
+    return r;
+}
 // Barrier among a subset of warps (id 1..15; id 0 is __syncthreads). The non-.aligned forms: the two
 // consumer warpgroups reach the same barrier from different instructions (the relay schedule's
 // handoffs), which the .aligned forms (what bar.sync / bar.arrive mean) leave undefined; compute-

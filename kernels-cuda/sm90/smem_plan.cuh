@@ -17,6 +17,7 @@ struct SmemPlan {
     float row_sum[2][kRowsPerTile];         // each warpgroup's row sums, exchanged at a split's end
     uint64_t full[kStages][kBoxes];         // mbarriers: box landed (barriers.cuh)
     uint64_t empty[kStages];                // mbarriers: stage free again
+    uint64_t raw[kStages];                  // mbarriers: an fp8 tile's bytes landed (producer.cuh, produce_fp8)
 };
 
 constexpr int kOffQ = offsetof(SmemPlan, q);
@@ -26,6 +27,7 @@ constexpr int kOffMax = offsetof(SmemPlan, row_max);
 constexpr int kOffSum = offsetof(SmemPlan, row_sum);
 constexpr int kOffBar = offsetof(SmemPlan, full);  // full[stage][box], then empty[stage]
 static_assert(offsetof(SmemPlan, empty) == kOffBar + kStages * kBoxes * 8, "empty barriers follow the full ones");
+static_assert(offsetof(SmemPlan, raw) == kOffBar + (kStages * kBoxes + kStages) * 8, "raw barriers follow the empty ones");
 static_assert(kOffQ % 1024 == 0 && kOffKV % 1024 == 0 && kTileBytes % 1024 == 0 && kOffP % 1024 == 0,
               "swizzled tiles on 1024-byte boundaries");
 

@@ -88,7 +88,7 @@ __device__ __forceinline__ void reset_split_state(float (&m)[2], float (&lsum)[2
 
 // Split epilogue: total row sums (this warpgroup's part + the other's), then o/lse directly for a
 // sequence with one split, else the normalised partial and its LSE (-inf when no key was seen).
-template <class T>
+template <class T, bool kFp8>
 __device__ __forceinline__ void split_end(const MlaParams& p, const SplitOut& so, const Ctx& c, int s,
                                           const float (&o)[128], const float (&m)[2], float (&lsum)[2]) {
 #pragma unroll
@@ -110,7 +110,7 @@ __device__ __forceinline__ void split_end(const MlaParams& p, const SplitOut& so
         const int grow = c.tile_row0 + r;
         if (grow >= p.rows) continue;
         const float l = lsum[h] + c.ssum[(c.wg ^ 1) * 64 + r];
-        const float inv = l > 0.f ? 1.f / l : 0.f;
+        const float inv = l > 0.f ? (kFp8 ? p.v_scale : 1.f) / l : 0.f;  // v_scale: the fp8 cache's scale of V
         const float lse = l > 0.f ? (m[h] + log2f(l)) * 0.69314718055994531f : (direct ? INFINITY : -INFINITY);
         if (direct) {
             uint32_t* orow = reinterpret_cast<uint32_t*>(static_cast<uint8_t*>(p.o) +

@@ -21,6 +21,12 @@ struct Bf16 {
         __nv_bfloat162 v = __floats2bfloat162_rn(x, y);
         return *reinterpret_cast<uint32_t*>(&v);
     }
+    // two e4m3 values (low byte first) to this type's pair, exactly (bf16 holds every e4m3 value)
+    __device__ static uint32_t from_e4m3x2(uint16_t v) {
+        const uint32_t h = e4m3x2_to_f16x2(v);
+        const float2 f = __half22float2(*reinterpret_cast<const __half2*>(&h));
+        return pack(f.x, f.y);
+    }
 };
 struct Fp16 {
     __device__ static void qk64(float (&d)[32], uint64_t a, uint64_t b, int acc) { wgmma_m64n64k16_f16<0>(d, a, b, acc); }
@@ -30,6 +36,7 @@ struct Fp16 {
         __half2 v = __floats2half2_rn(x, y);
         return *reinterpret_cast<uint32_t*>(&v);
     }
+    __device__ static uint32_t from_e4m3x2(uint16_t v) { return e4m3x2_to_f16x2(v); }
 };
 
 // Per-thread constants of a consumer thread (threads 0..255).

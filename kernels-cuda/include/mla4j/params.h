@@ -7,7 +7,7 @@
 #pragma once
 #include <stdint.h>
 
-#define MLA4J_PARAMS_VERSION 3
+#define MLA4J_PARAMS_VERSION 4
 #define MLA4J_D_QK 576      // latent 512 + rope 64
 #define MLA4J_D_V 512       // V = first 512 dims of the cached vector
 #define MLA4J_TILE 64       // tokens per schedule tile (the split schedule's unit, one sm90 stage), whatever the page size
@@ -16,11 +16,13 @@
 #define MLA4J_FIXED_OVERHEAD_BLOCKS 5  // the default F of the split schedule (FlashMLA's); a plan may pick another
 
 enum MlaDType : int32_t { MLA4J_BF16 = 0, MLA4J_FP16 = 1 };
+// How a cached token is stored (io.mla4j.CacheFormat): in q's dtype, or as 576 e4m3 bytes times one per-tensor scale.
+enum MlaCacheFormat : int32_t { MLA4J_CACHE_PLAIN = 0, MLA4J_CACHE_FP8_E4M3 = 1 };
 
 struct MlaParams {
     // ---- tensors (device pointers) ----
     const void* q;            // [b, s_q, h_q, 576], dtype
-    const void* k_cache;      // [num_blocks, page, 1, 576], dtype; V = first 512 columns; page = 1 << page_shift
+    const void* k_cache;      // [num_blocks, page, 1, 576], dtype (fp8_e4m3 bytes: cache_format); V = first 512 columns; page = 1 << page_shift
     const int32_t* block_table; // [b, max_blocks]
     const int32_t* seqlens;   // [b]
     void* o;                  // [b, s_q, h_q, 512], dtype
@@ -39,7 +41,9 @@ struct MlaParams {
     int32_t causal;           // 1: bottom-right mask, row i_q sees keys 0 .. s_k - s_q + i_q
     int32_t dtype;            // MlaDType
     float scale;              // softmax scale (default 576^-0.5)
-    float scale_log2;         // scale * log2(e), for exp2-based softmax
+    float scale_log2;         // scale * log2(e) (times v_scale for an fp8 cache, set per decode call), for exp2-based softmax
     int32_t split_overhead;   // F of the split schedule (cost of a split, in 64-token tiles): what p.sched was built with
     int32_t page_shift;       // log2 of the page size (0 .. MLA4J_MAX_PAGE_SHIFT): the plan's geometry
+    int32_t cache_format;     // MlaCacheFormat (fp8: sm90 only, pages of >= 16 tokens)
+    float v_scale;            // the fp8 cache's per-tensor scale, applied to o (its share of the scores is in scale_log2); 1 if plain
 };

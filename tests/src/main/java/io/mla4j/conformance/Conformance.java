@@ -88,7 +88,8 @@ public final class Conformance {
      * The cache-format axis (issue 23): both FP8 formats on DeepSeek's geometry (the standard pages, and
      * pages of 1 and 16), on widths whose latent is no multiple of 128 (256 + 32 is; 80 + 16 and 192 + 64 are not: a
      * short last scale group), with causal s_q 2, h_q up to 128, bf16 and fp16. The oracle decodes the dequantised
-     * cache; {@link Report#e2eRelL2()} reports the error against the 16-bit cache it came from.
+     * cache; {@link Report#e2eRelL2()} reports the error against the 16-bit cache it came from. Then fp8_e4m3 at
+     * 512 + 64 on pages of 16 to 256 tokens with 64, 256, 32 and 1 query rows (what the sm90 kernel takes).
      */
     public static List<Case> fp8Cases() {
         List<Case> cases = new ArrayList<>();
@@ -106,6 +107,14 @@ public final class Conformance {
                 cases.add(new Case(lens, hq, sq, i % 3 == 1 ? DType.FP16 : DType.BF16, i % 2 == 1, g.withFormat(f)));
                 i++;
             }
+        // fp8_e4m3 at 512 + 64 on the GPU's page sizes (16 .. 256) with full, several and single query tiles
+        int[][] gpu = {{16, 64, 1}, {32, 128, 2}, {128, 16, 2}, {256, 1, 1}};
+        for (int[] h : gpu) {
+            int page = h[0];
+            int[] lens = {page + 1, 0, 3 * page - 1, 1, 301, 2 * 64 + 5, 1000};
+            cases.add(new Case(lens, h[1], h[2], page == 32 ? DType.FP16 : DType.BF16, h[2] > 1,
+                    new io.mla4j.Geometry(page, 512, 64, io.mla4j.CacheFormat.FP8_E4M3)));
+        }
         return cases;
     }
 

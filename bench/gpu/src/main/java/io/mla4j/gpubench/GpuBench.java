@@ -37,16 +37,27 @@ import java.util.Random;
 public final class GpuBench {
     private static final PrintStream OUT = System.out;
 
-    record Config(int b, int meanSk, int hq, int sq, boolean varlen, int page) {
+    record Config(int b, int meanSk, int hq, int sq, boolean varlen, int page, io.mla4j.CacheFormat format) {
         Config(int b, int meanSk, int hq, int sq, boolean varlen) { this(b, meanSk, hq, sq, varlen, Mla.BLOCK_SIZE); }
 
-        String label() {
-            return String.format("b=%d sk=%d hq=%d sq=%d%s%s", b, meanSk, hq, sq, varlen ? " var" : "", page == Mla.BLOCK_SIZE ? "" : " page=" + page);
+        Config(int b, int meanSk, int hq, int sq, boolean varlen, int page) {
+            this(b, meanSk, hq, sq, varlen, page, io.mla4j.CacheFormat.PLAIN);
         }
 
-        /** The cache geometry timed: DeepSeek's widths at this config's page size. */
-        Geometry geometry() { return new Geometry(page, Geometry.DEEPSEEK.dC(), Geometry.DEEPSEEK.dR()); }
+        String label() {
+            return String.format("b=%d sk=%d hq=%d sq=%d%s%s%s", b, meanSk, hq, sq, varlen ? " var" : "",
+                    page == Mla.BLOCK_SIZE ? "" : " page=" + page, format == io.mla4j.CacheFormat.PLAIN ? "" : " " + format.id());
+        }
+
+        /** The cache geometry timed: DeepSeek's widths at this config's page size, in its cache format. */
+        Geometry geometry() { return new Geometry(page, Geometry.DEEPSEEK.dC(), Geometry.DEEPSEEK.dR(), format); }
     }
+
+    /**
+     * The e4m3 cache's per-tensor scale in the bench: its values are N(0, 1) in e4m3, so the cache stands for N(0, 1/4);
+     * a scale other than 1 so that a kernel that drops it fails the check.
+     */
+    static final float FP8_KV_SCALE = 0.5f;
 
     /** One config on one kernel; {@code samples}: the per-call times (us) of the batches behind {@code us}. */
     record Row(Config c, String kernel, long sumSk, double us, double eagerUs, double graphUs, double cpuUsPerCall,
@@ -80,6 +91,7 @@ public final class GpuBench {
         int limit = Integer.MAX_VALUE;
         List<String> kernels = List.of("sm80", "sm90");
         int[] pages = null;
+        boolean cacheGrid = false;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--out" -> out = Path.of(args[++i]);
@@ -88,12 +100,18 @@ public final class GpuBench {
                 case "--limit" -> limit = Integer.parseInt(args[++i]);
                 case "--kernels" -> kernels = Arrays.asList(args[++i].split(","));
                 case "--pages" -> pages = Arrays.stream(args[++i].split(",")).mapToInt(Integer::parseInt).toArray();
+                case "--cache" -> { // the cache-format grid: each config with a bf16 and an fp8_e4m3 cache
+                    if (io.mla4j.CacheFormat.parse(args[++i]) != io.mla4j.CacheFormat.FP8_E4M3) {
+                        throw new IllegalArgumentException("--cache: the GPU bench times fp8 (fp8_e4m3) against bf16; not " + args[i]);
+                    }
+                    cacheGrid = true;
+                }
                 default -> throw new IllegalArgumentException("unknown option " + args[i]);
             }
         }
         Files.createDirectories(out);
         GpuBench bench = new GpuBench(out, quick, baseline, limit);
-        long failed = bench.run(kernels, pages == null ? grid(quick) : pageGrid(pages));
+        long failed = bench.run(kernels, cacheGrid ? cacheGrid() : pages == null ? grid(quick) : pageGrid(pages));
         // a timing whose output is wrong is no timing: the run fails, so no script or reader takes it as a result
         if (failed > 0) System.exit(1);
     }
@@ -127,6 +145,20 @@ public final class GpuBench {
     }
 
     /** Runs the grid on each kernel; returns how many runs failed the oracle check. */
+    /**
+     * The cache-format grid (--cache fp8; issue 23's targets): b = 128 at h_q * s_q of 16 to 256 and s_k of 8192 and
+     * 32768, b = 1 and 4 at 32768, each with a bf16 cache and then an fp8_e4m3 one, so ratios come from one run.
+     */
+    static List<Config> cacheGrid() {
+        List<Config> g = new ArrayList<>();
+        int[][] rows = {{128, 8192, 16, 1}, {128, 32768, 16, 1}, {128, 8192, 16, 2}, {128, 32768, 32, 1}, {128, 8192, 64, 2},
+                {128, 32768, 128, 1}, {1, 32768, 16, 1}, {4, 32768, 128, 1}};
+        for (int[] r : rows)
+            for (io.mla4j.CacheFormat f : new io.mla4j.CacheFormat[] {io.mla4j.CacheFormat.PLAIN, io.mla4j.CacheFormat.FP8_E4M3})
+                g.add(new Config(r[0], r[1], r[2], r[3], r[0] > 4, Mla.BLOCK_SIZE, f));
+        return g;
+    }
+
     private long run(List<String> kernels, List<Config> grid) throws IOException {
         if (grid.size() > limit) grid = grid.subList(0, limit);
         // ceilings, on a backend of its own
@@ -371,7 +403,9 @@ public final class GpuBench {
             need += geo.blocksFor(l);
         }
         int numBlocks = need + 1;
-        long cacheBytes = (long) numBlocks * c.page() * Mla.D_QK * 2;
+        long cacheBytes = (long) numBlocks * c.page() * geo.tokenBytes();
+        boolean fp8 = geo.format() == io.mla4j.CacheFormat.FP8_E4M3;
+        float kv = fp8 ? FP8_KV_SCALE : 1f;
         // rotate input sets so that repeated runs are not served from the 50 MB L2
         int sets = (int) Math.max(1, Math.min(8, (400L << 20) / Math.max(1, cacheBytes)));
         Random rnd = new Random(seed);
@@ -393,7 +427,7 @@ public final class GpuBench {
             Tensor[] q = new Tensor[sets], k = new Tensor[sets];
             for (int i = 0; i < sets; i++) {
                 q[i] = be.allocate(dt, c.b, c.sq, c.hq, Mla.D_QK);
-                k[i] = be.allocate(dt, geo.cacheShape(numBlocks));
+                k[i] = be.allocate(geo.format().cacheDType(dt), geo.cacheShape(numBlocks));
                 owned.add(q[i]);
                 owned.add(k[i]);
                 be.fillRandom(q[i], seed * 17 + 2L * i);
@@ -407,16 +441,16 @@ public final class GpuBench {
                     numBlocks, c.hq, c.sq, dt).withGeometry(geo);
             try (MlaPlan plan = be.plan(spec); CudaEvent e0 = be.newEvent(); CudaEvent e1 = be.newEvent()) {
                 // correctness on set 0, outputs poisoned first
-                Sampled.Truth truth = truths.computeIfAbsent(c.label(), x -> Sampled.truth(be, plan, q[0], k[0], seed));
+                Sampled.Truth truth = truths.computeIfAbsent(c.label(), x -> Sampled.truth(be, plan, q[0], k[0], kv, seed));
                 poison(be, o, lse);
-                be.decode(plan, q[0], k[0], o, lse);
+                be.decode(plan, q[0], k[0], kv, o, lse);
                 be.synchronize();
                 Sampled.Error err = Sampled.compare(be, plan, truth, o, lse);
 
                 // GPU time per decode: one timed decode to size the batches, then batches of n
-                for (int w = 0; w < 3; w++) be.decode(plan, q[w % sets], k[w % sets], o, lse);
+                for (int w = 0; w < 3; w++) be.decode(plan, q[w % sets], k[w % sets], kv, o, lse);
                 e0.record();
-                be.decode(plan, q[0], k[0], o, lse);
+                be.decode(plan, q[0], k[0], kv, o, lse);
                 e1.record();
                 double estMs = Math.max(1e-3, e1.elapsedMsSince(e0));
                 int n = (int) Math.max(8, Math.min(quick ? 32 : 64, 20.0 / estMs));
@@ -426,7 +460,7 @@ public final class GpuBench {
                     be.synchronize();
                     e0.record();
                     long t0 = System.nanoTime();
-                    for (int i = 0; i < n; i++) be.decode(plan, q[i % sets], k[i % sets], o, lse);
+                    for (int i = 0; i < n; i++) be.decode(plan, q[i % sets], k[i % sets], kv, o, lse);
                     long t1 = System.nanoTime();
                     e1.record();
                     eager[bt] = e1.elapsedMsSince(e0) * 1e3 / n;
@@ -436,7 +470,7 @@ public final class GpuBench {
                 double graphUs, graphCpu;
                 double[] graphSamples;
                 try (CudaGraph g = be.capture(() -> {
-                    for (int i = 0; i < nn; i++) be.decode(plan, q[i % sets], k[i % sets], o, lse);
+                    for (int i = 0; i < nn; i++) be.decode(plan, q[i % sets], k[i % sets], kv, o, lse);
                 })) {
                     g.launch();
                     be.synchronize();
@@ -456,12 +490,12 @@ public final class GpuBench {
                 }
                 double eagerUs = median(eager), us = Math.min(eagerUs, graphUs);
                 double[] samples = us == graphUs ? graphSamples : eager; // the spread of the headline time
-                double flops = Mla.flops(sumSk, c.hq, c.sq), bytes = Mla.bytes(sumSk, c.b, c.hq, c.sq);
+                double flops = geo.flops(sumSk, c.hq, c.sq), bytes = geo.bytes(sumSk, c.b, c.hq, c.sq); // an fp8 cache's real bytes
                 double floorUs = Math.max(bytes / copyBytesPerS, flops / gemmFlopsPerS) * 1e6;
 
                 double baseUs = baselineUs.getOrDefault(c.label(), new double[] {Double.NaN})[0];
                 String baseErr = baselineErr.getOrDefault(c.label(), "");
-                if (base != null && c.page() == Mla.BLOCK_SIZE) { // the baseline's gather takes 64-token pages only
+                if (base != null && c.page() == Mla.BLOCK_SIZE && !fp8) { // the baseline's gather takes 64-token bf16 pages only
                     long ws = CublasBaseline.workspaceBytes(plan);
                     long free = be.memoryInfo()[0];
                     if (ws > free - (2L << 30)) {
@@ -531,6 +565,7 @@ public final class GpuBench {
                 .set("backend", "cuda").set("kernel", r.kernel()).set("dtype", "bf16")
                 .set("b", c.b()).set("s_k_mean", c.meanSk()).set("s_k_sum", r.sumSk()).set("h_q", c.hq()).set("s_q", c.sq())
                 .set("page_size", c.page()).set("d_c", Geometry.DEEPSEEK.dC()).set("d_r", Geometry.DEEPSEEK.dR())
+                .set("cache", c.format().id())
                 .set("causal", c.sq() > 1).set("varlen", c.varlen())
                 .times(sorted).set("us_median", r.us())
                 .set("gb_per_s", r.gbps()).set("tflop_per_s", r.tflops()).set("frac_roofline", r.fracRoofline())

@@ -38,7 +38,7 @@ final class Sampled {
     private Sampled() {}
 
     /** Picks the shortest sequence and one more at random, heads 0 and h_q-1, and runs the oracle on them. */
-    static Truth truth(CudaBackend be, MlaPlan plan, Tensor q, Tensor cache, long seed) {
+    static Truth truth(CudaBackend be, MlaPlan plan, Tensor q, Tensor cache, float kvScale, long seed) {
         int b = plan.batch(), hq = plan.spec().numHeads(), sq = plan.spec().queryLen();
         int shortest = 0;
         for (int s = 1; s < b; s++) if (plan.seqlen(s) < plan.seqlen(shortest)) shortest = s;
@@ -55,11 +55,12 @@ final class Sampled {
                 int s = seqs[i], idx = i;
                 io.mla4j.Geometry g = plan.spec().geometry();
                 int page = g.pageSize(), sk = plan.seqlen(s), nb = Math.max(1, g.blocksFor(sk));
-                Tensor kHost = Tensor.allocate(arena, dt, g.cacheShape(nb));
-                long blockBytes = (long) page * Mla.D_QK * dt.byteSize();
+                DType ct = cache.dtype(); // q's dtype, or FP8_E4M3
+                Tensor kHost = Tensor.allocate(arena, ct, g.cacheShape(nb));
+                long blockBytes = (long) page * g.tokenBytes();
                 for (int j = 0; j < g.blocksFor(sk); j++) {
-                    Tensor src = be.wrap(cache.address() + plan.block(s, j) * blockBytes, dt, page, Mla.D_QK);
-                    Tensor dst = Tensor.wrap(kHost.segment().asSlice(j * blockBytes, blockBytes), dt, page, Mla.D_QK);
+                    Tensor src = be.wrap(cache.address() + plan.block(s, j) * blockBytes, ct, page, g.storedWidth());
+                    Tensor dst = Tensor.wrap(kHost.segment().asSlice(j * blockBytes, blockBytes), ct, page, g.storedWidth());
                     be.copy(src, dst);
                 }
                 Tensor qSub = Tensor.allocate(arena, dt, 1, sq, heads.length, Mla.D_QK);
@@ -74,7 +75,7 @@ final class Sampled {
                         heads.length, sq, dt, plan.spec().causal(), plan.spec().scale()).withGeometry(g);
                 Thread th = Thread.ofPlatform().start(() -> {
                     try (ReferenceBackend ref = new ReferenceBackend(); MlaPlan rp = ref.plan(spec)) {
-                        ReferenceBackend.Result r = ReferenceBackend.compute(rp, qSub, kHost);
+                        ReferenceBackend.Result r = ReferenceBackend.compute(rp, qSub, kHost, kvScale);
                         o[idx] = r.o();
                         lse[idx] = r.lse();
                     }

@@ -67,7 +67,8 @@ public final class Main {
         List<BenchSchema.Row> rows = new ArrayList<>();
         List<Geometry> geometries = new ArrayList<>();
         for (int[] w : o.dims)
-            for (int page : o.pages) geometries.add(new Geometry(page, w[0], w[1]));
+            for (int page : o.pages)
+                for (io.mla4j.CacheFormat f : o.caches) geometries.add(new Geometry(page, w[0], w[1], f));
         List<int[]> grid = new ArrayList<>();
         for (DType dt : o.dtypes)
             for (int b : o.batch)
@@ -132,7 +133,7 @@ public final class Main {
         p.say("generating inputs");
         try (Workload w = new Workload(new Case(lens, hq, sq, dt, o.causal, geo), o.seed + idx);
              Tensor q = be.allocate(dt, w.q.shape());
-             Tensor cache = be.allocate(dt, w.kCache.shape());
+             Tensor cache = be.allocate(w.kCache.dtype(), w.kCache.shape());
              Tensor out = be.allocate(dt, geo.outShape(b, sq, hq));
              Tensor lse = be.allocate(DType.FP32, b, hq, sq);
              MlaPlan plan = be.plan(w.spec())) {
@@ -146,14 +147,14 @@ public final class Main {
             long warmStart = System.nanoTime();
             for (int i = 0; i < o.warmup || (o.warmup > 0 && i < 1000 && System.nanoTime() - warmStart < 2_000_000_000L); i++) {
                 p.say("warm-up " + (i + 1));
-                be.decode(plan, q, cache, out, lse);
+                be.decode(plan, q, cache, w.kvScale, out, lse);
                 be.synchronize();
             }
             long[] ns = new long[o.iters];
             for (int i = 0; i < o.iters; i++) {
                 p.say("timing " + (i + 1) + "/" + o.iters);
                 long t0 = System.nanoTime();
-                be.decode(plan, q, cache, out, lse);
+                be.decode(plan, q, cache, w.kvScale, out, lse);
                 be.synchronize();
                 ns[i] = System.nanoTime() - t0;
             }
@@ -171,7 +172,7 @@ public final class Main {
                             be.name().equals("cuda") ? BenchSchema.nvidiaDriver() : "", threads(be), o.seed + idx)
                     .set("backend", be.name()).set("kernel", kernel(be)).set("dtype", dt.name().toLowerCase(Locale.ROOT))
                     .set("b", b).set("s_k_mean", (int) (sum / b)).set("s_k_sum", sum).set("h_q", hq).set("s_q", sq)
-                    .set("page_size", geo.pageSize()).set("d_c", geo.dC()).set("d_r", geo.dR())
+                    .set("page_size", geo.pageSize()).set("d_c", geo.dC()).set("d_r", geo.dR()).set("cache", geo.format().id())
                     .set("causal", o.causal && sq > 1).set("varlen", o.varlen)
                     .times(us)
                     .set("gb_per_s", geo.bytes(sum, b, hq, sq) / (med * 1e3))
@@ -215,7 +216,7 @@ public final class Main {
             if (!seqs.contains(s)) seqs.add(s);
         }
         seqs = seqs.stream().distinct().limit(Math.min(nSeqs, b)).toList();
-        float[] cache = w.kCache.toFloatArray();
+        float[] cache = w.cacheValues(); // an fp8 cache dequantised: the oracle decodes its values
         double num = 0, den = 0, rnum = 0, lseMax = 0;
         boolean written = true;
         try (ReferenceBackend ref = new ReferenceBackend(); MlaPlan plan = ref.plan(w.spec())) {

@@ -22,6 +22,7 @@ final class Options {
     List<DType> dtypes = List.of(DType.BF16);
     List<Integer> pages = List.of(Geometry.DEEPSEEK.pageSize());
     List<int[]> dims = List.<int[]>of(new int[] {Geometry.DEEPSEEK.dC(), Geometry.DEEPSEEK.dR()});
+    List<io.mla4j.CacheFormat> caches = List.of(io.mla4j.CacheFormat.PLAIN);
     boolean causal = true;
     boolean varlen = false;
     String backend = null;
@@ -52,6 +53,8 @@ final class Options {
                   --dtype T        bf16 | fp16                     (default bf16)
                   --page N         tokens per cache page: a power of two, 1 to 256 (default 64)
                   --dims C+R       latent + RoPE widths d_c+d_r, multiples of 16 (default 512+64; e.g. 256+32)
+                  --cache F        cache format: bf16 (the dtype's own; default), fp8 (e4m3, per-tensor scale: 1 byte
+                                   a value) or fp8ds (DeepSeek-V3.2: e4m3 latent, a scale per 128, bf16 RoPE)
                   --no-causal      disable the bottom-right causal mask (only matters for s_q > 1)
                   --backend NAME   force a backend (default: best available; see --list-backends)
                   --iters N        timed calls per config          (default 20; min, median, p90, stddev reported)
@@ -101,6 +104,17 @@ final class Options {
                 }
                 case "--page" -> o.pages = o.grid("--page", o.pages, pages(a, value(args, ++i, a)));
                 case "--dims" -> o.dims = o.grid("--dims", o.dims, dims(a, value(args, ++i, a)));
+                case "--cache" -> {
+                    List<io.mla4j.CacheFormat> l = new ArrayList<>();
+                    for (String s : value(args, ++i, a).split(",")) {
+                        try {
+                            l.add(io.mla4j.CacheFormat.parse(s));
+                        } catch (IllegalArgumentException e) {
+                            throw new UsageException("--cache: " + e.getMessage());
+                        }
+                    }
+                    o.caches = o.grid("--cache", o.caches, l);
+                }
                 case "--backend" -> o.backend = o.scalar(a, value(args, ++i, a));
                 case "--iters" -> o.iters = o.scalar(a, one(a, ints(a, value(args, ++i, a), 1, 1_000_000)));
                 case "--warmup" -> o.warmup = o.scalar(a, one(a, ints(a, value(args, ++i, a), 0, 1_000_000)));

@@ -15,7 +15,7 @@ final class Output {
     /** The columns a person reads: header, field, right-aligned. */
     private static final String[][] COLS = {
             {"backend", "backend"}, {"kernel", "kernel"}, {"dtype", "dtype"}, {"b", "b"}, {"s_k(mean)", "s_k_mean"}, {"h_q", "h_q"},
-            {"s_q", "s_q"}, {"page", "page_size"}, {"d_c", "d_c"}, {"d_r", "d_r"}, {"causal", "causal"}, {"us median", "us_median"}, {"us min", "us_min"}, {"us p90", "us_p90"},
+            {"s_q", "s_q"}, {"page", "page_size"}, {"d_c", "d_c"}, {"d_r", "d_r"}, {"cache", "cache"}, {"causal", "causal"}, {"us median", "us_median"}, {"us min", "us_min"}, {"us p90", "us_p90"},
             {"GB/s", "gb_per_s"}, {"TFLOP/s", "tflop_per_s"}, {"o relL2", "o_rel_l2"}, {"x rounding", "o_rel_l2_over_rounding"},
             {"lse maxAbs", "lse_max_abs"}, {"check", "check"}};
 
@@ -50,7 +50,7 @@ final class Output {
         alignedTable(head, body, true);
         if (!rows.isEmpty()) System.out.println(provenance(rows.get(0)));
         System.out.println("GB/s and TFLOP/s (at the median) count as FlashMLA does: bytes = 2*(sum(s_k)*d_qk + b*s_q*h_q*(d_qk+d_v)),"
-                + " FLOPs = 2*s_q*sum(s_k)*h_q*(d_qk+d_v), d_qk = d_c+d_r, d_v = d_c (DeepSeek: 576, 512)."
+                + " an fp8 cache's tokens at their real bytes (576 or 656 for DeepSeek's widths); FLOPs = 2*s_q*sum(s_k)*h_q*(d_qk+d_v), d_qk = d_c+d_r, d_v = d_c (DeepSeek: 576, 512)."
                 + " check: sampled sequences vs the fp64 oracle,"
                 + " pass when o relL2 <= 3 x the dtype's own rounding error and lse within 2e-3.");
     }

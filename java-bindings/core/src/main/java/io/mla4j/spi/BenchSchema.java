@@ -75,6 +75,7 @@ public final class BenchSchema {
             f("page_size", Type.INT, "tokens", "tokens per cache page (io.mla4j.Geometry)"),
             f("d_c", Type.INT, "dims", "latent width: d_v, and the first d_c of d_qk"),
             f("d_r", Type.INT, "dims", "RoPE width: d_qk = d_c + d_r"),
+            f("cache", Type.STRING, "", "cache format (io.mla4j.CacheFormat id): plain | fp8_e4m3 | fp8_e4m3_blockscale_rope_bf16"),
             f("causal", Type.BOOL, "", "bottom-right causal mask in effect (s_q > 1)"),
             f("varlen", Type.BOOL, "", "sequence lengths drawn around s_k_mean"),
             f("samples", Type.INT, "", "timed samples the spread is over (one call, or the mean of a batch of calls)"),

@@ -131,7 +131,8 @@ public final class CudaBackend extends AbstractMlaBackend {
     /**
      * DeepSeek's widths (d_c 512, d_r 64) at every valid page size (1 to 256 tokens): the sm90 and sm80 kernels
      * are instantiated for that width pair; paging is data (MlaParams.page_shift, kernels-cuda/include/mla4j/paging.h).
-     * Other width pairs are refused by name (the cpu and reference backends take them).
+     * Other width pairs are refused by name (the cpu and reference backends take them). Cache formats: plain, and
+     * fp8_e4m3 on the sm90 kernel at pages of 16 tokens or more; the block-scaled fp8 layout is refused by name.
      */
     @Override
     public void checkSupported(io.mla4j.Geometry geometry) {
@@ -141,9 +142,20 @@ public final class CudaBackend extends AbstractMlaBackend {
                     + ", d_r = " + io.mla4j.Geometry.DEEPSEEK.dR() + " only (any page size from 1 to "
                     + io.mla4j.Geometry.MAX_PAGE_SIZE + "); the cpu and reference backends take any width pair");
         }
-        if (geometry.format() != io.mla4j.CacheFormat.PLAIN) {
-            throw Checks.bad("geometry", "is " + geometry + "; the cuda kernels read bf16/fp16 caches only (cache format plain);"
-                    + " the cpu and reference backends decode the FP8 formats");
+        switch (geometry.format()) {
+            case PLAIN -> { }
+            case FP8_E4M3 -> {
+                if (!kernels.takesFp8()) {
+                    throw Checks.bad("geometry", "is " + geometry + "; the " + kernels.variant + " kernel reads bf16/fp16 caches only"
+                            + " (fp8_e4m3 needs the sm90 kernel, mla4j_decode_sm90_fp8); the cpu and reference backends decode it");
+                }
+                if (geometry.pageSize() < 16) {
+                    throw Checks.bad("geometry", "is " + geometry + "; the cuda fp8_e4m3 path takes pages of 16 to 256 tokens"
+                            + " (it TMA-loads page rows; a gather of smaller pages is not written yet)");
+                }
+            }
+            case FP8_E4M3_BLOCKSCALE_ROPE_BF16 -> throw Checks.bad("geometry", "is " + geometry + "; the cuda kernels do not"
+                    + " read the block-scaled fp8 layout yet (fp8_e4m3 and bf16/fp16 they do); the cpu and reference backends decode it");
         }
     }
 
@@ -277,7 +289,7 @@ public final class CudaBackend extends AbstractMlaBackend {
         // bind and launch are one step per plan, or two threads sharing a plan would launch each other's
         // tensors (found by the fuzz suite's valid.concurrentPlan on the H200, 2026-12-03)
         synchronized (p) {
-            p.bind(q.address(), kCache.address(), out.address(), lse.address());
+            p.bind(q.address(), kCache.address(), out.address(), lse.address(), kvScale);
             kernels.launchDecode(p);
         }
     }

@@ -25,6 +25,7 @@ public final class CudaPlan extends MlaPlan {
     final int numParts, maxSplits, rows;
     final int mostSplits; // splits of the busiest sequence: sets the combine's rows per CTA
     final KvTensorMap kvMap; // sm90 only
+    final boolean fp8;       // an fp8_e4m3 cache: mla4j_decode_sm90_fp8, scales set per call
     final boolean needsCombine; // some sequence has more than one split
 
     // Launch geometry, set once by DecodeKernels.prepare.
@@ -60,7 +61,8 @@ public final class CudaPlan extends MlaPlan {
         seqlensBuf = bufs[0]; tableBuf = bufs[1]; schedBuf = bufs[2]; offsetsBuf = bufs[3]; oAccum = bufs[4]; lseAccum = bufs[5];
 
         params = new KernelParams(arena);
-        kvMap = tensorMap ? new KvTensorMap(arena, spec.numCacheBlocks(), spec.geometry().pageSize()) : null;
+        fp8 = spec.geometry().format() == io.mla4j.CacheFormat.FP8_E4M3;
+        kvMap = tensorMap ? new KvTensorMap(arena, spec.numCacheBlocks(), spec.geometry().pageSize(), fp8) : null;
         params.setLong("block_table", tableBuf.address());
         params.setLong("seqlens", seqlensBuf.address());
         params.setLong("o_accum", oAccum.address());
@@ -81,6 +83,8 @@ public final class CudaPlan extends MlaPlan {
         params.setFloat("scale_log2", (float) (spec.scale() / Math.log(2.0)));
         params.setInt("split_overhead", schedule.splitOverhead()); // the GPU scheduler must build the host's schedule
         params.setInt("page_shift", Integer.numberOfTrailingZeros(spec.geometry().pageSize())); // a power of two
+        params.setInt("cache_format", fp8 ? 1 : 0);
+        params.setFloat("v_scale", 1f);
 
         // Upload once per step (host -> device, stream-ordered); the schedule follows in DecodeKernels.prepare.
         MemorySegment host = arena.allocate(4L * Math.max(b, table.length));
@@ -96,9 +100,13 @@ public final class CudaPlan extends MlaPlan {
     /** Off-heap memory that lives as long as the plan (launch configs, the tensor map). */
     Arena arena() { return arena; }
 
-    /** Binds one decode's tensors: four addresses into the struct, and the sm90 tensor map if the cache moved. */
-    void bind(long q, long kCache, long out, long lse) {
+    /**
+     * Binds one decode's tensors: four addresses into the struct, and the sm90 tensor map if the cache moved; for
+     * an fp8 cache its scale too (into the scores' scale and V's: the kernel widens e4m3 exactly and scales after).
+     */
+    void bind(long q, long kCache, long out, long lse, float kvScale) {
         params.setTensors(q, kCache, out, lse);
+        if (fp8) params.setScales((float) ((double) spec().scale() * kvScale / Math.log(2.0)), kvScale);
         if (kvMap != null) params.setSecondArgument(kvMap.forCache(kCache));
     }
 

@@ -28,7 +28,7 @@ final class DecodeKernels {
     static final int ROW_TILE = 64;
 
     // mla4j_decode_sm90: kernels-cuda/sm90/sm90_launch.h
-    static final int SM90_THREADS_DEFAULT = 384, SM90_SMEM_DEFAULT = 231584;
+    static final int SM90_THREADS_DEFAULT = 384, SM90_SMEM_DEFAULT = 231600;
     // mla4j_decode_sm80: grid (parts, row tiles); the constants of decode_sm80.cu (sm_80/PTX image, sm_90a image)
     static final int SM80_THREADS_DEFAULT = 256, SM80_SMEM_DEFAULT = 154368, SM80_SMEM_SM90A_DEFAULT = 232192;
     // mla4j_combine and mla4j_schedule: include/mla4j/schedule.h (MLA4J_COMBINE_THREADS, MLA4J_COMBINE_COLUMN_PARTS,
@@ -37,6 +37,7 @@ final class DecodeKernels {
 
     final Module module;
     final Kernel schedule, combine, sm80, sm90;
+    final Kernel sm90fp8; // mla4j_decode_sm90 over an fp8_e4m3 cache: used for such plans while decode is sm90
     Kernel decode;
     String variant;
     final boolean forced;
@@ -64,9 +65,11 @@ final class DecodeKernels {
         combine = optional(module, "mla4j_combine");
         sm80 = optional(module, "mla4j_decode_sm80");
         sm90 = ctx.ccMajor == 9 ? optional(module, "mla4j_decode_sm90") : null;
+        sm90fp8 = ctx.ccMajor == 9 ? optional(module, "mla4j_decode_sm90_fp8") : null;
         checkBlock(combine, combineThreads);
         checkBlock(schedule, scheduleThreads);
         checkBlock(sm90, sm90Threads);
+        checkBlock(sm90fp8, sm90Threads);
         checkBlock(sm80, sm80Threads);
         forced = opt.kernel() != null;
         if (forced) {
@@ -85,6 +88,7 @@ final class DecodeKernels {
             decode = need(sm80, "mla4j_decode_sm80");
         }
         if (smemDecode() > 48 * 1024) decode.allowSharedMemory(smemDecode());
+        if (sm90fp8 != null) sm90fp8.allowSharedMemory(sm90Smem); // the same shared-memory plan
         sm90Clusters = sm90 != null && decode == sm90 && opt.sm90Clusters() && clusterPairsCoverSms();
         pdl = opt.pdl();
     }
@@ -161,6 +165,12 @@ final class DecodeKernels {
 
     boolean usesTensorMap() { return decode == sm90; }
 
+    /** Whether plans over an fp8_e4m3 cache can run: the sm90 kernel is in use and the image has its fp8 entry. */
+    boolean takesFp8() { return decode == sm90 && sm90fp8 != null; }
+
+    /** The kernel a plan's decode launches: the fp8 entry for an fp8 cache, else the one in use. */
+    private Kernel decodeFor(CudaPlan p) { return p.fp8 ? sm90fp8 : decode; }
+
     /** Dynamic shared memory of the decode kernel in use. */
     int smemDecode() {
         return decode == sm90 ? sm90Smem : sm80Smem;
@@ -212,9 +222,9 @@ final class DecodeKernels {
     void launchDecode(CudaPlan p) {
         long stream = ctx.streamHandle();
         if (decode == sm90 && p.decodeLaunch != null) {
-            decode.launch(p.decodeLaunch, p.params.kernelParams());
+            decodeFor(p).launch(p.decodeLaunch, p.params.kernelParams());
         } else if (decode == sm90) {
-            decode.launch(p.numParts, p.tiles, 1, sm90Threads, 1, 1, sm90Smem, stream, p.params.kernelParams());
+            decodeFor(p).launch(p.numParts, p.tiles, 1, sm90Threads, 1, 1, sm90Smem, stream, p.params.kernelParams());
         } else {
             decode.launch(p.numParts, p.tiles, 1, sm80Threads, 1, 1, sm80Smem, stream, p.params.kernelParams());
         }

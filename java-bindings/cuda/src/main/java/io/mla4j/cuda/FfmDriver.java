@@ -79,7 +79,8 @@ final class FfmDriver {
             optional("cuFuncGetName", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
 
     // cuda.h enum values for the tensor map
-    static final int TENSOR_MAP_UINT16 = 1, TENSOR_MAP_INTERLEAVE_NONE = 0, TENSOR_MAP_SWIZZLE_128B = 3,
+    static final int TENSOR_MAP_UINT8 = 0, TENSOR_MAP_UINT16 = 1, TENSOR_MAP_INTERLEAVE_NONE = 0, TENSOR_MAP_SWIZZLE_NONE = 0,
+            TENSOR_MAP_SWIZZLE_128B = 3,
             TENSOR_MAP_L2_PROMOTION_256B = 3, TENSOR_MAP_OOB_FILL_NONE = 0;
 
     private static RuntimeException rethrow(Throwable t) {

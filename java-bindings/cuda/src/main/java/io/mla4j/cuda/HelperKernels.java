@@ -59,11 +59,13 @@ final class HelperKernels implements AutoCloseable {
 
     /** Fills {@code n} BF16/FP16 elements at {@code address} with N(0, stddev) values, stream-ordered. */
     synchronized void fillRandom(long address, long n, DType dtype, long seed, float stddev) {
-        if (!dtype.isDecodeType()) throw new IllegalArgumentException("fillRandom: BF16 or FP16, not " + dtype);
+        if (!dtype.isDecodeType() && dtype != DType.FP8_E4M3) {
+            throw new IllegalArgumentException("fillRandom: BF16, FP16 or FP8_E4M3, not " + dtype);
+        }
         fillArgs.set(JAVA_LONG, 0, address);
         fillArgs.set(JAVA_LONG, 8, n);
         fillArgs.set(JAVA_LONG, 16, seed);
-        fillArgs.set(JAVA_INT, 24, dtype == DType.BF16 ? 0 : 1);
+        fillArgs.set(JAVA_INT, 24, dtype == DType.BF16 ? 0 : dtype == DType.FP16 ? 1 : 2); // 2: kFillE4m3
         fillArgs.set(JAVA_FLOAT, 28, stddev);
         int blocks = (int) Math.max(1, Math.min(ctx.smCount * 8L, (n + 255) / 256));
         fill.launch(blocks, 1, 1, 256, 1, 1, 0, ctx.streamHandle(), fillArgv);

@@ -20,7 +20,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  */
 final class KernelParams {
     /** Must equal MLA4J_PARAMS_VERSION in params.h. */
-    static final int VERSION = 3;
+    static final int VERSION = 4;
 
     // Fields in declaration order; pointers are 8-byte device addresses.
     static final StructLayout LAYOUT = MemoryLayout.structLayout(
@@ -32,11 +32,13 @@ final class KernelParams {
             JAVA_INT.withName("max_blocks"), JAVA_INT.withName("num_blocks"), JAVA_INT.withName("num_parts"),
             JAVA_INT.withName("max_splits"), JAVA_INT.withName("causal"), JAVA_INT.withName("dtype"),
             JAVA_FLOAT.withName("scale"), JAVA_FLOAT.withName("scale_log2"),
-            JAVA_INT.withName("split_overhead"), JAVA_INT.withName("page_shift")).withName("MlaParams");
+            JAVA_INT.withName("split_overhead"), JAVA_INT.withName("page_shift"),
+            JAVA_INT.withName("cache_format"), JAVA_FLOAT.withName("v_scale")).withName("MlaParams");
 
     static long offset(String field) { return LAYOUT.byteOffset(groupElement(field)); }
 
     private static final long Q = offset("q"), K = offset("k_cache"), O = offset("o"), LSE = offset("lse");
+    private static final long SCALE_LOG2 = offset("scale_log2"), V_SCALE = offset("v_scale");
 
     private final MemorySegment struct;
     private final MemorySegment argv;
@@ -69,5 +71,11 @@ final class KernelParams {
         struct.set(JAVA_LONG, K, kCache);
         struct.set(JAVA_LONG, O, o);
         struct.set(JAVA_LONG, LSE, lse);
+    }
+
+    /** The per-call scales of an fp8 cache: the softmax scale (log2 units) with the cache's scale folded in, and V's. */
+    void setScales(float scaleLog2, float vScale) {
+        struct.set(JAVA_FLOAT, SCALE_LOG2, scaleLog2);
+        struct.set(JAVA_FLOAT, V_SCALE, vScale);
     }
 }
