@@ -103,82 +103,150 @@ __device__ void produce_gather(const MlaParams& p, const PartWork& w, uint8_t* s
     }
 }
 
-// One 16-byte chunk of a 16-bit row from 8 e4m3 bytes (zeros past the sequence end). 8 bytes at a time: the
-// producer has 24 registers (config.h), and wider pieces spilled.
-template <class T>
-__device__ __forceinline__ uint4 widen8(const uint2& a, bool live) {
-    if (!live) return make_uint4(0, 0, 0, 0);
-    return make_uint4(T::from_e4m3x2(a.x & 0xFFFF), T::from_e4m3x2(a.x >> 16), T::from_e4m3x2(a.y & 0xFFFF),
-                      T::from_e4m3x2(a.y >> 16));
+// The walk over a part's 64-token tiles (sequence s, tile blk) that every role makes in the same order.
+struct TileWalk {
+    int s, blk, end;
+};
+__device__ __forceinline__ bool tile_settle(const MlaParams& p, const PartWork& w, TileWalk& t) {
+    while (t.blk >= t.end) {  // past this sequence's tiles (or it has none): the next sequence's first
+        if (++t.s > w.end_idx) return false;
+        t.blk = 0;
+        t.end = split_end_block(p, w, t.s);
+    }
+    return true;
+}
+__device__ __forceinline__ bool tile_first(const MlaParams& p, const PartWork& w, TileWalk& t) {
+    t.s = w.begin_idx;
+    t.blk = split_first_block(w, t.s);
+    t.end = split_end_block(p, w, t.s);
+    return tile_settle(p, w, t);
+}
+__device__ __forceinline__ bool tile_next(const MlaParams& p, const PartWork& w, TileWalk& t) {
+    ++t.blk;
+    return tile_settle(p, w, t);
 }
 
-// tp: this thread's index in the producer warpgroup (0..127). Thread 0 waits for the stage, arms raw[st] and issues
-// the tile's loads: 9 boxes of 64 bytes x min(page, 64) rows per page the tile spans (tm: the cache as
-// [num_blocks * page, 576] bytes, unswizzled). Then every thread widens row tp / 2, bytes 32 (tp & 1) .. + 31 of each
-// box, box by box (kBarWiden orders the reads and writes of the in-place widening: see the loop and config.h).
+// The physical pages of tile t (pages >= 16 tokens: at most 4), read one tile ahead of its load. Pages past the
+// sequence's last load its last again: never used (the widening writes zeros for rows past the end).
+__device__ __forceinline__ void fp8_pages(const MlaParams& p, const TileWalk& t, int (&pg)[4]) {
+    const int shift = p.page_shift;
+    const int* bt = p.block_table + static_cast<size_t>(t.s) * p.max_blocks;
+    const int last = (p.seqlens[t.s] - 1) >> shift, first = (t.blk * MLA4J_TILE) >> shift;
+#pragma unroll
+    for (int k = 0; k < 4; ++k) pg[k] = (k << shift) < MLA4J_TILE ? bt[min(first + k, last)] : 0;
+}
+// Thread 0: arms raw barrier `bar` and loads tile blk's e4m3 bytes into the upper half of `stage`: 9 boxes of 64 bytes
+// x min(page, 64) rows per page (tm: the cache as [num_blocks * page, 576] bytes, unswizzled).
+__device__ __forceinline__ void fp8_issue(const MlaParams& p, const CUtensorMap* tm, uint32_t stage, uint32_t bar, int blk,
+                                          const int (&pg)[4]) {
+    mbar_arrive_expect_tx(bar, kBoxes * kRawBoxBytes);
+    const int shift = p.page_shift, in_page = (blk * MLA4J_TILE) & ((1 << shift) - 1);
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+        if ((k << shift) >= MLA4J_TILE) break;
+#pragma unroll
+        for (int j = 0; j < kBoxes; ++j)
+            tma_load_2d(stage + kRawOffset + j * kRawBoxBytes + (k << (shift + 6)), tm, j * 64, (pg[k] << shift) + in_page, bar);
+    }
+}
+// 16 e4m3 bytes to chunks c0 and c0 + 1 of a widened row (zeros past the sequence end).
+template <class T>
+__device__ __forceinline__ void widen16(uint32_t dst, int c0, int rsw, const uint4& a, bool live) {
+    uint4 o = make_uint4(0, 0, 0, 0);
+    if (live) {
+        T::from_e4m3x4(a.x, o.x, o.y);
+        T::from_e4m3x4(a.y, o.z, o.w);
+    }
+    sts128(dst + ((c0 ^ rsw) << 4), o);
+    if (live) {
+        T::from_e4m3x4(a.z, o.x, o.y);
+        T::from_e4m3x4(a.w, o.z, o.w);
+    }
+    sts128(dst + (((c0 + 1) ^ rsw) << 4), o);
+}
+
+// Thread 0's loads of an fp8 part: the next tile to load, whether there is one, its pages, and how many went out.
+struct Fp8Loads {
+    TileWalk nxt;
+    int pg[4];
+    int issued;
+    bool more;
+};
+// Loads tile `issued` once its stage is free (blocking, or one look), never two tiles ahead of tile `it` (two stages).
+__device__ __forceinline__ void fp8_load_next(const MlaParams& p, const CUtensorMap* tm, const PartWork& w, Fp8Loads& l,
+                                              uint32_t kv, uint32_t empty, uint32_t raw, int it, bool block) {
+    if (!l.more || l.issued > it + 1) return;
+    const int st = l.issued % kStages;
+    const uint32_t parity = ((l.issued / kStages) & 1) ^ 1;  // first use of a stage passes at once
+    if (block) mbar_wait(empty + st * 8, parity);
+    else if (!mbar_test(empty + st * 8, parity)) return;
+    fp8_issue(p, tm, kv + st * kTileBytes, raw + st * 8, l.nxt.blk, l.pg);
+    ++l.issued;
+    l.more = tile_next(p, w, l.nxt);
+    if (l.more) fp8_pages(p, l.nxt, l.pg);
+}
+// Thread tp's share of widening box j of a stage: read its 32 raw bytes, widen, publish the box.
+template <class T>
+__device__ __forceinline__ void fp8_box(uint32_t stage, uint32_t src, int j, int row, int half, bool live, uint32_t bar) {
+    const uint32_t dst = stage + j * kBoxBytes + row * 128;
+    widen16<T>(dst, 4 * half, row & 7, lds128(src + j * kRawBoxBytes), live);
+    widen16<T>(dst, 4 * half + 2, row & 7, lds128(src + j * kRawBoxBytes + 16), live);
+    fence_proxy_async();  // the widened box, before the consumers' wgmma (async proxy) reads it
+    mbar_arrive(bar);
+}
+
+// tp: this thread's index in the producer warpgroup (0..127). Thread 0 loads the tiles' e4m3 bytes (fp8_issue), one
+// tile ahead: the next tile's load goes out as soon as its stage is free, looked for (without blocking) between the
+// steps of widening the current one. Every thread widens row tp / 2, bytes 32 (tp & 1) .. + 31 of each box.
+// In place, box j's widened 8 KiB overwrite raw boxes 2j - 9 and 2j - 8 (config.h): boxes 0..3 touch no raw byte,
+// box 4 raw 0, 5 raw 1-2, 6 raw 3-4, 7 raw 5-6, 8 raw 7-8. So four barriers order it: after boxes 0..3 (raw 0..3
+// read), after 4..5, after 6, and after box 7 with box 8's own bytes read.
 template <class T>
 __device__ void produce_fp8(const MlaParams& p, const CUtensorMap* tm, const PartWork& w, uint8_t* smem, int tp) {
     const uint32_t full = smem_addr(smem + kOffBar);
     const uint32_t empty = full + kStages * kBoxes * 8;
     const uint32_t raw = empty + kStages * 8;
-    const int shift = p.page_shift;
-    const int loads = shift < 6 ? MLA4J_TILE >> shift : 1;  // pages per tile
-    const int in_page_mask = (1 << shift) - 1;
+    const uint32_t kv = smem_addr(smem + kOffKV);
     const int row = tp >> 1, half = tp & 1;
-    int it = 0;
-    for (int s = w.begin_idx; s <= w.end_idx; ++s) {
-        const int* bt = p.block_table + static_cast<size_t>(s) * p.max_blocks;
-        const int seqlen = p.seqlens[s];
-        const int last_page = (seqlen - 1) >> shift;  // pages past it: its last again, never used (rows zeroed)
-        const int end = split_end_block(p, w, s);
-        for (int blk = split_first_block(w, s); blk < end; ++blk, ++it) {
-            const int st = it % kStages;
-            const uint32_t use = it / kStages;
-            uint8_t* stage = smem + kOffKV + st * kTileBytes;
-            if (tp == 0) {
-                mbar_wait(empty + st * 8, (use & 1) ^ 1);  // first use of a stage passes at once
-                mbar_arrive_expect_tx(raw + st * 8, kBoxes * kRawBoxBytes);
-                const int tok0 = blk * MLA4J_TILE;
-                for (int k = 0; k < loads; ++k) {
-                    const int r = (bt[min((tok0 >> shift) + k, last_page)] << shift) + (tok0 & in_page_mask);
-#pragma unroll
-                    for (int j = 0; j < kBoxes; ++j)
-                        tma_load_2d(smem_addr(stage + kRawOffset + j * kRawBoxBytes + (k << (shift + 6))), tm, j * 64, r,
-                                    raw + st * 8);
-                }
-            }
-            mbar_wait(raw + st * 8, use & 1);
-            const bool live = blk * MLA4J_TILE + row < seqlen;
-            const uint8_t* src = stage + kRawOffset + row * 64 + half * 32;
-            // Box j's widened bytes overwrite raw boxes 2j - 9 and 2j - 8 (config.h): for j < 8 boxes read before this
-            // iteration's barrier, which every thread passes only after its reads of box j - 1; box 8 overwrites its own
-            // raw bytes too, so its reads come before one more barrier.
-            const int rsw = row & 7;
+    TileWalk cur;
+    if (!tile_first(p, w, cur)) return;
+    Fp8Loads l{cur, {0, 0, 0, 0}, 0, true};
+    const bool loader = tp == 0;
+    if (loader) {
+        fp8_pages(p, l.nxt, l.pg);
+        fp8_load_next(p, tm, w, l, kv, empty, raw, 0, true);
+    }
+    for (int it = 0;; ++it) {
+        const int st = it % kStages;
+        const uint32_t stage = kv + st * kTileBytes;
+        const uint32_t src = stage + kRawOffset + row * 64 + half * 32;
+        const uint32_t fb = full + st * kBoxes * 8;
+        mbar_wait(raw + st * 8, (it / kStages) & 1);
+        const bool live = cur.blk * MLA4J_TILE + row < p.seqlens[cur.s];
 #pragma unroll 1
-            for (int j = 0; j < kBoxes - 1; ++j) {
-                named_barrier(kBarWiden, kProducerThreads);
-                const uint2* in = reinterpret_cast<const uint2*>(src + j * kRawBoxBytes);
-                uint8_t* dst = stage + j * kBoxBytes + row * 128;
-#pragma unroll 1
-                for (int c = 0; c < 4; ++c)
-                    *reinterpret_cast<uint4*>(dst + (((4 * half + c) ^ rsw) << 4)) = widen8<T>(in[c], live);
-                fence_proxy_async();  // the widened box, before the consumers' wgmma (async proxy) reads it
-                mbar_arrive(full + (st * kBoxes + j) * 8);
-            }
-            {
-                constexpr int j = kBoxes - 1;
-                const uint2* in = reinterpret_cast<const uint2*>(src + j * kRawBoxBytes);
-                uint2 a[4];
-#pragma unroll
-                for (int c = 0; c < 4; ++c) a[c] = in[c];
-                named_barrier(kBarWiden, kProducerThreads);  // every thread's reads of boxes 0..8 done
-                uint8_t* dst = stage + j * kBoxBytes + row * 128;
-#pragma unroll
-                for (int c = 0; c < 4; ++c) *reinterpret_cast<uint4*>(dst + (((4 * half + c) ^ rsw) << 4)) = widen8<T>(a[c], live);
-                fence_proxy_async();
-                mbar_arrive(full + (st * kBoxes + j) * 8);
-            }
+        for (int j = 0; j < 4; ++j) {
+            fp8_box<T>(stage, src, j, row, half, live, fb + j * 8);
+            if (loader) fp8_load_next(p, tm, w, l, kv, empty, raw, it, false);
         }
+        named_barrier(kBarWiden, kProducerThreads);
+        fp8_box<T>(stage, src, 4, row, half, live, fb + 4 * 8);
+        fp8_box<T>(stage, src, 5, row, half, live, fb + 5 * 8);
+        if (loader) fp8_load_next(p, tm, w, l, kv, empty, raw, it, false);
+        named_barrier(kBarWiden, kProducerThreads);
+        fp8_box<T>(stage, src, 6, row, half, live, fb + 6 * 8);
+        named_barrier(kBarWiden, kProducerThreads);
+        fp8_box<T>(stage, src, 7, row, half, live, fb + 7 * 8);
+        {
+            const uint4 a = lds128(src + 8 * kRawBoxBytes), b = lds128(src + 8 * kRawBoxBytes + 16);
+            named_barrier(kBarWiden, kProducerThreads);
+            const uint32_t dst = stage + 8 * kBoxBytes + row * 128;
+            widen16<T>(dst, 4 * half, row & 7, a, live);
+            widen16<T>(dst, 4 * half + 2, row & 7, b, live);
+            fence_proxy_async();
+            mbar_arrive(fb + 8 * 8);
+        }
+        if (!tile_next(p, w, cur)) break;
+        if (loader) fp8_load_next(p, tm, w, l, kv, empty, raw, it, true);  // the next tile on its way before its wait
     }
 }
 
