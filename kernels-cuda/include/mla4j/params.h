@@ -22,7 +22,8 @@ enum MlaCacheFormat : int32_t { MLA4J_CACHE_PLAIN = 0, MLA4J_CACHE_FP8_E4M3 = 1 
 struct MlaParams {
     // ---- tensors (device pointers) ----
     const void* q;            // [b, s_q, h_q, 576], dtype
-    const void* k_cache;      // [num_blocks, page, 1, 576], dtype (fp8_e4m3 bytes: cache_format); V = first 512 columns; page = 1 << page_shift
+    // [num_blocks, page, 1, 576], dtype (fp8_e4m3 bytes: cache_format); V = first 512 columns; page = 1 << page_shift
+    const void* k_cache;
     const int32_t* block_table; // [b, max_blocks]
     const int32_t* seqlens;   // [b]
     void* o;                  // [b, s_q, h_q, 512], dtype
@@ -45,5 +46,6 @@ struct MlaParams {
     int32_t split_overhead;   // F of the split schedule (cost of a split, in 64-token tiles): what p.sched was built with
     int32_t page_shift;       // log2 of the page size (0 .. MLA4J_MAX_PAGE_SHIFT): the plan's geometry
     int32_t cache_format;     // MlaCacheFormat (fp8: sm90 only, pages of >= 16 tokens)
-    float v_scale;            // the fp8 cache's per-tensor scale, applied to o (its share of the scores is in scale_log2); 1 if plain
+    // the fp8 cache's per-tensor scale, applied to o (its share of the scores is in scale_log2); 1 if plain
+    float v_scale;
 };

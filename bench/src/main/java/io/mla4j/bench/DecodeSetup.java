@@ -16,6 +16,7 @@ final class DecodeSetup implements AutoCloseable {
     final MlaBackend backend;
     final Tensor q, cache, out, lse;
     final MlaPlan plan;
+    final float kvScale; // an fp8_e4m3 cache's scale; 1 otherwise
     private final Arena arena = Arena.ofShared();
 
     DecodeSetup(MlaBackend backend, DecodeShape s, DType dt, long seed) {
@@ -34,11 +35,20 @@ final class DecodeSetup implements AutoCloseable {
         Tensor seqlens = Tensor.ofInts(arena, lens, s.b());
         Tensor table = Tensor.ofInts(arena, perm, s.b(), perSeq);
         q = backend.allocate(dt, g.queryShape(s.b(), s.sq(), s.hq()));
-        cache = backend.allocate(dt, g.cacheShape(numBlocks));
+        cache = backend.allocate(g.format().cacheDType(dt), g.cacheShape(numBlocks));
         out = backend.allocate(dt, g.outShape(s.b(), s.sq(), s.hq()));
         lse = backend.allocate(DType.FP32, s.b(), s.hq(), s.sq());
         fill(q, rnd);
-        fill(cache, rnd);
+        if (g.format().isFp8()) { // quantised from a 16-bit cache the way engines do (io.mla4j.Fp8Cache)
+            Tensor plain = Tensor.allocate(arena, dt, g.withFormat(io.mla4j.CacheFormat.PLAIN).cacheShape(numBlocks));
+            fill(plain, rnd);
+            io.mla4j.Fp8Cache.Quantized fq = io.mla4j.Fp8Cache.quantize(plain, g, arena);
+            backend.copy(fq.cache(), cache);
+            kvScale = g.format().takesTensorScale() ? fq.kvScale() : 1f;
+        } else {
+            fill(cache, rnd);
+            kvScale = 1f;
+        }
         plan = backend.plan(PlanSpec.of(seqlens, table, numBlocks, s.hq(), s.sq(), dt).withGeometry(g)); // causal (s_q > 1)
     }
 
@@ -51,7 +61,7 @@ final class DecodeSetup implements AutoCloseable {
         }
     }
 
-    void decode() { backend.decode(plan, q, cache, out, lse); }
+    void decode() { backend.decode(plan, q, cache, kvScale, out, lse); }
 
     @Override
     public void close() {

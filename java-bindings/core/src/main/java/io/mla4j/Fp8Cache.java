@@ -69,7 +69,9 @@ public final class Fp8Cache {
 
     private static void checkSource(Tensor plain, Geometry target) {
         if (target == null) throw Checks.bad("target", "is null");
-        if (!target.format().isFp8()) throw Checks.bad("target", "format is " + target.format().id() + ", expected an FP8 format");
+        if (!target.format().isFp8()) {
+            throw Checks.bad("target", "format is " + target.format().id() + ", expected an FP8 format");
+        }
         if (plain == null) throw Checks.bad("plain", "is null");
         if (plain.rank() != 4 || !plain.dtype().isDecodeType()) {
             throw Checks.bad("plain", "is " + plain + ", expected a bf16/fp16 cache [num_blocks, page, 1, d_qk]");

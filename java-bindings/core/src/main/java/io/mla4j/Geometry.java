@@ -77,7 +77,8 @@ public record Geometry(int pageSize, int dC, int dR, CacheFormat format) {
     /** Most block-table columns a plan of this geometry accepts: the pages of {@link Mla#MAX_SEQLEN} tokens. */
     public int maxBlocksPerSequence() { return blocksFor(Mla.MAX_SEQLEN); }
 
-    /** Shape of a paged cache of {@code numBlocks} pages: [numBlocks, pageSize, 1, {@link #storedWidth}] (d_qk unless block-scaled). */
+    /** Shape of a paged cache of {@code numBlocks} pages: [numBlocks, pageSize, 1, {@link #storedWidth}]
+     *  (d_qk unless block-scaled). */
     public long[] cacheShape(long numBlocks) { return new long[] {numBlocks, pageSize, Mla.H_KV, storedWidth()}; }
 
     /** Shape of q: [b, s_q, h_q, d_qk]. */

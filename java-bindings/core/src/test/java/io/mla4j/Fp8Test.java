@@ -142,7 +142,8 @@ class Fp8Test {
             Geometry gf = g.withFormat(CacheFormat.FP8_E4M3);
             Fp8Cache.Quantized fq = Fp8Cache.quantize(plain, gf, arena);
             Tensor values = Fp8Cache.dequantize(fq.cache(), gf, fq.kvScale(), DType.BF16, arena);
-            Tensor o1 = Tensor.allocate(arena, DType.BF16, g.outShape(b, sq, hq)), o2 = Tensor.allocate(arena, DType.BF16, g.outShape(b, sq, hq));
+            Tensor o1 = Tensor.allocate(arena, DType.BF16, g.outShape(b, sq, hq));
+            Tensor o2 = Tensor.allocate(arena, DType.BF16, g.outShape(b, sq, hq));
             Tensor l1 = Tensor.allocate(arena, DType.FP32, b, hq, sq), l2 = Tensor.allocate(arena, DType.FP32, b, hq, sq);
             PlanSpec spec = PlanSpec.of(seqlens, table, blocks, hq, sq, DType.BF16, gf);
             try (MlaPlan p8 = ref.plan(spec); MlaPlan p16 = ref.plan(spec.withGeometry(g))) {

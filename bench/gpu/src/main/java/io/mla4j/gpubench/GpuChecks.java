@@ -45,6 +45,7 @@ public final class GpuChecks {
                 graphAndViews(be);
                 callerStreamAndEvents(be);
                 baseline(be);
+                fp8Codes(be);
                 memoryBaseline(be);
             }
         }
@@ -63,6 +64,56 @@ public final class GpuChecks {
         for (int i = 0; i < all.size(); i++) {
             Report r = Conformance.run(be, all.get(i), Conformance.seedOf(i), Oracle.REFERENCE);
             check(r.passed(), "case " + r);
+        }
+    }
+
+    /**
+     * Every e4m3 code the fp8 kernel widens, exactly: one cached token holding codes 0..255 in turn (the NaN codes
+     * replaced by +-448), s_k = 1, so softmax weights it 1 and o = its V part, which bf16 and fp16 hold exactly; with
+     * kvScale 1 o must equal Fp8.toFloat code by code (subnormal codes included: the bf16 widening multiplies a bf16
+     * subnormal by 2^120).
+     */
+    static void fp8Codes(CudaBackend be) {
+        io.mla4j.Geometry g = io.mla4j.Geometry.DEEPSEEK.withFormat(io.mla4j.CacheFormat.FP8_E4M3);
+        try {
+            be.checkSupported(g);
+        } catch (IllegalArgumentException e) {
+            System.out.println("gpu-checks: fp8 codes skipped: " + e.getMessage());
+            return;
+        }
+        for (DType dt : new DType[] {DType.BF16, DType.FP16}) {
+            try (Arena a = Arena.ofConfined();
+                 Tensor kh = Tensor.allocate(a, DType.FP8_E4M3, g.cacheShape(1));
+                 Tensor qh = Tensor.allocate(a, dt, 1, 1, 1, Mla.D_QK)) {
+                byte[] codes = new byte[Mla.D_QK];
+                for (int d = 0; d < Mla.D_QK; d++) {
+                    int c = d & 0xFF;
+                    codes[d] = (byte) ((c & 0x7F) == 0x7F ? c - 1 : c);
+                }
+                for (int t = 0; t < g.pageSize(); t++) java.lang.foreign.MemorySegment.copy(codes, 0, kh.segment(),
+                        java.lang.foreign.ValueLayout.JAVA_BYTE, (long) t * Mla.D_QK, Mla.D_QK);
+                for (int d = 0; d < Mla.D_QK; d++) qh.setFloat(d, 0.01f * ((d % 7) - 3));
+                try (Tensor k = be.allocate(DType.FP8_E4M3, g.cacheShape(1)); Tensor q = be.allocate(dt, 1, 1, 1, Mla.D_QK);
+                     Tensor o = be.allocate(dt, 1, 1, 1, Mla.D_V); Tensor l = be.allocate(DType.FP32, 1, 1, 1);
+                     MlaPlan plan = be.plan(io.mla4j.PlanSpec.of(Tensor.ofInts(a, new int[] {1}, 1), Tensor.ofInts(a, new int[] {0}, 1, 1),
+                             1, 1, 1, dt, g))) {
+                    be.copy(kh, k);
+                    be.copy(qh, q);
+                    be.decode(plan, q, k, 1f, o, l);
+                    be.synchronize();
+                    Tensor oh = Tensor.allocate(a, dt, 1, 1, 1, Mla.D_V);
+                    be.copy(o, oh);
+                    int bad = 0;
+                    String first = "";
+                    for (int d = 0; d < Mla.D_V; d++) {
+                        float want = io.mla4j.Fp8.toFloat(codes[d]), got = oh.getFloat(d);
+                        if (Float.floatToIntBits(want) != Float.floatToIntBits(got) && !(want == 0 && got == 0)) {
+                            if (bad++ == 0) first = String.format(" (first: code 0x%02x gave %s, want %s)", codes[d] & 0xFF, got, want);
+                        }
+                    }
+                    check(bad == 0, "fp8 kernel widens all 254 finite e4m3 codes exactly, " + dt + ": " + bad + " wrong" + first);
+                }
+            }
         }
     }
 
