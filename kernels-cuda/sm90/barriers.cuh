@@ -29,7 +29,7 @@ enum : uint32_t {
     kBarSum = 4,  // split_end: both warpgroups' row sums published
     kBarA = 5,    // relay: warpgroup 0 published m_i and P_i
     kBarB = 6,    // relay: warpgroup 1's previous P V retired (P and the row max free), warpgroup 0's S reads too
-    kBarWiden = 7,  // produce_fp8: every producer thread read its raw bytes of a box before any writes its widened ones
+    kBarWiden = 7,  // produce_fp8: every producer thread read a raw buffer before thread 0 loads the next tile into it
 };
 
 // Thread 0, before the CTA-wide __syncthreads that publishes them.

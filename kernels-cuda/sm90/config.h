@@ -28,13 +28,14 @@ static_assert(kRowsPerTile == MLA4J_SM90_ROWS_PER_CTA, "update sm90_launch.h");
 constexpr int kTmaMinPageShift = 4;
 constexpr int kProducerThreads = 128;
 
-// An fp8 cache's 64-token tile (36 KiB, 576 e4m3 bytes a token) lands by TMA, unswizzled, as 9 boxes of 64 tokens
-// x 64 bytes, in the upper half of its stage; the producer warpgroup then widens it box by box, in place, into the
-// 16-bit swizzled tile the consumers read (produce_fp8). Box j's widened 8 KiB overwrite raw boxes 2j-9 and 2j-8
-// only, which are <= j: read before, so one producer barrier per box keeps the order.
+// The fp8 ring: an e4m3 tile (36 KiB, 576 bytes a token) is half a 16-bit one, so the ring's second stage holds two
+// raw tiles (TMA, unswizzled, 9 boxes of 64 tokens x 64 bytes each) and the first the one widened tile the consumers
+// read (kFp8WideStages). Two raw tiles in flight keep as many bytes loading as the 16-bit ring does; the first build
+// widened in place in a two-stage ring and had at most one 36 KiB tile loading: 2.2x slower than bf16 (docs/PERF.md).
 constexpr int kRawBoxBytes = 64 * 64;
-constexpr int kRawOffset = kTileBytes - kBoxes * kRawBoxBytes;  // 36864: raw box j at kRawOffset + j * 4 KiB
-static_assert(kRawOffset == kTileBytes / 2, "an e4m3 tile is half a 16-bit one");
+constexpr int kRawTileBytes = kBoxes * kRawBoxBytes;  // 36864
+static_assert(2 * kRawTileBytes == kTileBytes && kStages == 2, "two raw tiles fill the second stage");
+constexpr int kFp8WideStages = 1;
 
 // setmaxnreg split of the 64K registers: the producer needs almost none, each consumer holds 128 fp32
 // accumulators plus the S scores and P fragments of a block.

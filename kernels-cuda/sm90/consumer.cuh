@@ -148,6 +148,7 @@ __device__ __forceinline__ void exp_pack64(const float (&sc)[32], const float (&
 // kFp8: the fp8 kernel's instantiation (tiles arrive widened and zero-filled; o scaled by the cache's scale in split_end).
 template <class T, bool kFp8>
 __device__ void consume_relay(const MlaParams& p, const PartWork& w, const Ctx& c) {
+    constexpr int kRing = kFp8 ? kFp8WideStages : kStages;  // stages the consumers read (config.h, the fp8 ring)
     int it = 0;
     float* sm_m = c.smax;  // running max per row, published by WG0 for the block in flight
     uint8_t* sp = c.smem + kOffP;
@@ -163,9 +164,9 @@ __device__ void consume_relay(const MlaParams& p, const PartWork& w, const Ctx& 
         // wgmma of one warpgroup in flight in the other's code.
         if (c.wg == 0) {
             for (int blk = first, j = it; blk < end; ++blk, ++j) {
-                const int st = j % kStages;
+                const int st = j % kRing;
                 float sc[32], mx[2];
-                issue_qk<T>(sc, c.dq, c.dkv, st, c.full, (j / kStages) & 1);
+                issue_qk<T>(sc, c.dq, c.dkv, st, c.full, (j / kRing) & 1);
                 wgmma_wait<0>();
                 fence_regs(sc);
                 mask_max64_raw(sc, c, blk, lim, p.scale_log2, mx);
@@ -225,7 +226,7 @@ __device__ void consume_relay(const MlaParams& p, const PartWork& w, const Ctx& 
             }
         } else {
             for (int blk = first, j = it; blk < end; ++blk, ++j) {
-                const int st = j % kStages;
+                const int st = j % kRing;
                 named_barrier(kBarB, kConsumerThreads);  // P and sm_m free (this warpgroup's previous reads retired)
                 named_barrier(kBarA, kConsumerThreads);  // m_i and P_i published
                 float f[2];

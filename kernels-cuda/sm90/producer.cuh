@@ -5,9 +5,9 @@
 //     loads of `page` rows (the TMA box height, KvTensorMap), spread over the warp's lanes.
 //   pages < 16 tokens (produce_gather, all 128 threads; config.h says why): cp.async, 16 bytes a copy, each thread
 //     4 rows x 9 boxes, written in the swizzle TMA would have used; keys past the sequence are zero-filled.
-//   an fp8_e4m3 cache (produce_fp8, pages >= 16 tokens): thread 0 TMA-loads the tile's e4m3 bytes into the upper half
-//     of the stage (config.h, kRawOffset), then all 128 threads widen them in place to the q dtype, exactly, in the
-//     same swizzled layout; the per-tensor scale is folded into the softmax scale and o (MlaParams.v_scale).
+//   an fp8_e4m3 cache (produce_fp8, pages >= 16 tokens): thread 0 TMA-loads tiles' e4m3 bytes into two raw buffers
+//     (config.h, the fp8 ring), all 128 threads widen each to the q dtype, exactly, into the one swizzled 16-bit stage
+//     the consumers read; the per-tensor scale is folded into the softmax scale and o (MlaParams.v_scale).
 #pragma once
 #include <cuda.h>
 #include <stdint.h>
@@ -135,18 +135,18 @@ __device__ __forceinline__ void fp8_pages(const MlaParams& p, const TileWalk& t,
 #pragma unroll
     for (int k = 0; k < 4; ++k) pg[k] = (k << shift) < MLA4J_TILE ? bt[min(first + k, last)] : 0;
 }
-// Thread 0: arms raw barrier `bar` and loads tile blk's e4m3 bytes into the upper half of `stage`: 9 boxes of 64 bytes
-// x min(page, 64) rows per page (tm: the cache as [num_blocks * page, 576] bytes, unswizzled).
-__device__ __forceinline__ void fp8_issue(const MlaParams& p, const CUtensorMap* tm, uint32_t stage, uint32_t bar, int blk,
+// Thread 0: arms raw barrier `bar` and loads tile blk's e4m3 bytes into raw buffer `dst`: 9 boxes of 64 bytes x
+// min(page, 64) rows per page (tm: the cache as [num_blocks * page, 576] bytes, unswizzled).
+__device__ __forceinline__ void fp8_issue(const MlaParams& p, const CUtensorMap* tm, uint32_t dst, uint32_t bar, int blk,
                                           const int (&pg)[4]) {
-    mbar_arrive_expect_tx(bar, kBoxes * kRawBoxBytes);
+    mbar_arrive_expect_tx(bar, kRawTileBytes);
     const int shift = p.page_shift, in_page = (blk * MLA4J_TILE) & ((1 << shift) - 1);
 #pragma unroll
     for (int k = 0; k < 4; ++k) {
         if ((k << shift) >= MLA4J_TILE) break;
 #pragma unroll
         for (int j = 0; j < kBoxes; ++j)
-            tma_load_2d(stage + kRawOffset + j * kRawBoxBytes + (k << (shift + 6)), tm, j * 64, (pg[k] << shift) + in_page, bar);
+            tma_load_2d(dst + j * kRawBoxBytes + (k << (shift + 6)), tm, j * 64, (pg[k] << shift) + in_page, bar);
     }
 }
 // 16 e4m3 bytes to chunks c0 and c0 + 1 of a widened row (zeros past the sequence end).
@@ -172,41 +172,30 @@ struct Fp8Loads {
     int issued;
     bool more;
 };
-// Loads tile `issued` once its stage is free (blocking, or one look), never two tiles ahead of tile `it` (two stages).
+// Loads the next tile into raw buffer (issued & 1), which its reader has released.
 __device__ __forceinline__ void fp8_load_next(const MlaParams& p, const CUtensorMap* tm, const PartWork& w, Fp8Loads& l,
-                                              uint32_t kv, uint32_t empty, uint32_t raw, int it, bool block) {
-    if (!l.more || l.issued > it + 1) return;
-    const int st = l.issued % kStages;
-    const uint32_t parity = ((l.issued / kStages) & 1) ^ 1;  // first use of a stage passes at once
-    if (block) mbar_wait(empty + st * 8, parity);
-    else if (!mbar_test(empty + st * 8, parity)) return;
-    fp8_issue(p, tm, kv + st * kTileBytes, raw + st * 8, l.nxt.blk, l.pg);
+                                              uint32_t raw_bufs, uint32_t raw) {
+    if (!l.more) return;
+    const int b = l.issued & 1;
+    fp8_issue(p, tm, raw_bufs + b * kRawTileBytes, raw + b * 8, l.nxt.blk, l.pg);
     ++l.issued;
     l.more = tile_next(p, w, l.nxt);
     if (l.more) fp8_pages(p, l.nxt, l.pg);
 }
-// Thread tp's share of widening box j of a stage: read its 32 raw bytes, widen, publish the box.
-template <class T>
-__device__ __forceinline__ void fp8_box(uint32_t stage, uint32_t src, int j, int row, int half, bool live, uint32_t bar) {
-    const uint32_t dst = stage + j * kBoxBytes + row * 128;
-    widen16<T>(dst, 4 * half, row & 7, lds128(src + j * kRawBoxBytes), live);
-    widen16<T>(dst, 4 * half + 2, row & 7, lds128(src + j * kRawBoxBytes + 16), live);
-    fence_proxy_async();  // the widened box, before the consumers' wgmma (async proxy) reads it
-    mbar_arrive(bar);
-}
 
-// tp: this thread's index in the producer warpgroup (0..127). Thread 0 loads the tiles' e4m3 bytes (fp8_issue), one
-// tile ahead: the next tile's load goes out as soon as its stage is free, looked for (without blocking) between the
-// steps of widening the current one. Every thread widens row tp / 2, bytes 32 (tp & 1) .. + 31 of each box.
-// In place, box j's widened 8 KiB overwrite raw boxes 2j - 9 and 2j - 8 (config.h): boxes 0..3 touch no raw byte,
-// box 4 raw 0, 5 raw 1-2, 6 raw 3-4, 7 raw 5-6, 8 raw 7-8. So four barriers order it: after boxes 0..3 (raw 0..3
-// read), after 4..5, after 6, and after box 7 with box 8's own bytes read.
+// tp: this thread's index in the producer warpgroup (0..127). The fp8 ring (config.h): stage 0 holds the widened
+// tile the consumers read, stage 1 two raw buffers, so two tiles' bytes stream while one is consumed. Thread 0 keeps
+// both raw buffers loading; the 128 threads widen tile i out of its raw buffer into stage 0 once the consumers freed
+// it, box by box (a box's full barrier lets Q K^T start on it), then release the raw buffer to tile i + 2.
+// Every thread widens row tp / 2, bytes 32 (tp & 1) .. + 31 of each box; box j + 1's bytes are read before box j is
+// written, so the shared-memory latency hides under the conversion.
 template <class T>
 __device__ void produce_fp8(const MlaParams& p, const CUtensorMap* tm, const PartWork& w, uint8_t* smem, int tp) {
     const uint32_t full = smem_addr(smem + kOffBar);
     const uint32_t empty = full + kStages * kBoxes * 8;
     const uint32_t raw = empty + kStages * 8;
-    const uint32_t kv = smem_addr(smem + kOffKV);
+    const uint32_t wide = smem_addr(smem + kOffKV);
+    const uint32_t raw_bufs = wide + kTileBytes;
     const int row = tp >> 1, half = tp & 1;
     TileWalk cur;
     if (!tile_first(p, w, cur)) return;
@@ -214,39 +203,34 @@ __device__ void produce_fp8(const MlaParams& p, const CUtensorMap* tm, const Par
     const bool loader = tp == 0;
     if (loader) {
         fp8_pages(p, l.nxt, l.pg);
-        fp8_load_next(p, tm, w, l, kv, empty, raw, 0, true);
+        fp8_load_next(p, tm, w, l, raw_bufs, raw);
+        fp8_load_next(p, tm, w, l, raw_bufs, raw);
     }
+    const uint32_t dst = wide + row * 128;
     for (int it = 0;; ++it) {
-        const int st = it % kStages;
-        const uint32_t stage = kv + st * kTileBytes;
-        const uint32_t src = stage + kRawOffset + row * 64 + half * 32;
-        const uint32_t fb = full + st * kBoxes * 8;
-        mbar_wait(raw + st * 8, (it / kStages) & 1);
+        const int b = it & 1;
+        const uint32_t src = raw_bufs + b * kRawTileBytes + row * 64 + half * 32;
         const bool live = cur.blk * MLA4J_TILE + row < p.seqlens[cur.s];
-#pragma unroll 1
-        for (int j = 0; j < 4; ++j) {
-            fp8_box<T>(stage, src, j, row, half, live, fb + j * 8);
-            if (loader) fp8_load_next(p, tm, w, l, kv, empty, raw, it, false);
+        mbar_wait(raw + b * 8, (it >> 1) & 1);
+        uint4 a0 = lds128(src), a1 = lds128(src + 16);
+        mbar_wait(empty, (it & 1) ^ 1);  // the consumers are done with tile it - 1 (the first use passes at once)
+#pragma unroll
+        for (int j = 0; j < kBoxes; ++j) {
+            uint4 b0 = a0, b1 = a1;
+            if (j + 1 < kBoxes) {
+                b0 = lds128(src + (j + 1) * kRawBoxBytes);
+                b1 = lds128(src + (j + 1) * kRawBoxBytes + 16);
+            }
+            widen16<T>(dst + j * kBoxBytes, 4 * half, row & 7, a0, live);
+            widen16<T>(dst + j * kBoxBytes, 4 * half + 2, row & 7, a1, live);
+            fence_proxy_async();  // the widened box, before the consumers' wgmma (async proxy) reads it
+            mbar_arrive(full + j * 8);
+            a0 = b0;
+            a1 = b1;
         }
-        named_barrier(kBarWiden, kProducerThreads);
-        fp8_box<T>(stage, src, 4, row, half, live, fb + 4 * 8);
-        fp8_box<T>(stage, src, 5, row, half, live, fb + 5 * 8);
-        if (loader) fp8_load_next(p, tm, w, l, kv, empty, raw, it, false);
-        named_barrier(kBarWiden, kProducerThreads);
-        fp8_box<T>(stage, src, 6, row, half, live, fb + 6 * 8);
-        named_barrier(kBarWiden, kProducerThreads);
-        fp8_box<T>(stage, src, 7, row, half, live, fb + 7 * 8);
-        {
-            const uint4 a = lds128(src + 8 * kRawBoxBytes), b = lds128(src + 8 * kRawBoxBytes + 16);
-            named_barrier(kBarWiden, kProducerThreads);
-            const uint32_t dst = stage + 8 * kBoxBytes + row * 128;
-            widen16<T>(dst, 4 * half, row & 7, a, live);
-            widen16<T>(dst, 4 * half + 2, row & 7, b, live);
-            fence_proxy_async();
-            mbar_arrive(fb + 8 * 8);
-        }
+        named_barrier(kBarWiden, kProducerThreads);  // every thread's reads of raw buffer b are done
         if (!tile_next(p, w, cur)) break;
-        if (loader) fp8_load_next(p, tm, w, l, kv, empty, raw, it, true);  // the next tile on its way before its wait
+        if (loader) fp8_load_next(p, tm, w, l, raw_bufs, raw);  // tile it + 2 into buffer b
     }
 }
 
