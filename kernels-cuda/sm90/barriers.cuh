@@ -23,13 +23,13 @@ namespace mla4j_sm90 {
 // Named barrier ids. Every consumer one is met by all 256 consumer threads: a barrier met by one warpgroup alone made
 // compute-sanitizer racecheck report false hazards on later exchanges (docs/KERNEL-SM90.md). Any id 1..15 would
 // do (0 is __syncthreads); these are the ids of the build verified on the GPU, kept so that its SASS stays the same.
-// kBarWiden is the producer warpgroup's own (128 threads, fp8 caches only).
+// kBarWiden: the fp8 kernel's wideners (the producer warpgroup and consumer warpgroup 1).
 enum : uint32_t {
     kBarQ = 1,    // split_begin: the Q tile copied (every thread's cp.async) before any wgmma reads it
     kBarSum = 4,  // split_end: both warpgroups' row sums published
     kBarA = 5,    // relay: warpgroup 0 published m_i and P_i
     kBarB = 6,    // relay: warpgroup 1's previous P V retired (P and the row max free), warpgroup 0's S reads too
-    kBarWiden = 7,  // produce_fp8: every producer thread read a raw buffer before thread 0 loads the next tile into it
+    kBarWiden = 7,  // produce_fp8: every widener read a raw buffer before thread 0 loads the next tile into it
 };
 
 // Thread 0, before the CTA-wide __syncthreads that publishes them.
@@ -37,7 +37,8 @@ enum : uint32_t {
 // fp8: the raw barriers too.
 __device__ __forceinline__ void init_barriers(uint8_t* smem, bool all_threads, bool fp8) {
     const uint32_t bars = smem_addr(smem + kOffBar);
-    for (int i = 0; i < kStages * kBoxes; ++i) mbar_init(bars + i * 8, all_threads ? kProducerThreads : 1);  // full
+    const int fills = fp8 ? kFp8Wideners : all_threads ? kProducerThreads : 1;
+    for (int i = 0; i < kStages * kBoxes; ++i) mbar_init(bars + i * 8, fills);  // full
     for (int st = 0; st < kStages; ++st)                                   // empty: see release_stage
         mbar_init(bars + (kStages * kBoxes + st) * 8, kConsumerThreads);
     if (fp8)

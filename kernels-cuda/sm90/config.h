@@ -36,6 +36,8 @@ constexpr int kRawBoxBytes = 64 * 64;
 constexpr int kRawTileBytes = kBoxes * kRawBoxBytes;  // 36864
 static_assert(2 * kRawTileBytes == kTileBytes && kStages == 2, "two raw tiles fill the second stage");
 constexpr int kFp8WideStages = 1;
+// Who widens an fp8 tile: the producer warpgroup and consumer warpgroup 1 (produce_fp8 says why).
+constexpr int kFp8Wideners = 256;
 
 // setmaxnreg split of the 64K registers: the producer needs almost none, each consumer holds 128 fp32
 // accumulators plus the S scores and P fragments of a block.

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "producer.cuh"
 #include "split.cuh"
 
 namespace mla4j_sm90 {
@@ -227,6 +228,14 @@ __device__ void consume_relay(const MlaParams& p, const PartWork& w, const Ctx& 
         } else {
             for (int blk = first, j = it; blk < end; ++blk, ++j) {
                 const int st = j % kRing;
+                if constexpr (kFp8) {  // rows 32..63 of this tile's widening (produce_fp8)
+                    const uint32_t wide = smem_addr(c.smem + kOffKV), raw = c.empty + kStages * 8;
+                    const int u = kProducerThreads + c.tw;
+                    mbar_wait(raw + (j & 1) * 8, (j >> 1) & 1);
+                    mbar_wait(c.empty, (j & 1) ^ 1);
+                    fp8_widen<T>(wide, wide + kTileBytes + (j & 1) * kRawTileBytes, c.full, u, blk * 64 + (u >> 2) < seqlen);
+                    named_barrier(kBarWiden, kFp8Wideners);
+                }
                 named_barrier(kBarB, kConsumerThreads);  // P and sm_m free (this warpgroup's previous reads retired)
                 named_barrier(kBarA, kConsumerThreads);  // m_i and P_i published
                 float f[2];

@@ -149,20 +149,36 @@ __device__ __forceinline__ void fp8_issue(const MlaParams& p, const CUtensorMap*
             tma_load_2d(dst + j * kRawBoxBytes + (k << (shift + 6)), tm, j * 64, (pg[k] << shift) + in_page, bar);
     }
 }
-// 16 e4m3 bytes to chunks c0 and c0 + 1 of a widened row (zeros past the sequence end).
+// 16 e4m3 bytes to chunks c0 and c0 + 1 of a widened row; keep = 0 (rows past the sequence end) writes zeros.
 template <class T>
-__device__ __forceinline__ void widen16(uint32_t dst, int c0, int rsw, const uint4& a, bool live) {
-    uint4 o = make_uint4(0, 0, 0, 0);
-    if (live) {
-        T::from_e4m3x4(a.x, o.x, o.y);
-        T::from_e4m3x4(a.y, o.z, o.w);
-    }
+__device__ __forceinline__ void widen16(uint32_t dst, int c0, int rsw, const uint4& a, uint32_t keep) {
+    uint4 o;
+    T::from_e4m3x4(a.x & keep, o.x, o.y);
+    T::from_e4m3x4(a.y & keep, o.z, o.w);
     sts128(dst + ((c0 ^ rsw) << 4), o);
-    if (live) {
-        T::from_e4m3x4(a.z, o.x, o.y);
-        T::from_e4m3x4(a.w, o.z, o.w);
-    }
+    T::from_e4m3x4(a.z & keep, o.x, o.y);
+    T::from_e4m3x4(a.w & keep, o.z, o.w);
     sts128(dst + (((c0 + 1) ^ rsw) << 4), o);
+}
+// Widening thread u (kFp8Wideners of them: the producer warpgroup, then consumer warpgroup 1) widens row u / 4,
+// bytes 16 (u & 3) .. + 15, of each box of the raw tile at `raw_tile` into the wide stage, arriving on each box's
+// full barrier as it goes (Q K^T starts on box 0 while the rest is widened). Box j + 1's bytes are read before box
+// j is written, so the shared-memory latency hides under the conversion. live: the row is inside the sequence.
+template <class T>
+__device__ __forceinline__ void fp8_widen(uint32_t wide, uint32_t raw_tile, uint32_t full, int u, bool live) {
+    const int row = u >> 2, q = u & 3;
+    const uint32_t src = raw_tile + row * 64 + q * 16, dst = wide + row * 128;
+    const uint32_t keep = live ? ~0u : 0u;
+    uint4 a = lds128(src);
+#pragma unroll
+    for (int j = 0; j < kBoxes; ++j) {
+        uint4 nx = a;
+        if (j + 1 < kBoxes) nx = lds128(src + (j + 1) * kRawBoxBytes);
+        widen16<T>(dst + j * kBoxBytes, 2 * q, row & 7, a, keep);
+        fence_proxy_async();  // the widened box, before the consumers' wgmma (async proxy) reads it
+        mbar_arrive(full + j * 8);
+        a = nx;
+    }
 }
 
 // Thread 0's loads of an fp8 part: the next tile to load, whether there is one, its pages, and how many went out.
@@ -185,10 +201,9 @@ __device__ __forceinline__ void fp8_load_next(const MlaParams& p, const CUtensor
 
 // tp: this thread's index in the producer warpgroup (0..127). The fp8 ring (config.h): stage 0 holds the widened
 // tile the consumers read, stage 1 two raw buffers, so two tiles' bytes stream while one is consumed. Thread 0 keeps
-// both raw buffers loading; the 128 threads widen tile i out of its raw buffer into stage 0 once the consumers freed
-// it, box by box (a box's full barrier lets Q K^T start on it), then release the raw buffer to tile i + 2.
-// Every thread widens row tp / 2, bytes 32 (tp & 1) .. + 31 of each box; box j + 1's bytes are read before box j is
-// written, so the shared-memory latency hides under the conversion.
+// both raw buffers loading; tile i is widened out of its raw buffer into stage 0, once the consumers freed it, by
+// this warpgroup (rows 0..31) and consumer warpgroup 1 (rows 32..63, consume_relay: it would otherwise wait for
+// warpgroup 0's scores), then its raw buffer goes to tile i + 2 after all 256 wideners met kBarWiden.
 template <class T>
 __device__ void produce_fp8(const MlaParams& p, const CUtensorMap* tm, const PartWork& w, uint8_t* smem, int tp) {
     const uint32_t full = smem_addr(smem + kOffBar);
@@ -196,7 +211,6 @@ __device__ void produce_fp8(const MlaParams& p, const CUtensorMap* tm, const Par
     const uint32_t raw = empty + kStages * 8;
     const uint32_t wide = smem_addr(smem + kOffKV);
     const uint32_t raw_bufs = wide + kTileBytes;
-    const int row = tp >> 1, half = tp & 1;
     TileWalk cur;
     if (!tile_first(p, w, cur)) return;
     Fp8Loads l{cur, {0, 0, 0, 0}, 0, true};
@@ -206,29 +220,13 @@ __device__ void produce_fp8(const MlaParams& p, const CUtensorMap* tm, const Par
         fp8_load_next(p, tm, w, l, raw_bufs, raw);
         fp8_load_next(p, tm, w, l, raw_bufs, raw);
     }
-    const uint32_t dst = wide + row * 128;
     for (int it = 0;; ++it) {
         const int b = it & 1;
-        const uint32_t src = raw_bufs + b * kRawTileBytes + row * 64 + half * 32;
-        const bool live = cur.blk * MLA4J_TILE + row < p.seqlens[cur.s];
+        const bool live = cur.blk * MLA4J_TILE + (tp >> 2) < p.seqlens[cur.s];
         mbar_wait(raw + b * 8, (it >> 1) & 1);
-        uint4 a0 = lds128(src), a1 = lds128(src + 16);
         mbar_wait(empty, (it & 1) ^ 1);  // the consumers are done with tile it - 1 (the first use passes at once)
-#pragma unroll
-        for (int j = 0; j < kBoxes; ++j) {
-            uint4 b0 = a0, b1 = a1;
-            if (j + 1 < kBoxes) {
-                b0 = lds128(src + (j + 1) * kRawBoxBytes);
-                b1 = lds128(src + (j + 1) * kRawBoxBytes + 16);
-            }
-            widen16<T>(dst + j * kBoxBytes, 4 * half, row & 7, a0, live);
-            widen16<T>(dst + j * kBoxBytes, 4 * half + 2, row & 7, a1, live);
-            fence_proxy_async();  // the widened box, before the consumers' wgmma (async proxy) reads it
-            mbar_arrive(full + j * 8);
-            a0 = b0;
-            a1 = b1;
-        }
-        named_barrier(kBarWiden, kProducerThreads);  // every thread's reads of raw buffer b are done
+        fp8_widen<T>(wide, raw_bufs + b * kRawTileBytes, full, tp, live);
+        named_barrier(kBarWiden, kFp8Wideners);  // every widener's reads of raw buffer b are done
         if (!tile_next(p, w, cur)) break;
         if (loader) fp8_load_next(p, tm, w, l, raw_bufs, raw);  // tile it + 2 into buffer b
     }

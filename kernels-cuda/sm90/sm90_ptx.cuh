@@ -77,6 +77,13 @@ __device__ __forceinline__ void fence_proxy_async() {
     asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
 }
 // Two e4m3 values (low byte first) to an f16 pair, exactly (every e4m3 value is an fp16 normal or zero). sm_89+.
+// prmt in its default mode: a selector nibble with bit 3 set replicates the selected byte's sign bit over the byte
+// (__byte_perm does not expose that mode).
+__device__ __forceinline__ uint32_t prmt_sign(uint32_t a, uint32_t sel) {
+    uint32_t r;
+    asm("prmt.b32 %0, %1, 0, %2;" : "=r"(r) : "r"(a), "r"(sel));
+    return r;
+}
 __device__ __forceinline__ uint32_t e4m3x2_to_f16x2(uint16_t v) {
     uint32_t r;
     asm("cvt.rn.f16x2.e4m3x2 %0, %1;" : "=r"(r) : "h"(v));

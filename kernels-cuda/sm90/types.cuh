@@ -23,15 +23,16 @@ struct Bf16 {
     }
     // Four e4m3 values (low byte first) to two pairs of this type, exactly, on the integer and FMA pipes (the
     // conversion pipe's e4m3 -> f16 -> f32 -> bf16 cost 4 instructions a pair at a quarter rate: the first build's
-    // bottleneck). The 7 magnitude bits shifted into bf16's exponent/mantissa fields are the value times 2^-120 (a
-    // bf16 subnormal for e4m3's subnormals), so one multiply by 2^120 finishes it. The NaN code S.1111.111 becomes
-    // +-480 (quantisers never write it: they saturate to +-448).
+    // bottleneck), 4 instructions a pair: prmt puts byte b in a 16-bit lane above 8 copies of its sign, a shift by 4
+    // and one mask leave the sign in bf16's bit 15 and the 7 magnitude bits in bits 10..4, which read as a bf16 are
+    // the value times 2^-120 (a subnormal for e4m3's subnormals), so one multiply by 2^120 finishes it. The NaN code
+    // S.1111.111 becomes +-480 (quantisers never write it: they saturate to +-448).
     __device__ static void from_e4m3x4(uint32_t w, uint32_t& lo, uint32_t& hi) {
         const __nv_bfloat162 k = __halves2bfloat162(__ushort_as_bfloat16(0x7B80), __ushort_as_bfloat16(0x7B80));  // 2^120
-        uint32_t t[2] = {__byte_perm(w, 0, 0x4140), __byte_perm(w, 0, 0x4342)};  // bytes 0,1 and 2,3 into 16-bit lanes
+        uint32_t t[2] = {prmt_sign(w, 0x9180), prmt_sign(w, 0xB3A2)};  // bytes 0,1 / 2,3 over their signs
 #pragma unroll
         for (int i = 0; i < 2; ++i) {
-            const uint32_t b = ((t[i] << 8) & 0x80008000u) | ((t[i] << 4) & 0x07F007F0u);
+            const uint32_t b = (t[i] << 4) & 0x87F087F0u;
             const __nv_bfloat162 v = __hmul2(*reinterpret_cast<const __nv_bfloat162*>(&b), k);
             t[i] = *reinterpret_cast<const uint32_t*>(&v);
         }
