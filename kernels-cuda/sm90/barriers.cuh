@@ -23,13 +23,11 @@ namespace mla4j_sm90 {
 // Named barrier ids. Every consumer one is met by all 256 consumer threads: a barrier met by one warpgroup alone made
 // compute-sanitizer racecheck report false hazards on later exchanges (docs/KERNEL-SM90.md). Any id 1..15 would
 // do (0 is __syncthreads); these are the ids of the build verified on the GPU, kept so that its SASS stays the same.
-// kBarWiden: the fp8 kernel's wideners (the producer warpgroup and consumer warpgroup 1).
 enum : uint32_t {
     kBarQ = 1,    // split_begin: the Q tile copied (every thread's cp.async) before any wgmma reads it
     kBarSum = 4,  // split_end: both warpgroups' row sums published
     kBarA = 5,    // relay: warpgroup 0 published m_i and P_i
     kBarB = 6,    // relay: warpgroup 1's previous P V retired (P and the row max free), warpgroup 0's S reads too
-    kBarWiden = 7,  // produce_fp8: every widener read a raw buffer before thread 0 loads the next tile into it
 };
 
 // Thread 0, before the CTA-wide __syncthreads that publishes them.
@@ -42,7 +40,10 @@ __device__ __forceinline__ void init_barriers(uint8_t* smem, bool all_threads, b
     for (int st = 0; st < kStages; ++st)                                   // empty: see release_stage
         mbar_init(bars + (kStages * kBoxes + st) * 8, kConsumerThreads);
     if (fp8)
-        for (int st = 0; st < kStages; ++st) mbar_init(bars + (kStages * kBoxes + kStages + st) * 8, 1);  // raw
+        for (int st = 0; st < kStages; ++st) {
+            mbar_init(bars + (kStages * kBoxes + kStages + st) * 8, 1);                          // raw
+            mbar_init(bars + (kStages * kBoxes + 2 * kStages + st) * 8, kFp8Wideners);            // raw_free
+        }
     fence_barrier_init();
 }
 

@@ -233,8 +233,8 @@ __device__ void consume_relay(const MlaParams& p, const PartWork& w, const Ctx& 
                     const int u = kProducerThreads + c.tw;
                     mbar_wait(raw + (j & 1) * 8, (j >> 1) & 1);
                     mbar_wait(c.empty, (j & 1) ^ 1);
-                    fp8_widen<T>(wide, wide + kTileBytes + (j & 1) * kRawTileBytes, c.full, u, blk * 64 + (u >> 2) < seqlen);
-                    named_barrier(kBarWiden, kFp8Wideners);
+                    fp8_widen<T>(wide, wide + kTileBytes + (j & 1) * kRawTileBytes, c.full, raw + (2 + (j & 1)) * 8, u,
+                                 blk * 64 + (u >> 2) < seqlen);
                 }
                 named_barrier(kBarB, kConsumerThreads);  // P and sm_m free (this warpgroup's previous reads retired)
                 named_barrier(kBarA, kConsumerThreads);  // m_i and P_i published

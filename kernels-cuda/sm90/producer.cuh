@@ -164,8 +164,11 @@ __device__ __forceinline__ void widen16(uint32_t dst, int c0, int rsw, const uin
 // bytes 16 (u & 3) .. + 15, of each box of the raw tile at `raw_tile` into the wide stage, arriving on each box's
 // full barrier as it goes (Q K^T starts on box 0 while the rest is widened). Box j + 1's bytes are read before box
 // j is written, so the shared-memory latency hides under the conversion. live: the row is inside the sequence.
+// Then it arrives on `raw_free`: an mbarrier, not a named barrier, so that no widener waits for the others (and
+// racecheck, which pairs the two consumer warpgroups' named-barrier counts, sees none met by warpgroup 1 alone).
 template <class T>
-__device__ __forceinline__ void fp8_widen(uint32_t wide, uint32_t raw_tile, uint32_t full, int u, bool live) {
+__device__ __forceinline__ void fp8_widen(uint32_t wide, uint32_t raw_tile, uint32_t full, uint32_t raw_free, int u,
+                                          bool live) {
     const int row = u >> 2, q = u & 3;
     const uint32_t src = raw_tile + row * 64 + q * 16, dst = wide + row * 128;
     const uint32_t keep = live ? ~0u : 0u;
@@ -179,6 +182,7 @@ __device__ __forceinline__ void fp8_widen(uint32_t wide, uint32_t raw_tile, uint
         mbar_arrive(full + j * 8);
         a = nx;
     }
+    mbar_arrive(raw_free);
 }
 
 // Thread 0's loads of an fp8 part: the next tile to load, whether there is one, its pages, and how many went out.
@@ -203,12 +207,12 @@ __device__ __forceinline__ void fp8_load_next(const MlaParams& p, const CUtensor
 // tile the consumers read, stage 1 two raw buffers, so two tiles' bytes stream while one is consumed. Thread 0 keeps
 // both raw buffers loading; tile i is widened out of its raw buffer into stage 0, once the consumers freed it, by
 // this warpgroup (rows 0..31) and consumer warpgroup 1 (rows 32..63, consume_relay: it would otherwise wait for
-// warpgroup 0's scores), then its raw buffer goes to tile i + 2 after all 256 wideners met kBarWiden.
+// warpgroup 0's scores), then its raw buffer goes to tile i + 2 once all 256 wideners are done reading it.
 template <class T>
 __device__ void produce_fp8(const MlaParams& p, const CUtensorMap* tm, const PartWork& w, uint8_t* smem, int tp) {
     const uint32_t full = smem_addr(smem + kOffBar);
     const uint32_t empty = full + kStages * kBoxes * 8;
-    const uint32_t raw = empty + kStages * 8;
+    const uint32_t raw = empty + kStages * 8, raw_free = raw + kStages * 8;
     const uint32_t wide = smem_addr(smem + kOffKV);
     const uint32_t raw_bufs = wide + kTileBytes;
     TileWalk cur;
@@ -225,10 +229,12 @@ __device__ void produce_fp8(const MlaParams& p, const CUtensorMap* tm, const Par
         const bool live = cur.blk * MLA4J_TILE + (tp >> 2) < p.seqlens[cur.s];
         mbar_wait(raw + b * 8, (it >> 1) & 1);
         mbar_wait(empty, (it & 1) ^ 1);  // the consumers are done with tile it - 1 (the first use passes at once)
-        fp8_widen<T>(wide, raw_bufs + b * kRawTileBytes, full, tp, live);
-        named_barrier(kBarWiden, kFp8Wideners);  // every widener's reads of raw buffer b are done
+        fp8_widen<T>(wide, raw_bufs + b * kRawTileBytes, full, raw_free + b * 8, tp, live);
         if (!tile_next(p, w, cur)) break;
-        if (loader) fp8_load_next(p, tm, w, l, raw_bufs, raw);  // tile it + 2 into buffer b
+        if (loader && l.more) {  // tile it + 2 into buffer b, once every widener has read tile it out of it
+            mbar_wait(raw_free + b * 8, (it >> 1) & 1);
+            fp8_load_next(p, tm, w, l, raw_bufs, raw);
+        }
     }
 }
 

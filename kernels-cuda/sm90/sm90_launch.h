@@ -4,4 +4,4 @@
 #pragma once
 #define MLA4J_SM90_THREADS 384          // 2 consumer warpgroups + 1 producer warpgroup
 #define MLA4J_SM90_ROWS_PER_CTA 64      // gridDim.y = ceil(rows / 64), gridDim.x = num_parts
-#define MLA4J_SM90_SMEM_BYTES 231600    // dynamic shared memory per CTA (one CTA per SM): sizeof(SmemPlan) + 1024
+#define MLA4J_SM90_SMEM_BYTES 231616    // dynamic shared memory per CTA (one CTA per SM): sizeof(SmemPlan) + 1024

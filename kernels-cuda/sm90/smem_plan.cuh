@@ -18,6 +18,7 @@ struct SmemPlan {
     uint64_t full[kStages][kBoxes];         // mbarriers: box landed (barriers.cuh)
     uint64_t empty[kStages];                // mbarriers: stage free again
     uint64_t raw[kStages];                  // mbarriers: an fp8 tile's bytes landed (producer.cuh, produce_fp8)
+    uint64_t raw_free[kStages];             // mbarriers: every widener read that raw buffer
 };
 
 constexpr int kOffQ = offsetof(SmemPlan, q);
@@ -28,6 +29,7 @@ constexpr int kOffSum = offsetof(SmemPlan, row_sum);
 constexpr int kOffBar = offsetof(SmemPlan, full);  // full[stage][box], then empty[stage]
 static_assert(offsetof(SmemPlan, empty) == kOffBar + kStages * kBoxes * 8, "empty barriers follow the full ones");
 static_assert(offsetof(SmemPlan, raw) == kOffBar + (kStages * kBoxes + kStages) * 8, "raw barriers follow the empty ones");
+static_assert(offsetof(SmemPlan, raw_free) == offsetof(SmemPlan, raw) + kStages * 8, "then the raw-free ones");
 static_assert(kOffQ % 1024 == 0 && kOffKV % 1024 == 0 && kTileBytes % 1024 == 0 && kOffP % 1024 == 0,
               "swizzled tiles on 1024-byte boundaries");
 

@@ -28,7 +28,7 @@ final class DecodeKernels {
     static final int ROW_TILE = 64;
 
     // mla4j_decode_sm90: kernels-cuda/sm90/sm90_launch.h
-    static final int SM90_THREADS_DEFAULT = 384, SM90_SMEM_DEFAULT = 231600;
+    static final int SM90_THREADS_DEFAULT = 384, SM90_SMEM_DEFAULT = 231616;
     // mla4j_decode_sm80: grid (parts, row tiles); the constants of decode_sm80.cu (sm_80/PTX image, sm_90a image)
     static final int SM80_THREADS_DEFAULT = 256, SM80_SMEM_DEFAULT = 154368, SM80_SMEM_SM90A_DEFAULT = 232192;
     // mla4j_combine and mla4j_schedule: include/mla4j/schedule.h (MLA4J_COMBINE_THREADS, MLA4J_COMBINE_COLUMN_PARTS,
