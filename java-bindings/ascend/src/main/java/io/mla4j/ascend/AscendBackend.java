@@ -148,6 +148,13 @@ public final class AscendBackend extends AbstractMlaBackend {
     @Override
     public void checkSupported(io.mla4j.Geometry geometry) {
         if (geometry == null) throw Checks.bad("geometry", "is null");
+        // AMLA itself would hold on an FP8 cache (its power-of-two rescale acts on the fp32 output accumulator, and a
+        // per-tensor scale folds into the softmax scale and o), but the kernel's tiles are bf16/fp16: an FP8 cache
+        // needs a dequantising load stage on the Vector unit, not written (README, Backends).
+        if (geometry.format().isFp8()) {
+            throw Checks.bad("geometry", "is " + geometry + "; the Ascend kernel reads bf16/fp16 caches only (an FP8 cache"
+                    + " needs a dequantising load stage, not written); the cpu and reference backends decode it");
+        }
         if (!geometry.equals(io.mla4j.Geometry.DEEPSEEK)) {
             throw Checks.bad("geometry", "is " + geometry + "; the Ascend kernel takes only " + io.mla4j.Geometry.DEEPSEEK
                     + " (Geometry.DEEPSEEK: page size 64, d_c 512, d_r 64); the cpu and reference backends take any geometry");
