@@ -107,12 +107,13 @@ public final class Conformance {
                 cases.add(new Case(lens, hq, sq, i % 3 == 1 ? DType.FP16 : DType.BF16, i % 2 == 1, g.withFormat(f)));
                 i++;
             }
-        // fp8_e4m3 at 512 + 64 on the GPU's page sizes (16 .. 256) with full, several and single query tiles
-        int[][] gpu = {{16, 64, 1}, {32, 128, 2}, {128, 16, 2}, {256, 1, 1}};
+        // fp8_e4m3 at 512 + 64 on the GPU's page sizes (16 .. 256) with full, several and single query tiles, and
+        // tiles of few rows (32, 1 and 15, bf16 and fp16); {page, h_q, s_q, fp16}
+        int[][] gpu = {{16, 64, 1, 0}, {32, 128, 2, 1}, {128, 16, 2, 0}, {256, 1, 1, 0}, {64, 5, 3, 1}};
         for (int[] h : gpu) {
             int page = h[0];
             int[] lens = {page + 1, 0, 3 * page - 1, 1, 301, 2 * 64 + 5, 1000};
-            cases.add(new Case(lens, h[1], h[2], page == 32 ? DType.FP16 : DType.BF16, h[2] > 1,
+            cases.add(new Case(lens, h[1], h[2], h[3] == 1 ? DType.FP16 : DType.BF16, h[2] > 1,
                     new io.mla4j.Geometry(page, 512, 64, io.mla4j.CacheFormat.FP8_E4M3)));
         }
         return cases;
