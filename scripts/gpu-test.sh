@@ -57,6 +57,17 @@ if command -v compute-sanitizer >/dev/null 2>&1 && [ "${MLA4J_SANITIZE:-1}" = 1 
       [ $rc -ne 0 ] && status=1
     done
   done
+  # graph-replayed steps of an updatable plan, with the staging memory poisoned past the host checks (issue 26)
+  for tool in memcheck synccheck; do
+    echo "=== compute-sanitizer $tool graph steps" >> "$slog"
+    t0=$SECONDS
+    timeout "${MLA4J_SANITIZE_TIMEOUT:-150}" compute-sanitizer --tool $tool --error-exitcode 3 --print-limit 20 \
+      "$JAVA" "${JOPTS[@]}" -cp "$CP" io.mla4j.gpubench.GpuChecks --graph-steps 20 >> "$slog" 2>&1
+    rc=$?
+    last="$(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$slog" | tail -1)"
+    summary+=("$(printf '%-48s rc=%d  %3ds  %s' "compute-sanitizer $tool graph steps" "$rc" $((SECONDS - t0)) "$last")")
+    [ $rc -ne 0 ] && status=1
+  done
 else
   summary+=("compute-sanitizer: not run (not on the PATH or MLA4J_SANITIZE=0)")
 fi

@@ -4,53 +4,95 @@
 //
 // Cost: a warp-parallel sum over b, then one lane walks the O(b + num_parts) greedy loop, which is
 // inherently sequential (each part starts where the previous ended). At b = 128, num_parts = 132 this is
-// a few microseconds, paid once per decode step (the plan), not per layer.
+// a few microseconds with the tile counts staged in shared memory, paid once per decode step (the plan), not per layer.
 #include "mla4j/paging.h"
 #include "mla4j/schedule.h"
 
 static_assert(MLA4J_SCHEDULE_THREADS == 32, "the scheduler is one warp: its reductions are warp shuffles");
 
+// An updatable plan's step, checked on the device (its buffers may have been written past the host's checks, e.g.
+// by an engine's own copies inside a graph): every seqlen in [0, max_blocks pages] and every block id a sequence
+// uses in [0, num_blocks). Violations OR MLA4J_STATUS_* bits into *p.status (zeroed before by a memset node);
+// mla4j_schedule then runs the step as if every sequence were empty, so no kernel reads the cache.
+extern "C" __global__ void __launch_bounds__(MLA4J_VALIDATE_THREADS) mla4j_validate(const __grid_constant__ MlaParams p) {
+    const int s = blockIdx.x;
+    const int len = p.seqlens[s];
+    const long long cap = static_cast<long long>(p.max_blocks) << p.page_shift;
+    const bool bad_len = len < 0 || len > cap;
+    const int pages = bad_len ? 0 : (len + (1 << p.page_shift) - 1) >> p.page_shift;
+    const int32_t* row = p.block_table + static_cast<size_t>(s) * p.max_blocks;
+    bool bad_id = false;
+    for (int j = threadIdx.x; j < pages; j += MLA4J_VALIDATE_THREADS) {
+        const int id = row[j];
+        bad_id |= id < 0 || id >= p.num_blocks;
+    }
+    bad_id = __syncthreads_or(bad_id);
+    if (threadIdx.x == 0 && (bad_len || bad_id))
+        atomicOr(p.status, (bad_len ? MLA4J_STATUS_SEQLEN : 0) | (bad_id ? MLA4J_STATUS_BLOCK : 0));
+}
+
+// Batches of up to this many sequences are scheduled in shared memory (their tile counts and split counts), so
+// the greedy walk below (one lane, a step per sequence and part) and the prefix sum after it touch no global
+// memory: at b = 128 the walk took ~300 us reading seqlens and counts from L2 one dependent access at a time
+// (the GPU bench's plan line, 2026-12-04). Larger batches walk global memory as before.
+constexpr int kSchedStaged = 4096;
+
 extern "C" __global__ void __launch_bounds__(MLA4J_SCHEDULE_THREADS) mla4j_schedule(const __grid_constant__ MlaParams p) {
+    __shared__ int tiles_sh[kSchedStaged];
+    __shared__ int counts_sh[kSchedStaged + 1];
     const int lane = threadIdx.x;
     const int b = p.b, parts = p.num_parts, F = p.split_overhead;
+    const bool staged = b <= kSchedStaged;
+    // a failed device check (mla4j_validate): the step runs empty, its seqlens zeroed for every later kernel
+    const bool invalid = p.status != nullptr && *p.status != 0;
+    if (invalid)
+        for (int s = lane; s < b; s += 32) const_cast<int32_t*>(p.seqlens)[s] = 0;
+    int* offs = staged ? counts_sh : p.split_offsets;  // [b + 1]: per-sequence split counts shifted by one, then summed
     long long total = 0;
-    for (int s = lane; s < b; s += 32) total += mla4j_tiles(p.seqlens[s]) + F;
+    for (int s = lane; s < b; s += 32) {
+        const int nb = invalid ? 0 : mla4j_tiles(p.seqlens[s]);
+        if (staged) tiles_sh[s] = nb;
+        total += nb + F;
+    }
     for (int o = 16; o > 0; o >>= 1) total += __shfl_xor_sync(0xffffffffu, total, o);
-    for (int s = lane; s <= b; s += 32) p.split_offsets[s] = 0;  // per-sequence split counts, shifted by one
+    for (int s = lane; s <= b; s += 32) offs[s] = 0;
     __syncwarp();
-    if (lane != 0) return;
-
-    const long long per_part = max((total + parts - 1) / parts + F, 2LL * F);
-    int s = 0, blk = 0;
-    int* counts = p.split_offsets + 1;  // counts[s] = splits of sequence s, prefix-summed below
-    for (int part = 0; part < parts; ++part) {
-        const int begin_idx = s, begin_blk = blk, begin_split = s < b ? counts[s] : 0;
-        int end_idx = s - 1, end_blk = 0;
-        long long remain = part == parts - 1 ? (1LL << 62) : per_part;
-        while (s < b) {
-            const int nb = mla4j_tiles(p.seqlens[s]);
-            const long long rest = nb - blk;
-            if (remain >= rest + F) {
-                remain -= rest + F;
-                counts[s] += 1;
-                end_idx = s;
-                end_blk = nb;
-                ++s;
-                blk = 0;
-            } else {
-                const long long take = remain - F;
-                if (take > 0) {
-                    blk += (int)take;
+    if (lane == 0) {
+        const long long per_part = max((total + parts - 1) / parts + F, 2LL * F);
+        int s = 0, blk = 0;
+        int* counts = offs + 1;  // counts[s] = splits of sequence s
+        for (int part = 0; part < parts; ++part) {
+            const int begin_idx = s, begin_blk = blk, begin_split = s < b ? counts[s] : 0;
+            int end_idx = s - 1, end_blk = 0;
+            long long remain = part == parts - 1 ? (1LL << 62) : per_part;
+            while (s < b) {
+                const int nb = staged ? tiles_sh[s] : (invalid ? 0 : mla4j_tiles(p.seqlens[s]));
+                const long long rest = nb - blk;
+                if (remain >= rest + F) {
+                    remain -= rest + F;
                     counts[s] += 1;
                     end_idx = s;
-                    end_blk = blk;
+                    end_blk = nb;
+                    ++s;
+                    blk = 0;
+                } else {
+                    const long long take = remain - F;
+                    if (take > 0) {
+                        blk += (int)take;
+                        counts[s] += 1;
+                        end_idx = s;
+                        end_blk = blk;
+                    }
+                    break;
                 }
-                break;
             }
+            int* m = p.sched + part * MLA4J_SCHED_INTS;
+            m[0] = begin_idx; m[1] = begin_blk; m[2] = end_idx; m[3] = end_blk; m[4] = begin_split;
+            m[5] = 0; m[6] = 0; m[7] = 0;
         }
-        int* m = p.sched + part * MLA4J_SCHED_INTS;
-        m[0] = begin_idx; m[1] = begin_blk; m[2] = end_idx; m[3] = end_blk; m[4] = begin_split;
-        m[5] = 0; m[6] = 0; m[7] = 0;
+        for (int i = 0; i < b; ++i) offs[i + 1] += offs[i];
     }
-    for (int i = 0; i < b; ++i) p.split_offsets[i + 1] += p.split_offsets[i];
+    __syncwarp();
+    if (staged)
+        for (int s = lane; s <= b; s += 32) p.split_offsets[s] = counts_sh[s];
 }

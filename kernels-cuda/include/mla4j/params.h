@@ -7,7 +7,7 @@
 #pragma once
 #include <stdint.h>
 
-#define MLA4J_PARAMS_VERSION 4
+#define MLA4J_PARAMS_VERSION 5
 #define MLA4J_D_QK 576      // latent 512 + rope 64
 #define MLA4J_D_V 512       // V = first 512 dims of the cached vector
 #define MLA4J_TILE 64       // tokens per schedule tile (the split schedule's unit, one sm90 stage), whatever the page size
@@ -32,6 +32,8 @@ struct MlaParams {
     float* lse_accum;         // [max_splits, rows] fp32 partial LSE, natural log; -inf for an empty split
     int32_t* sched;           // [num_parts, 8] tile-scheduler metadata (see schedule.h)
     int32_t* split_offsets;   // [b + 1] running total of splits per sequence, starts at 0
+    // [1] an updatable plan's device-side check of its step (mla4j_validate; MlaPlan.STATUS_*), else null
+    int32_t* status;
     // ---- sizes ----
     int32_t b, s_q, h_q;
     int32_t rows;             // s_q * h_q: query rows of one sequence, packed row r = i_q * h_q + head

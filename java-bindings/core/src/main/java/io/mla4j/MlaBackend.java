@@ -53,6 +53,18 @@ public interface MlaBackend extends AutoCloseable {
     MlaPlan plan(PlanSpec spec);
 
     /**
+     * A plan of {@code spec}'s capacity that serves every step of a run: {@link MlaPlan#update} gives it each new
+     * step (seqlens and block table of the same shapes) without reallocating, so decodes captured once in a CUDA
+     * graph replay every later step. {@code spec} is validated as {@link #plan} validates it and is the first step.
+     * Its workspace is sized for any step of that capacity (on the cpu backend: b + parts partial slots).
+     *
+     * @throws UnsupportedOperationException on a backend without updatable plans (ascend), naming what to use
+     */
+    default MlaPlan updatablePlan(PlanSpec spec) {
+        throw new UnsupportedOperationException(name() + " backend: no updatable plans; make a plan per step (plan(spec))");
+    }
+
+    /**
      * Prepares this backend for steps shaped like {@code spec} (h_q, s_q, dtype, causal, scale) before the first
      * real one, so that step does not pay for compiling the hot paths: the cpu backend runs its decode loops on
      * scratch data of its own until the JIT has compiled them (docs/PERF.md, "Start-up": the first 61-layer step

@@ -26,24 +26,29 @@ import java.util.List;
  * {@link SplitSchedule}, graph replay equals eager decode, a view over caller-owned memory decodes like
  * an owned tensor, a backend on a caller's stream decodes like the owner, the cuBLAS baseline passes the harness's tolerance rule. Exits 1 on any failure.
  *
- * <pre>GpuChecks [--all] [--cases N]   (--cases N: only the first N small harness cases, for compute-sanitizer)</pre>
+ * <pre>GpuChecks [--cases N] [--graph-steps N]   (only the first N small harness cases, or N graph-replayed steps at
+ * b = 3: for compute-sanitizer)</pre>
  */
 public final class GpuChecks {
     private static int failures;
 
     public static void main(String[] args) {
-        int cases = -1;
+        int cases = -1, graphSteps = -1;
         for (int i = 0; i < args.length; i++) {
             if (args[i].equals("--cases")) cases = Integer.parseInt(args[++i]);
+            if (args[i].equals("--graph-steps")) graphSteps = Integer.parseInt(args[++i]);
         }
         try (CudaBackend be = CudaBackend.open()) {
             System.out.println("gpu-checks: " + be.description() + ", seed " + Conformance.baseSeed());
-            if (cases >= 0) {
-                smallCases(be, cases);
+            if (cases >= 0 || graphSteps >= 0) {
+                if (cases > 0) smallCases(be, cases);
+                if (graphSteps > 0) graphSteps(be, graphSteps, 3, 16, 1);
             } else {
                 schedule(be);
                 graphAndViews(be);
                 callerStreamAndEvents(be);
+                graphSteps(be, 1000, 8, 16, 1);
+                graphSteps(be, 200, 3, 64, 2);
                 baseline(be);
                 fp8Codes(be);
                 memoryBaseline(be);
@@ -309,6 +314,170 @@ public final class GpuChecks {
         long after = be.memoryInfo()[0];
         check(after == before && be.liveBuffers() == liveBefore, "device memory back to baseline after 3 rounds (after a warm-up round): free "
                 + before + " -> " + after + " bytes, live buffers " + liveBefore + " -> " + be.liveBuffers());
+    }
+
+    /**
+     * Issue 26's graph-replayable step: one updatable plan, its update and {@code layers} decodes captured once in a
+     * graph, then {@code steps} steps of growing sequences (new pages from a shuffled free list; a sequence that would
+     * pass the capacity restarts empty, as a finished request replaced by a new one), each staged and replayed. Every
+     * layer's o and lse must equal, bitwise, an eager decode of the same step on a second updatable plan; layer 0 is
+     * compared with the fp64 oracle four times. Then the device check: a seqlen beyond the capacity, and a block id
+     * out of range, written into the staging memory past the host checks, set the status bits and give o = 0,
+     * LSE = +inf without reading the cache (gpu-test.sh runs a short version under memcheck); a valid step after
+     * them replays correctly again.
+     */
+    static void graphSteps(CudaBackend be, int steps, int b, int hq, int sq) {
+        final int layers = 3, page = Mla.BLOCK_SIZE, maxBlocks = 40, numBlocks = b * maxBlocks + 8, cap = maxBlocks * page;
+        DType dt = DType.BF16;
+        java.util.Random r = new java.util.Random(26L * b + hq);
+        int[] lens = new int[b], table = new int[b * maxBlocks];
+        Arrays.fill(table, -1);
+        java.util.ArrayDeque<Integer> free = new java.util.ArrayDeque<>();
+        List<Integer> ids = new java.util.ArrayList<>();
+        for (int i = 0; i < numBlocks; i++) ids.add(i);
+        java.util.Collections.shuffle(ids, r);
+        free.addAll(ids);
+        for (int s = 0; s < b; s++) grow(lens, table, free, s, s == 1 ? 0 : 1 + r.nextInt(900), maxBlocks);
+        String what = "graph steps b=" + b + " h_q=" + hq + " s_q=" + sq + ", " + layers + " layers";
+        try (Arena a = Arena.ofConfined()) {
+            Tensor[] q = new Tensor[layers], k = new Tensor[layers], o1 = new Tensor[layers], l1 = new Tensor[layers];
+            Tensor[] o2 = new Tensor[layers], l2 = new Tensor[layers];
+            for (int i = 0; i < layers; i++) {
+                q[i] = be.allocate(dt, b, sq, hq, Mla.D_QK);
+                k[i] = be.allocate(dt, numBlocks, page, 1, Mla.D_QK);
+                be.fillRandom(q[i], 2600 + 2L * i);
+                be.fillRandom(k[i], 2601 + 2L * i);
+                o1[i] = be.allocate(dt, b, sq, hq, Mla.D_V);
+                l1[i] = be.allocate(DType.FP32, b, hq, sq);
+                o2[i] = be.allocate(dt, b, sq, hq, Mla.D_V);
+                l2[i] = be.allocate(DType.FP32, b, hq, sq);
+            }
+            io.mla4j.PlanSpec spec = io.mla4j.PlanSpec.of(Tensor.ofInts(a, lens, b), Tensor.ofInts(a, table, b, maxBlocks),
+                    numBlocks, hq, sq, dt);
+            try (MlaPlan pg = be.updatablePlan(spec); MlaPlan pe = be.updatablePlan(spec)) {
+                int[] l0 = lens.clone(), t0 = table.clone();
+                long t = System.nanoTime();
+                CudaGraph g = be.capture(() -> {
+                    pg.update(l0, t0);
+                    for (int i = 0; i < layers; i++) be.decode(pg, q[i], k[i], o1[i], l1[i]);
+                });
+                System.out.printf("  %s: captured and instantiated once in %.2f ms%n", what, (System.nanoTime() - t) / 1e6);
+                int mismatches = 0, firstBad = -1, oracle = 0, oracleBad = 0;
+                for (int step = 0; step < steps; step++) {
+                    for (int s = 0; s < b; s++) grow(lens, table, free, s, 1 + (s % 3) * 5, maxBlocks);
+                    be.synchronize(); // stage's rule: the previous replay has finished
+                    pg.stage(lens, table);
+                    for (int i = 0; i < layers; i++) GpuBench.poison(be, o1[i], l1[i]);
+                    g.launch();
+                    pe.update(lens, table);
+                    for (int i = 0; i < layers; i++) be.decode(pe, q[i], k[i], o2[i], l2[i]);
+                    be.synchronize();
+                    for (int i = 0; i < layers; i++) {
+                        if (!sameBytes(be, o1[i], o2[i]) || !sameBytes(be, l1[i], l2[i])) {
+                            if (mismatches++ == 0) firstBad = step;
+                        }
+                    }
+                    if (step % Math.max(1, steps / 4) == 0) {
+                        oracle++;
+                        if (!againstOracle(be, a, lens, table, maxBlocks, numBlocks, hq, sq, dt, q[0], k[0], o1[0], l1[0], step)) {
+                            oracleBad++;
+                        }
+                    }
+                }
+                check(mismatches == 0, what + ": " + steps + " replays of one graph (growing sequences, new pages, restarts)"
+                        + " == eager decode, bitwise: " + mismatches + " layer mismatches" + (firstBad >= 0 ? " (first at step "
+                        + firstBad + ")" : ""));
+                check(oracleBad == 0, what + ": layer 0 vs the fp64 oracle at " + oracle + " steps: " + oracleBad + " failed");
+
+                // the device check: staging written past the host checks
+                java.lang.foreign.MemorySegment st = ((CudaPlan) pg).staging();
+                int s0 = lens[0] > 0 ? 0 : 2; // a sequence that uses pages
+                be.synchronize();
+                st.setAtIndex(java.lang.foreign.ValueLayout.JAVA_INT, 0, cap + 1);
+                g.launch();
+                check(pg.status() == MlaPlan.STATUS_SEQLEN && emptyStep(be, o1[0], l1[0]),
+                        what + ": a seqlen beyond the capacity in the staging memory: status " + pg.status()
+                                + " (want STATUS_SEQLEN), o = 0, LSE = +inf");
+                pg.stage(lens, table);
+                st.setAtIndex(java.lang.foreign.ValueLayout.JAVA_INT, b + (long) s0 * maxBlocks, numBlocks + 5);
+                g.launch();
+                check(pg.status() == MlaPlan.STATUS_BLOCK && emptyStep(be, o1[0], l1[0]),
+                        what + ": a block id out of range in the staging memory: status " + pg.status()
+                                + " (want STATUS_BLOCK), o = 0, LSE = +inf");
+                be.synchronize();
+                pg.stage(lens, table);
+                g.launch();
+                be.synchronize();
+                boolean back = pg.status() == 0;
+                for (int i = 0; i < layers; i++) back &= sameBytes(be, o1[i], o2[i]) && sameBytes(be, l1[i], l2[i]);
+                check(back, what + ": the valid step after them: status 0 and == eager again");
+                g.close();
+            } finally {
+                for (Tensor[] ts : new Tensor[][] {q, k, o1, l1, o2, l2}) for (Tensor x : ts) if (x != null) x.close();
+            }
+        }
+    }
+
+    /** Grows sequence s by n tokens, taking pages from {@code free}; one that would pass the capacity restarts empty. */
+    private static void grow(int[] lens, int[] table, java.util.ArrayDeque<Integer> free, int s, int n, int maxBlocks) {
+        int have = Mla.blocksFor(lens[s]);
+        if (lens[s] + n > maxBlocks * Mla.BLOCK_SIZE) {
+            for (int j = 0; j < have; j++) {
+                free.addLast(table[s * maxBlocks + j]);
+                table[s * maxBlocks + j] = -1;
+            }
+            lens[s] = 0;
+            return;
+        }
+        lens[s] += n;
+        for (int j = have; j < Mla.blocksFor(lens[s]); j++) table[s * maxBlocks + j] = free.removeFirst();
+    }
+
+    /** Whether o is all zeros and lse all +inf: what a step with no keys gives. */
+    private static boolean emptyStep(CudaBackend be, Tensor o, Tensor lse) {
+        try (Arena ar = Arena.ofConfined()) {
+            Tensor ho = Tensor.allocate(ar, o.dtype(), o.shape()), hl = Tensor.allocate(ar, DType.FP32, lse.shape());
+            be.copy(o, ho);
+            be.copy(lse, hl);
+            for (float v : ho.toFloatArray()) if (v != 0f) return false;
+            for (float v : hl.toFloatArray()) if (v != Float.POSITIVE_INFINITY) return false;
+            return true;
+        }
+    }
+
+    /** Layer 0 of a step against the fp64 reference backend on host copies; prints rel L2 and max errors. */
+    private static boolean againstOracle(CudaBackend be, Arena a, int[] lens, int[] table, int maxBlocks, int numBlocks, int hq,
+                                         int sq, DType dt, Tensor q, Tensor k, Tensor o, Tensor lse, int step) {
+        int b = lens.length;
+        Tensor qh = Tensor.allocate(a, dt, q.shape()), kh = Tensor.allocate(a, dt, k.shape());
+        Tensor oh = Tensor.allocate(a, dt, o.shape()), lh = Tensor.allocate(a, DType.FP32, lse.shape());
+        be.copy(q, qh);
+        be.copy(k, kh);
+        be.copy(o, oh);
+        be.copy(lse, lh);
+        try (io.mla4j.ref.ReferenceBackend ref = new io.mla4j.ref.ReferenceBackend();
+             MlaPlan rp = ref.plan(io.mla4j.PlanSpec.of(Tensor.ofInts(a, lens, b), Tensor.ofInts(a, table, b, maxBlocks), numBlocks,
+                     hq, sq, dt))) {
+            io.mla4j.ref.ReferenceBackend.Result want = io.mla4j.ref.ReferenceBackend.compute(rp, qh, kh, 1f);
+            float[] got = oh.toFloatArray(), gl = lh.toFloatArray();
+            double num = 0, den = 0, maxErr = 0, lseErr = 0;
+            for (int i = 0; i < got.length; i++) {
+                double d = got[i] - want.o()[i];
+                num += d * d;
+                den += want.o()[i] * want.o()[i];
+                maxErr = Math.max(maxErr, Math.abs(d));
+            }
+            for (int i = 0; i < gl.length; i++) {
+                double w = want.lse()[i];
+                lseErr = Math.max(lseErr, w == gl[i] ? 0 : Math.abs(gl[i] - w)); // +inf == +inf for empty rows
+            }
+            double rel = den > 0 ? Math.sqrt(num / den) : Math.sqrt(num);
+            // bf16 rounds o to 2^-8 relative: an rel-L2 of a few 1e-3 is the rounding; 1e-2 would be a wrong result
+            boolean ok = rel < 1e-2 && lseErr < 1e-3;
+            System.out.printf("  step %d layer 0 vs fp64 oracle: o rel-L2 %.2e, max abs %.2e; lse max err %.2e: %s%n", step, rel,
+                    maxErr, lseErr, ok ? "ok" : "FAIL");
+            return ok;
+        }
     }
 
     private static boolean sameBytes(CudaBackend be, Tensor a, Tensor b) {

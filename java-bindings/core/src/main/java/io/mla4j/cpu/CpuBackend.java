@@ -137,6 +137,15 @@ public final class CpuBackend extends HostBackend {
         return new CpuPlan(this, spec, schedule, seqlens, blockTable, pool.size());
     }
 
+    /**
+     * An updatable plan runs on the Vector API kernel whatever {@link #kernel()} says: the native kernel's plan holds a
+     * native copy of one step's block table.
+     */
+    @Override
+    protected MlaPlan createUpdatablePlan(PlanSpec spec, SplitSchedule schedule, int[] seqlens, int[] blockTable) {
+        return new CpuPlan(this, spec, schedule, seqlens, blockTable, pool.size(), true);
+    }
+
     @Override
     protected synchronized void doDecode(MlaPlan p, Tensor q, Tensor kCache, float kvScale, Tensor out, Tensor lse) {
         if (p instanceof NativeCpuPlan np) {
@@ -144,12 +153,14 @@ public final class CpuBackend extends HostBackend {
             p = np.vectorPlan(); // a tensor on the Java heap: the native kernel takes native memory only
         }
         CpuPlan plan = (CpuPlan) p; // decode() checked that this backend made it
-        SplitSchedule schedule = plan.schedule();
         MemorySegment qs = q.segment(), cache = kCache.segment(), os = out.segment(), ls = lse.segment();
         boolean amla = rescale == Rescale.AMLA;
-        pool.run(schedule.numParts(), (part, worker) -> schedule.forEachSplit(part, (seq, from, to, slot) ->
-                Attention.split(plan, plan.scratch(worker), qs, cache, kvScale, seq, from, to, slot, amla)));
-        pool.run(plan.batch(), (seq, worker) -> Attention.combine(plan, plan.scratch(worker), seq, os, ls));
+        synchronized (plan) { // MlaPlan.update holds it too: a decode sees one step whole
+            SplitSchedule schedule = plan.schedule();
+            pool.run(schedule.numParts(), (part, worker) -> schedule.forEachSplit(part, (seq, from, to, slot) ->
+                    Attention.split(plan, plan.scratch(worker), qs, cache, kvScale, seq, from, to, slot, amla)));
+            pool.run(plan.batch(), (seq, worker) -> Attention.combine(plan, plan.scratch(worker), seq, os, ls));
+        }
     }
 
     // Warm-up scratch step: ragged lengths (full blocks, a partial one, several splits per sequence) so every

@@ -18,17 +18,24 @@ final class CpuPlan extends MlaPlan {
     private final Scratch[] scratch;
 
     CpuPlan(MlaBackend backend, PlanSpec spec, SplitSchedule schedule, int[] seqlens, int[] blockTable, int workers) {
-        super(backend, spec, schedule, seqlens, blockTable);
+        this(backend, spec, schedule, seqlens, blockTable, workers, false);
+    }
+
+    /** updatable: sized for any step of the capacity, b + parts partial slots (SplitSchedule's bound on the splits). */
+    CpuPlan(MlaBackend backend, PlanSpec spec, SplitSchedule schedule, int[] seqlens, int[] blockTable, int workers,
+            boolean updatable) {
+        super(backend, spec, schedule, seqlens, blockTable, updatable);
         rows = spec.rows();
         Geometry g = spec.geometry();
-        long partials = (long) schedule.totalSplits() * rows * g.dV();
+        int slots = updatable ? seqlens.length + schedule.numParts() : schedule.totalSplits();
+        long partials = (long) slots * rows * g.dV();
         int rowsPadded = (rows + Convert.L - 1) / Convert.L * Convert.L;
         if (partials > Integer.MAX_VALUE - 16 || (long) rowsPadded * g.dQk() > Integer.MAX_VALUE - 16) {
-            throw new IllegalArgumentException("numHeads: h_q*s_q = " + rows + " rows over " + schedule.totalSplits()
+            throw new IllegalArgumentException("numHeads: h_q*s_q = " + rows + " rows over " + slots
                     + " splits need " + partials + " partial floats; the cpu backend holds at most 2^31 per array");
         }
         partialO = new float[(int) partials];
-        partialLse = new float[schedule.totalSplits() * rows];
+        partialLse = new float[slots * rows];
         scratch = new Scratch[workers];
         for (int i = 0; i < workers; i++) scratch[i] = new Scratch(rowsPadded, g);
     }

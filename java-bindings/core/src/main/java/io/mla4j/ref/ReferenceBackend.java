@@ -27,6 +27,13 @@ public final class ReferenceBackend extends HostBackend {
         if (geometry == null) throw io.mla4j.spi.Checks.bad("geometry", "is null");
     }
 
+    /** The oracle reads only the plan's own fields: any plan may be updated. */
+    @Override
+    protected io.mla4j.MlaPlan createUpdatablePlan(PlanSpec spec, io.mla4j.SplitSchedule schedule, int[] seqlens,
+                                                   int[] blockTable) {
+        return updatableBackendPlan(spec, schedule, seqlens, blockTable);
+    }
+
     /** One thread, the caller's: confined host memory is fine from its owner thread. */
     @Override protected boolean decodesOnCallerThread() { return true; }
 
@@ -52,7 +59,8 @@ public final class ReferenceBackend extends HostBackend {
 
     @Override
     protected void doDecode(MlaPlan plan, Tensor q, Tensor kCache, float kvScale, Tensor out, Tensor lse) {
-        Result r = compute(plan, q, kCache, kvScale);
+        Result r;
+        synchronized (plan) { r = compute(plan, q, kCache, kvScale); } // one step whole (MlaPlan.update holds it too)
         int b = plan.batch(), sq = plan.spec().queryLen(), hq = plan.spec().numHeads();
         for (int i = 0; i < r.o.length; i++) out.setFloat(i, (float) r.o[i]);
         for (int s = 0; s < b; s++)

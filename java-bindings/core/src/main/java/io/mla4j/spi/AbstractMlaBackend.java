@@ -68,8 +68,30 @@ public abstract class AbstractMlaBackend implements MlaBackend {
         if (!dtype.isDecodeType()) throw Checks.bad("dtype", "is " + dtype + ", " + name() + " supports BF16 and FP16");
     }
 
+    /**
+     * Builds an updatable plan ({@link MlaBackend#updatablePlan}) sized for any step of the spec's capacity. Inputs are
+     * valid. The default refuses: a backend opts in by overriding it.
+     */
+    protected MlaPlan createUpdatablePlan(PlanSpec spec, SplitSchedule schedule, int[] seqlens, int[] blockTable) {
+        throw new UnsupportedOperationException(name() + " backend: no updatable plans; make a plan per step (plan(spec))");
+    }
+
+    /** The default plan class, updatable: for backends whose decode reads only the plan's own fields. */
+    protected final MlaPlan updatableBackendPlan(PlanSpec spec, SplitSchedule schedule, int[] seqlens, int[] blockTable) {
+        return new BackendPlan(this, spec, schedule, seqlens, blockTable, true);
+    }
+
     @Override
     public final MlaPlan plan(PlanSpec spec) {
+        return plan(spec, false);
+    }
+
+    @Override
+    public final MlaPlan updatablePlan(PlanSpec spec) {
+        return plan(spec, true);
+    }
+
+    private MlaPlan plan(PlanSpec spec, boolean updatable) {
         ensureOpen();
         if (spec != null) { // plan inputs are read here, on the caller's thread
             Checks.accessible("seqlens", spec.seqlens());
@@ -81,7 +103,7 @@ public abstract class AbstractMlaBackend implements MlaBackend {
         checkPlan(spec);
         int[] table = spec.blockTable().toIntArray();
         SplitSchedule schedule = SplitSchedule.compute(seqlens, Math.max(1, parallelism(spec)), splitOverheadBlocks(spec));
-        return createPlan(spec, schedule, seqlens, table);
+        return updatable ? createUpdatablePlan(spec, schedule, seqlens, table) : createPlan(spec, schedule, seqlens, table);
     }
 
     @Override
@@ -135,6 +157,10 @@ public abstract class AbstractMlaBackend implements MlaBackend {
     static final class BackendPlan extends MlaPlan {
         BackendPlan(MlaBackend be, PlanSpec spec, SplitSchedule schedule, int[] seqlens, int[] table) {
             super(be, spec, schedule, seqlens, table);
+        }
+
+        BackendPlan(MlaBackend be, PlanSpec spec, SplitSchedule schedule, int[] seqlens, int[] table, boolean updatable) {
+            super(be, spec, schedule, seqlens, table, updatable);
         }
     }
 

@@ -154,7 +154,25 @@ public final class Checks {
                     + Mla.MIN_SCALE + ", " + Mla.MAX_SCALE + "] (default d_qk^-0.5 = " + g.defaultScale() + ")");
         }
         int[] seqlens = spec.seqlens().toIntArray();
-        int[] table = spec.blockTable().toIntArray();
+        stepContents(spec, seqlens, spec.blockTable().toIntArray());
+        return seqlens;
+    }
+
+    /**
+     * A step's contents against its plan's capacity: {@code seqlens} holds b lengths, each in [0, Mla.MAX_SEQLEN]
+     * and within the table's max_blocks pages, and {@code table} b * max_blocks ids, each used one in
+     * [0, numCacheBlocks). Used by {@link #planSpec} and by {@link io.mla4j.MlaPlan#update}.
+     */
+    public static void stepContents(PlanSpec spec, int[] seqlens, int[] table) {
+        Geometry g = spec.geometry();
+        long b = spec.seqlens().dim(0), maxBlocks = spec.blockTable().dim(1);
+        if (seqlens == null) throw bad("seqlens", "is null");
+        if (table == null) throw bad("blockTable", "is null");
+        if (seqlens.length != b) throw bad("seqlens", "has " + seqlens.length + " entries, the plan's batch is " + b);
+        if (table.length != b * maxBlocks) {
+            throw bad("blockTable", "has " + table.length + " entries, the plan's [b, max_blocks] = [" + b + ", " + maxBlocks
+                    + "] needs " + b * maxBlocks);
+        }
         for (int s = 0; s < b; s++) {
             int len = seqlens[s];
             if (len < 0) throw bad("seqlens", "seqlens[" + s + "] = " + len + " is negative");
@@ -174,7 +192,6 @@ public final class Checks {
                 }
             }
         }
-        return seqlens;
     }
 
     // ---- Cache geometry (issue 22) ----

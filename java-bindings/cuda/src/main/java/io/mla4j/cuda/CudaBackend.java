@@ -270,8 +270,33 @@ public final class CudaBackend extends AbstractMlaBackend {
 
     @Override
     protected MlaPlan createPlan(PlanSpec spec, SplitSchedule schedule, int[] seqlens, int[] blockTable) {
+        return newPlan(spec, schedule, seqlens, blockTable, false);
+    }
+
+    /**
+     * A plan whose step {@link MlaPlan#update} replaces, for CUDA graphs captured once (docs/DESIGN.md, "Graph-replayable
+     * steps"): capture {@code plan.update(...)} and the step's decodes, then per step {@link MlaPlan#stage} and
+     * {@link CudaGraph#launch()}. Needs the GPU scheduler (not {@code -Dmla4j.cuda.schedule=host}).
+     */
+    @Override
+    protected MlaPlan createUpdatablePlan(PlanSpec spec, SplitSchedule schedule, int[] seqlens, int[] blockTable) {
+        if (!kernels.takesUpdatablePlans()) {
+            throw new UnsupportedOperationException("cuda backend: updatable plans need the GPU scheduler and mla4j_validate"
+                    + " (the image lacks them, or -D" + CudaOptions.SCHEDULE + "=host is set)");
+        }
+        return newPlan(spec, schedule, seqlens, blockTable, true);
+    }
+
+    /** A step's copies from {@code src} (MlaPlan.update), then its check and schedule, on this backend's stream. */
+    void enqueueStep(CudaPlan p, java.lang.foreign.MemorySegment src, SplitSchedule schedule) {
+        ensureOpen();
+        p.copyStep(src);
+        kernels.schedule(p, schedule);
+    }
+
+    private MlaPlan newPlan(PlanSpec spec, SplitSchedule schedule, int[] seqlens, int[] blockTable, boolean updatable) {
         ctx.makeCurrent();
-        CudaPlan p = new CudaPlan(this, spec, schedule, seqlens, blockTable, ctx, workspace, kernels.usesTensorMap());
+        CudaPlan p = new CudaPlan(this, spec, schedule, seqlens, blockTable, ctx, workspace, kernels.usesTensorMap(), updatable);
         try {
             kernels.prepare(p);
         } catch (RuntimeException e) {

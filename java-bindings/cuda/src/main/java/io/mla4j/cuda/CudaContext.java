@@ -127,6 +127,42 @@ final class CudaContext implements AutoCloseable {
         Jcu.check(JCudaDriver.cuMemsetD32Async(Jcu.device(dst), value, count, stream), "cuMemsetD32Async(" + count + " words)");
     }
 
+    /** Whether this context's stream is being captured into a graph now (cuStreamIsCapturing). */
+    boolean isCapturing() {
+        int[] status = new int[1];
+        Jcu.check(JCudaDriver.cuStreamIsCapturing(stream, status), "cuStreamIsCapturing");
+        return status[0] != jcuda.driver.CUstreamCaptureStatus.CU_STREAM_CAPTURE_STATUS_NONE;
+    }
+
+    /**
+     * Page-locked host memory (cuMemAllocHost, the context current): a copy from it is captured in a graph as a
+     * node that reads it at every replay. Free it with {@link Pinned#close()} once no queued copy reads it.
+     */
+    Pinned allocPinned(long bytes) {
+        jcuda.Pointer p = new jcuda.Pointer();
+        Jcu.check(JCudaDriver.cuMemAllocHost(p, bytes), "cuMemAllocHost(" + bytes + " bytes)");
+        return new Pinned(p, MemorySegment.ofBuffer(p.getByteBuffer(0, bytes)));
+    }
+
+    /** Page-locked host memory of {@link #allocPinned}: its segment, freed once by {@link #close()}. */
+    static final class Pinned implements AutoCloseable {
+        private final jcuda.Pointer pointer;
+        final MemorySegment segment;
+        private boolean freed;
+
+        private Pinned(jcuda.Pointer pointer, MemorySegment segment) {
+            this.pointer = pointer;
+            this.segment = segment;
+        }
+
+        @Override
+        public void close() {
+            if (freed) return;
+            freed = true;
+            Jcu.check(JCudaDriver.cuMemFreeHost(pointer), "cuMemFreeHost");
+        }
+    }
+
     /** Waits for the stream (the context made current first). */
     void synchronize() {
         makeCurrent();

@@ -15,6 +15,11 @@ import java.lang.foreign.ValueLayout;
  * (which also puts the tile schedule on the GPU). A decode then only patches four pointers and launches: no
  * allocation, no copy, no host sync, so a sequence of decodes can be captured in a CUDA graph.
  * A plan calls no kernel: the backend hands it to {@link DecodeKernels}.
+ *
+ * <p>An updatable plan ({@link io.mla4j.MlaBackend#updatablePlan}) keeps every buffer address for its life and
+ * launches the combine whatever the split counts, so its kernel parameters never change; {@link #update} enqueues the
+ * new seqlens and table (from pageable memory eagerly, from the plan's pinned staging inside a graph capture), a
+ * reset of its status word, mla4j_validate and the scheduler. docs/DESIGN.md, "Graph-replayable steps".
  */
 public final class CudaPlan extends MlaPlan {
     private final CudaContext ctx;
@@ -22,6 +27,9 @@ public final class CudaPlan extends MlaPlan {
     private final Arena arena = Arena.ofShared();
     final KernelParams params;
     final DeviceBuffer seqlensBuf, tableBuf, schedBuf, offsetsBuf, oAccum, lseAccum;
+    final DeviceBuffer statusBuf;        // updatable plans: the device check's word (MlaPlan.status), else null
+    private final CudaContext.Pinned pinned; // updatable plans: seqlens then table, what captured copies read
+    private final MemorySegment pageable;    // updatable plans: the same, for eager updates (the driver stages it)
     final int numParts, maxSplits, rows;
     final int mostSplits; // splits of the busiest sequence: sets the combine's rows per CTA
     final KvTensorMap kvMap; // sm90 only
@@ -33,19 +41,20 @@ public final class CudaPlan extends MlaPlan {
     LaunchConfig decodeLaunch, combineLaunch; // cuLaunchKernelEx configs, null when the plain launch is used
 
     CudaPlan(CudaBackend be, PlanSpec spec, SplitSchedule schedule, int[] seqlens, int[] table,
-             CudaContext ctx, WorkspacePool pool, boolean tensorMap) {
-        super(be, spec, schedule, seqlens, table);
+             CudaContext ctx, WorkspacePool pool, boolean tensorMap, boolean updatable) {
+        super(be, spec, schedule, seqlens, table, updatable);
         this.ctx = ctx;
         this.pool = pool;
         int b = seqlens.length;
         rows = spec.rows();
         numParts = schedule.numParts();
         maxSplits = b + numParts; // a schedule never has more splits than this (SplitSchedule javadoc)
-        needsCombine = schedule.totalSplits() > b;
+        // an updatable plan's later steps may split any sequence: it always combines, rows per CTA sized for an even spread
+        needsCombine = updatable ? numParts > 1 : schedule.totalSplits() > b;
         int most = 1;
         for (int s = 0; s < b; s++) most = Math.max(most, schedule.splitsOf(s));
-        mostSplits = most;
-        DeviceBuffer[] bufs = new DeviceBuffer[6];
+        mostSplits = updatable ? (maxSplits + b - 1) / b : most;
+        DeviceBuffer[] bufs = new DeviceBuffer[7];
         try {
             bufs[0] = pool.take(4L * b);
             bufs[1] = pool.take(4L * Math.max(1, table.length));
@@ -53,12 +62,27 @@ public final class CudaPlan extends MlaPlan {
             bufs[3] = pool.take(4L * (b + 1));
             bufs[4] = pool.take(4L * maxSplits * rows * Mla.D_V);
             bufs[5] = pool.take(4L * maxSplits * rows);
+            if (updatable) bufs[6] = pool.take(4L);
         } catch (RuntimeException e) {
             for (DeviceBuffer d : bufs) if (d != null) pool.give(d);
             arena.close();
             throw e;
         }
         seqlensBuf = bufs[0]; tableBuf = bufs[1]; schedBuf = bufs[2]; offsetsBuf = bufs[3]; oAccum = bufs[4]; lseAccum = bufs[5];
+        statusBuf = bufs[6];
+        long stepBytes = 4L * (b + table.length);
+        CudaContext.Pinned pin = null;
+        if (updatable) {
+            try {
+                pin = ctx.allocPinned(stepBytes);
+            } catch (RuntimeException e) {
+                for (DeviceBuffer d : bufs) if (d != null) pool.give(d);
+                arena.close();
+                throw e;
+            }
+        }
+        pinned = pin;
+        pageable = updatable ? arena.allocate(stepBytes) : null;
 
         params = new KernelParams(arena);
         fp8 = spec.geometry().format() == io.mla4j.CacheFormat.FP8_E4M3;
@@ -69,6 +93,7 @@ public final class CudaPlan extends MlaPlan {
         params.setLong("lse_accum", lseAccum.address());
         params.setLong("sched", schedBuf.address());
         params.setLong("split_offsets", offsetsBuf.address());
+        params.setLong("status", statusBuf != null ? statusBuf.address() : 0L);
         params.setInt("b", b);
         params.setInt("s_q", spec.queryLen());
         params.setInt("h_q", spec.numHeads());
@@ -110,14 +135,62 @@ public final class CudaPlan extends MlaPlan {
         if (kvMap != null) params.setSecondArgument(kvMap.forCache(kCache));
     }
 
-    /** Uploads the host's {@link SplitSchedule} (when the fatbin has no GPU scheduler, or it is turned off). */
-    void uploadHostSchedule(CudaContext ctx) {
-        int[] meta = schedule().metadata(), offs = schedule().splitOffsets();
+    /** Uploads a host {@link SplitSchedule} (when the fatbin has no GPU scheduler, or it is turned off). */
+    void uploadHostSchedule(CudaContext ctx, SplitSchedule schedule) {
+        int[] meta = schedule.metadata(), offs = schedule.splitOffsets();
         MemorySegment m = arena.allocate(4L * meta.length), o = arena.allocate(4L * offs.length);
         MemorySegment.copy(meta, 0, m, ValueLayout.JAVA_INT, 0, meta.length);
         MemorySegment.copy(offs, 0, o, ValueLayout.JAVA_INT, 0, offs.length);
         ctx.copyToDevice(schedBuf.address(), m, m.byteSize());
         ctx.copyToDevice(offsetsBuf.address(), o, o.byteSize());
+    }
+
+    /** The step into the device buffers (MlaPlan.update, stage): CudaBackend.enqueueStep does the copies and the rest. */
+    @Override
+    protected void onUpdate(int[] seqlens, int[] table, SplitSchedule schedule, boolean enqueue) {
+        ctx.makeCurrent();
+        boolean capturing = ctx.isCapturing();
+        MemorySegment src = enqueue && !capturing ? pageable : pinned.segment;
+        MemorySegment.copy(seqlens, 0, src, ValueLayout.JAVA_INT, 0, seqlens.length);
+        MemorySegment.copy(table, 0, src, ValueLayout.JAVA_INT, 4L * seqlens.length, table.length);
+        if (enqueue) ((CudaBackend) backend()).enqueueStep(this, src, schedule);
+    }
+
+    /** Copies a step from host memory {@code src} (seqlens, then the table) into the plan's device buffers. */
+    void copyStep(MemorySegment src) {
+        int b = batch();
+        ctx.copyToDevice(seqlensBuf.address(), src, 4L * b);
+        long tableBytes = src.byteSize() - 4L * b;
+        if (tableBytes > 0) ctx.copyToDevice(tableBuf.address(), src.asSlice(4L * b), tableBytes);
+    }
+
+    /**
+     * An updatable plan's pinned staging memory, what the copies of an {@link #update} captured in a graph read at every
+     * replay: b ints of seqlens, then the b * max_blocks ints of the block table (row-major). An engine may write it
+     * directly between replays (a seqlen and, on a page boundary, one table entry per sequence: far cheaper than
+     * {@link #stage} at large batch), under {@link #stage}'s rule (only once the previous replay finished). Nothing
+     * checks such writes on the host: the device check does ({@link #status()}; a bad step reads no cache). Note that
+     * {@link #seqlens()}, {@link #schedule()} and the other host views keep the last staged or updated step.
+     *
+     * @throws IllegalStateException if the plan is not updatable or is closed
+     */
+    public MemorySegment staging() {
+        if (pinned == null) throw new IllegalStateException("plan: is not updatable (MlaBackend.updatablePlan)");
+        if (isClosed()) throw new IllegalStateException("plan: is closed");
+        return pinned.segment;
+    }
+
+    @Override
+    public int status() {
+        if (statusBuf == null) return 0;
+        if (isClosed()) throw new IllegalStateException("plan: is closed");
+        ctx.makeCurrent();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment word = a.allocate(4);
+            ctx.copyToHost(word, statusBuf.address(), 4);
+            ctx.synchronize();
+            return word.get(ValueLayout.JAVA_INT, 0);
+        }
     }
 
     /** The GPU scheduler's output, [numParts * 8] then [b + 1] ints (synchronises; for tests). */
@@ -137,7 +210,13 @@ public final class CudaPlan extends MlaPlan {
     @Override
     protected void release() {
         // back to the pool, not freed: the next plan's work is stream-ordered after this plan's kernels
-        for (DeviceBuffer d : new DeviceBuffer[] {seqlensBuf, tableBuf, schedBuf, offsetsBuf, oAccum, lseAccum}) pool.give(d);
+        for (DeviceBuffer d : new DeviceBuffer[] {seqlensBuf, tableBuf, schedBuf, offsetsBuf, oAccum, lseAccum, statusBuf}) {
+            if (d != null) pool.give(d);
+        }
+        if (pinned != null) { // a queued copy may still read it
+            ctx.synchronize();
+            pinned.close();
+        }
         // cuMemcpyHtoDAsync from pageable memory has staged the bytes before returning: the host copies may go
         arena.close();
     }

@@ -20,14 +20,14 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  */
 final class KernelParams {
     /** Must equal MLA4J_PARAMS_VERSION in params.h. */
-    static final int VERSION = 4;
+    static final int VERSION = 5;
 
     // Fields in declaration order; pointers are 8-byte device addresses.
     static final StructLayout LAYOUT = MemoryLayout.structLayout(
             JAVA_LONG.withName("q"), JAVA_LONG.withName("k_cache"), JAVA_LONG.withName("block_table"),
             JAVA_LONG.withName("seqlens"), JAVA_LONG.withName("o"), JAVA_LONG.withName("lse"),
             JAVA_LONG.withName("o_accum"), JAVA_LONG.withName("lse_accum"), JAVA_LONG.withName("sched"),
-            JAVA_LONG.withName("split_offsets"),
+            JAVA_LONG.withName("split_offsets"), JAVA_LONG.withName("status"),
             JAVA_INT.withName("b"), JAVA_INT.withName("s_q"), JAVA_INT.withName("h_q"), JAVA_INT.withName("rows"),
             JAVA_INT.withName("max_blocks"), JAVA_INT.withName("num_blocks"), JAVA_INT.withName("num_parts"),
             JAVA_INT.withName("max_splits"), JAVA_INT.withName("causal"), JAVA_INT.withName("dtype"),
