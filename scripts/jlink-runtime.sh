@@ -29,7 +29,7 @@ unzip -q -o -j "$m2/org/jcuda/jcuda-natives/$jcv/jcuda-natives-$jcv-linux-x86_64
   "lib/libJCudaDriver-$jcv-linux-x86_64.so" -d "$carry/native"
 for j in java-bindings/core/target/mla4j-core-*.jar tests/target/mla4j-conformance-*.jar \
          java-bindings/cuda/target/mla4j-cuda-*.jar kernels-cuda/target/mla4j-kernels-cuda-*.jar \
-         bench/gpu/target/mla4j-gpu-bench-*.jar; do
+         bench/gpu/target/mla4j-gpu-bench-*.jar examples/engine/target/mla4j-example-engine.jar; do
   for f in $j; do
     case "$f" in *-sources.jar|*-tests.jar) continue ;; esac
     [ -f "$f" ] && cp "$f" "$carry/lib/" || echo "jlink-runtime: missing $j (not built?)" >&2

@@ -35,7 +35,8 @@ class UpdatablePlanTest {
             try (be; Arena a = Arena.ofShared()) {
                 Tensor q = filled(a, DType.BF16, 1, B, SQ, HQ, Mla.D_QK);
                 Tensor cache = filled(a, DType.BF16, 2, BLOCKS, Mla.BLOCK_SIZE, 1, Mla.D_QK);
-                Tensor o1 = Tensor.allocate(a, DType.BF16, B, SQ, HQ, Mla.D_V), o2 = Tensor.allocate(a, DType.BF16, B, SQ, HQ, Mla.D_V);
+                Tensor o1 = Tensor.allocate(a, DType.BF16, B, SQ, HQ, Mla.D_V);
+                Tensor o2 = Tensor.allocate(a, DType.BF16, B, SQ, HQ, Mla.D_V);
                 Tensor l1 = Tensor.allocate(a, DType.FP32, B, HQ, SQ), l2 = Tensor.allocate(a, DType.FP32, B, HQ, SQ);
                 int[] lens = {60, 0, 130};
                 int[] table = {3, -1, -1, -1, -1, -1, -1, -1, -1, -1, 7, 1, 9, -1, -1};
@@ -77,14 +78,16 @@ class UpdatablePlanTest {
             int[] lens = {60, 0, 130}, table = {3, -1, -1, -1, -1, -1, -1, -1, -1, -1, 7, 1, 9, -1, -1};
             try (MlaPlan plan = be.updatablePlan(spec(a, lens, table)); MlaPlan plain = be.plan(spec(a, lens, table))) {
                 String before = plan.schedule().toString();
-                IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> plan.update(new int[] {1, 2}, table));
+                IllegalArgumentException e =
+                        assertThrows(IllegalArgumentException.class, () -> plan.update(new int[] {1, 2}, table));
                 assertTrue(e.getMessage().startsWith("seqlens:"), e.getMessage());
                 e = assertThrows(IllegalArgumentException.class, () -> plan.update(lens, Arrays.copyOf(table, 14)));
                 assertTrue(e.getMessage().startsWith("blockTable:"), e.getMessage());
                 int[] badId = table.clone();
                 badId[11] = BLOCKS; // sequence 2's second page
                 e = assertThrows(IllegalArgumentException.class, () -> plan.update(lens, badId));
-                assertTrue(e.getMessage().startsWith("blockTable:") && e.getMessage().contains("blockTable[2][1]"), e.getMessage());
+                assertTrue(e.getMessage().startsWith("blockTable:") && e.getMessage().contains("blockTable[2][1]"),
+                        e.getMessage());
                 e = assertThrows(IllegalArgumentException.class, () -> plan.stage(new int[] {60, 0, MAX_BLOCKS * 64 + 1}, table));
                 assertTrue(e.getMessage().startsWith("seqlens:") && e.getMessage().contains("seqlens[2]"), e.getMessage());
                 e = assertThrows(IllegalArgumentException.class, () -> plan.update(null, table));

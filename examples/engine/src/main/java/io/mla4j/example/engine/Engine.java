@@ -15,10 +15,13 @@ import java.util.Random;
 /**
  * A DeepSeek-V3-shaped decode loop, attention only: {@code layers} MLA layers, each with its own cache region
  * inside one allocation the engine owns, a {@link BlockAllocator} growing every sequence by one token a step, one
- * plan per step shared by all layers. Random weights stand in for the projections: each layer's q and the new
- * token's latent come from the sequence's hidden state through that layer's weights, and the last layer's
- * output makes the next step's hidden state. The projections between layers are not modelled, so a step's 61
- * decodes run back to back (and can be captured as one CUDA graph).
+ * updatable plan for the whole run ({@link MlaBackend#updatablePlan}: each step's seqlens and block table go in with
+ * {@link MlaPlan#update}, all layers share it). On CUDA the step (the update and every layer's decode) is captured
+ * in one graph at the first step and replayed every step after {@link MlaPlan#stage}: never captured again. A
+ * backend without updatable plans (ascend) gets a plan per step. Random weights stand in for the projections: each
+ * layer's q and the new token's latent come from the sequence's hidden state through that layer's weights, and
+ * the last layer's output makes the next step's hidden state. The projections between layers are not modelled,
+ * so a step's decodes run back to back.
  */
 final class Engine implements AutoCloseable {
 
@@ -58,6 +61,10 @@ final class Engine implements AutoCloseable {
     private final float[][] wq, wkv, gain;        // per layer: q [576][H], latent [576][H], per-head gain [h_q][H]
     private final float[] wo;                     // next hidden from the last layer's head-0 output [H][512]
     private int stepsDone;
+    private MlaPlan plan;      // the run's updatable plan, made at the first step (null: a plan per step)
+    private CudaGraph graph;   // CUDA: the step captured once
+    private boolean perStepPlans;
+    private int captures;
 
     Engine(MlaBackend be, Config c) {
         this.be = be;
@@ -155,23 +162,58 @@ final class Engine implements AutoCloseable {
             be.copy(qStage, q[l]);
         }
         long t1 = System.nanoTime();
-        try (MlaPlan plan = be.plan(currentSpec())) { // one plan per step, reused by every layer
-            if (be instanceof CudaBackend cuda) {
-                // TODO(issue 26): a plan bakes this step's seqlens and block table into its kernel parameters, so the
-                // graph is captured and instantiated again every step. Not run on a GPU (examples/engine/README.md).
-                try (CudaGraph graph = cuda.capture(() -> decodeLayers(plan))) {
-                    graph.launch();
-                }
-            } else {
-                decodeLayers(plan);
-            }
-            be.synchronize();
-        }
+        attention();
         long t2 = System.nanoTime();
         be.copy(out, outHost);
         nextHidden();
         stepsDone++;
         return new StepTime(System.nanoTime() - t0, t2 - t1);
+    }
+
+    /** This step's attention, every layer: the run's updatable plan updated (CUDA: staged and its graph replayed). */
+    private void attention() {
+        PlanSpec spec = currentSpec();
+        if (plan == null && !perStepPlans) {
+            try {
+                plan = be.updatablePlan(spec);
+            } catch (UnsupportedOperationException e) {
+                perStepPlans = true; // e.g. ascend: a plan per step
+            }
+            if (plan != null && be instanceof CudaBackend cuda) {
+                MlaPlan p = plan;
+                int[] lens = spec.seqlens().toIntArray(), tab = spec.blockTable().toIntArray();
+                graph = cuda.capture(() -> {
+                    p.update(lens, tab);
+                    decodeLayers(p);
+                });
+                captures++;
+            }
+        }
+        if (perStepPlans) {
+            try (MlaPlan p = be.plan(spec)) {
+                decodeLayers(p);
+                be.synchronize();
+            }
+            return;
+        }
+        int[] lens = spec.seqlens().toIntArray(), tab = spec.blockTable().toIntArray();
+        if (graph != null) {
+            plan.stage(lens, tab); // the previous step ended with synchronize: no replay reads the staging memory now
+            graph.launch();
+        } else {
+            plan.update(lens, tab);
+            decodeLayers(plan);
+        }
+        be.synchronize();
+    }
+
+    /** Graph captures so far: 1 on CUDA whatever the number of steps, else 0. */
+    int captures() { return captures; }
+
+    /** How the run plans its steps, for the log. */
+    String planMode() {
+        return perStepPlans ? "a plan per step" : graph != null ? "one updatable plan, one CUDA graph replayed every step"
+                : "one updatable plan, updated every step";
     }
 
     private void decodeLayers(MlaPlan plan) {
@@ -239,6 +281,8 @@ final class Engine implements AutoCloseable {
 
     @Override
     public void close() {
+        if (graph != null) graph.close();
+        if (plan != null) plan.close();
         for (Tensor t : q) if (t != null) t.close();
         out.close();
         lse.close();

@@ -113,10 +113,6 @@ public final class Main {
                     + " allocation (%d pages of 64 tokens per layer); JDK %s, %d cpus%n", layers, batch, heads, dtype, context,
                     steps, cfg.cacheBytes() / 1048576.0, cfg.pagesPerLayer(), Runtime.version(),
                     Runtime.getRuntime().availableProcessors());
-            if (be.name().equals("cuda")) {
-                log.println("engine: cuda: each step's decodes are captured in a CUDA graph and replayed once; the graph is"
-                        + " captured again every step (issue 26). This path has not been run on a GPU.");
-            }
             try (Engine engine = new Engine(be, cfg)) {
                 long warm = 0;
                 if (warmUp) {
@@ -138,6 +134,8 @@ public final class Main {
                                 batch * 1e9 / stepNs[i]);
                     }
                 }
+                log.printf(Locale.ROOT, "engine: %s; graph captures: %d over %d steps%n", engine.planMode(), engine.captures(),
+                        steps);
                 double[] err = check ? engine.checkLastLayer() : null;
                 boolean ok = err == null || (err[0] <= MAX_O_REL_L2 && err[1] <= MAX_LSE_ERR);
                 Summary sum = new Summary(warm, stepNs, attNs, err, ok);
