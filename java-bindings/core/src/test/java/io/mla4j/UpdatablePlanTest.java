@@ -105,4 +105,54 @@ class UpdatablePlanTest {
             }
         }
     }
+
+    /**
+     * Threads (README, "Thread-safety"): two threads decoding one updatable plan while a third updates it between two
+     * steps: every decode sees one step whole, its o bitwise one of the two steps' results, never a mix.
+     */
+    @Test
+    void concurrentDecodesSeeOneStepWhole() throws Exception {
+        try (MlaBackend be = new CpuBackend(CpuBackend.Rescale.PLAIN, 2); Arena a = Arena.ofShared()) {
+            int[] lensA = {60, 0, 130}, lensB = {64, 200, 7};
+            int[] table = {3, 4, 5, -1, -1, 6, 8, 10, 11, -1, 7, 1, 9, -1, -1};
+            Tensor q = filled(a, DType.BF16, 3, B, SQ, HQ, Mla.D_QK);
+            Tensor cache = filled(a, DType.BF16, 4, BLOCKS, Mla.BLOCK_SIZE, 1, Mla.D_QK);
+            float[][] want = new float[2][];
+            int[][] steps = {lensA, lensB};
+            for (int i = 0; i < 2; i++) {
+                try (MlaPlan p = be.plan(spec(a, steps[i], table))) {
+                    Tensor o = Tensor.allocate(a, DType.BF16, B, SQ, HQ, Mla.D_V), l = Tensor.allocate(a, DType.FP32, B, HQ, SQ);
+                    be.decode(p, q, cache, o, l);
+                    want[i] = o.toFloatArray();
+                }
+            }
+            try (MlaPlan plan = be.updatablePlan(spec(a, lensA, table))) {
+                java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+                java.util.concurrent.atomic.AtomicInteger mixed = new java.util.concurrent.atomic.AtomicInteger();
+                java.util.concurrent.atomic.AtomicInteger decodes = new java.util.concurrent.atomic.AtomicInteger();
+                Thread updater = new Thread(() -> {
+                    for (int i = 0; !stop.get(); i++) plan.update(steps[i & 1], table);
+                });
+                Runnable decoder = () -> {
+                    Tensor o = Tensor.allocate(a, DType.BF16, B, SQ, HQ, Mla.D_V), l = Tensor.allocate(a, DType.FP32, B, HQ, SQ);
+                    for (int i = 0; i < 60; i++) {
+                        be.decode(plan, q, cache, o, l);
+                        float[] got = o.toFloatArray();
+                        if (!Arrays.equals(got, want[0]) && !Arrays.equals(got, want[1])) mixed.incrementAndGet();
+                        decodes.incrementAndGet();
+                    }
+                };
+                Thread d1 = new Thread(decoder), d2 = new Thread(decoder);
+                updater.start();
+                d1.start();
+                d2.start();
+                d1.join();
+                d2.join();
+                stop.set(true);
+                updater.join();
+                assertEquals(120, decodes.get());
+                assertEquals(0, mixed.get(), "decodes that saw a mix of two steps");
+            }
+        }
+    }
 }
