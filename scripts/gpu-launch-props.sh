@@ -16,7 +16,7 @@ s="$root/kernels-cuda/include/mla4j/schedule.h"
 echo "combine.threads=$(get MLA4J_COMBINE_THREADS "$s")"
 echo "combine.columnParts=$(get MLA4J_COMBINE_COLUMN_PARTS "$s")"
 echo "schedule.threads=$(get MLA4J_SCHEDULE_THREADS "$s")"
-echo "validate.threads=$(get MLA4J_VALIDATE_THREADS "$s")"
+echo "step.threads=$(get MLA4J_STEP_THREADS "$s")"
 # the portable kernel's numbers are C++ constants (MLA4J_SM80_SMEM = mla4j_sm80::kSmemBytes): ask the compiler,
 # building exactly the source all_kernels.cu includes
 NVCC="${NVCC:-$(command -v nvcc || true)}"

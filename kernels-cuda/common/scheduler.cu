@@ -1,6 +1,10 @@
 // mla4j_schedule: the split-KV tile schedule computed on the GPU from p.seqlens, so a decode step
 // needs no host round trip. The algorithm is the one in include/mla4j/schedule.h (the single definition
 // is io.mla4j.SplitSchedule in Java; a test compares the two). Launch: grid 1, block MLA4J_SCHEDULE_THREADS = 32 (schedule.h).
+// mla4j_step: an updatable plan's whole update in one launch (grid b, block MLA4J_STEP_THREADS): each CTA copies its
+// sequence's staged seqlen and table row from mapped pinned host memory, checks them, and the last CTA to finish
+// publishes the status word and runs the same schedule (one node in a captured graph instead of five: copies,
+// memset, check, scheduler).
 //
 // Cost: a warp-parallel sum over b, then one lane walks the O(b + num_parts) greedy loop, which is
 // inherently sequential (each part starts where the previous ended). At b = 128, num_parts = 132 this is
@@ -8,49 +12,24 @@
 #include "mla4j/paging.h"
 #include "mla4j/schedule.h"
 
-static_assert(MLA4J_SCHEDULE_THREADS == 32, "the scheduler is one warp: its reductions are warp shuffles");
-
-// An updatable plan's step, checked on the device (its buffers may have been written past the host's checks, e.g.
-// by an engine's own copies inside a graph): every seqlen in [0, max_blocks pages] and every block id a sequence
-// uses in [0, num_blocks). Violations OR MLA4J_STATUS_* bits into *p.status (zeroed before by a memset node);
-// mla4j_schedule then runs the step as if every sequence were empty, so no kernel reads the cache.
-extern "C" __global__ void __launch_bounds__(MLA4J_VALIDATE_THREADS) mla4j_validate(const __grid_constant__ MlaParams p) {
-    const int s = blockIdx.x;
-    const int len = p.seqlens[s];
-    const long long cap = static_cast<long long>(p.max_blocks) << p.page_shift;
-    const bool bad_len = len < 0 || len > cap;
-    const int pages = bad_len ? 0 : (len + (1 << p.page_shift) - 1) >> p.page_shift;
-    const int32_t* row = p.block_table + static_cast<size_t>(s) * p.max_blocks;
-    bool bad_id = false;
-    for (int j = threadIdx.x; j < pages; j += MLA4J_VALIDATE_THREADS) {
-        const int id = row[j];
-        bad_id |= id < 0 || id >= p.num_blocks;
-    }
-    bad_id = __syncthreads_or(bad_id);
-    if (threadIdx.x == 0 && (bad_len || bad_id))
-        atomicOr(p.status, (bad_len ? MLA4J_STATUS_SEQLEN : 0) | (bad_id ? MLA4J_STATUS_BLOCK : 0));
-}
-
 // Batches of up to this many sequences are scheduled in shared memory (their tile counts and split counts), so
 // the greedy walk below (one lane, a step per sequence and part) and the prefix sum after it touch no global
 // memory: at b = 128 the walk took ~300 us reading seqlens and counts from L2 one dependent access at a time
 // (the GPU bench's plan line, 2026-12-04). Larger batches walk global memory as before.
 constexpr int kSchedStaged = 4096;
 
-extern "C" __global__ void __launch_bounds__(MLA4J_SCHEDULE_THREADS) mla4j_schedule(const __grid_constant__ MlaParams p) {
-    __shared__ int tiles_sh[kSchedStaged];
-    __shared__ int counts_sh[kSchedStaged + 1];
-    const int lane = threadIdx.x;
+// The schedule, by one warp (lane = its lane). invalid: the step failed its device check: every sequence is
+// scheduled empty, and p.seqlens is zeroed for the kernels after it.
+__device__ void schedule_warp(const MlaParams& p, int lane, bool invalid, int* tiles_sh, int* counts_sh) {
     const int b = p.b, parts = p.num_parts, F = p.split_overhead;
     const bool staged = b <= kSchedStaged;
-    // a failed device check (mla4j_validate): the step runs empty, its seqlens zeroed for every later kernel
-    const bool invalid = p.status != nullptr && *p.status != 0;
     if (invalid)
         for (int s = lane; s < b; s += 32) const_cast<int32_t*>(p.seqlens)[s] = 0;
     int* offs = staged ? counts_sh : p.split_offsets;  // [b + 1]: per-sequence split counts shifted by one, then summed
     long long total = 0;
     for (int s = lane; s < b; s += 32) {
-        const int nb = invalid ? 0 : mla4j_tiles(p.seqlens[s]);
+        // __ldcg: in mla4j_step other CTAs wrote them in this launch; L1 might hold an older line
+        const int nb = invalid ? 0 : mla4j_tiles(__ldcg(p.seqlens + s));
         if (staged) tiles_sh[s] = nb;
         total += nb + F;
     }
@@ -66,7 +45,7 @@ extern "C" __global__ void __launch_bounds__(MLA4J_SCHEDULE_THREADS) mla4j_sched
             int end_idx = s - 1, end_blk = 0;
             long long remain = part == parts - 1 ? (1LL << 62) : per_part;
             while (s < b) {
-                const int nb = staged ? tiles_sh[s] : (invalid ? 0 : mla4j_tiles(p.seqlens[s]));
+                const int nb = staged ? tiles_sh[s] : (invalid ? 0 : mla4j_tiles(__ldcg(p.seqlens + s)));
                 const long long rest = nb - blk;
                 if (remain >= rest + F) {
                     remain -= rest + F;
@@ -95,4 +74,59 @@ extern "C" __global__ void __launch_bounds__(MLA4J_SCHEDULE_THREADS) mla4j_sched
     __syncwarp();
     if (staged)
         for (int s = lane; s <= b; s += 32) p.split_offsets[s] = counts_sh[s];
+}
+
+static_assert(MLA4J_SCHEDULE_THREADS == 32, "the scheduler is one warp: its reductions are warp shuffles");
+
+extern "C" __global__ void __launch_bounds__(MLA4J_SCHEDULE_THREADS) mla4j_schedule(const __grid_constant__ MlaParams p) {
+    __shared__ int tiles_sh[kSchedStaged];
+    __shared__ int counts_sh[kSchedStaged + 1];
+    schedule_warp(p, threadIdx.x, false, tiles_sh, counts_sh);
+}
+
+// An updatable plan's step (its buffers may have been written past the host's checks, e.g. straight into the
+// staging memory by an engine): CTA s copies sequence s's seqlen and table row from p.staged (when the host did not
+// copy them) and checks them: the seqlen in [0, max_blocks pages], every block id it uses in [0, num_blocks).
+// Violations OR MLA4J_STATUS_* bits into p.status[1]; the last CTA to finish (p.status[2] counts them) moves the
+// bits to p.status[0], resets both for the next step, and schedules: a bad step as if every sequence were empty,
+// so no kernel after it reads the cache.
+extern "C" __global__ void __launch_bounds__(MLA4J_STEP_THREADS) mla4j_step(const __grid_constant__ MlaParams p) {
+    __shared__ int tiles_sh[kSchedStaged];
+    __shared__ int counts_sh[kSchedStaged + 1];
+    __shared__ bool last;
+    const int s = blockIdx.x;
+    int32_t* row = const_cast<int32_t*>(p.block_table) + static_cast<size_t>(s) * p.max_blocks;
+    int len;
+    if (p.staged != nullptr) {
+        len = p.staged[s];
+        const int32_t* src = p.staged + p.b + static_cast<size_t>(s) * p.max_blocks;
+        for (int j = threadIdx.x; j < p.max_blocks; j += MLA4J_STEP_THREADS) row[j] = src[j];
+        if (threadIdx.x == 0) const_cast<int32_t*>(p.seqlens)[s] = len;
+    } else {
+        len = p.seqlens[s];
+    }
+    const long long cap = static_cast<long long>(p.max_blocks) << p.page_shift;
+    const bool bad_len = len < 0 || len > cap;
+    const int pages = bad_len ? 0 : (len + (1 << p.page_shift) - 1) >> p.page_shift;
+    bool bad_id = false;
+    for (int j = threadIdx.x; j < pages; j += MLA4J_STEP_THREADS) {
+        const int id = p.staged != nullptr ? p.staged[p.b + static_cast<size_t>(s) * p.max_blocks + j] : row[j];
+        bad_id |= id < 0 || id >= p.num_blocks;
+    }
+    bad_id = __syncthreads_or(bad_id);  // also: every thread's copies are issued before thread 0 goes on
+    if (threadIdx.x == 0) {
+        if (bad_len || bad_id) atomicOr(p.status + 1, (bad_len ? MLA4J_STATUS_SEQLEN : 0) | (bad_id ? MLA4J_STATUS_BLOCK : 0));
+        __threadfence();  // this CTA's copies and bits, before it is counted
+        last = atomicAdd(p.status + 2, 1) == p.b - 1;
+    }
+    __syncthreads();
+    if (!last || threadIdx.x >= 32) return;
+    __threadfence();  // every other CTA's copies and bits are visible to this warp now
+    const int bits = atomicAdd(p.status + 1, 0);
+    if (threadIdx.x == 0) {
+        p.status[0] = bits;
+        p.status[1] = 0;
+        p.status[2] = 0;
+    }
+    schedule_warp(p, threadIdx.x, bits != 0, tiles_sh, counts_sh);
 }

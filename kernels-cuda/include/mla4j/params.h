@@ -32,8 +32,12 @@ struct MlaParams {
     float* lse_accum;         // [max_splits, rows] fp32 partial LSE, natural log; -inf for an empty split
     int32_t* sched;           // [num_parts, 8] tile-scheduler metadata (see schedule.h)
     int32_t* split_offsets;   // [b + 1] running total of splits per sequence, starts at 0
-    // [1] an updatable plan's device-side check of its step (mla4j_validate; MlaPlan.STATUS_*), else null
+    // an updatable plan's step words, else null: [0] its status (MlaPlan.STATUS_*), [1] the bits being gathered,
+    // [2] the CTAs of mla4j_step done (schedule.h)
     int32_t* status;
+    // an updatable plan's staged step in mapped pinned host memory (b seqlens, then the b x max_blocks table) that
+    // mla4j_step copies into seqlens / block_table; null when the host copied them (an eager update)
+    const int32_t* staged;
     // ---- sizes ----
     int32_t b, s_q, h_q;
     int32_t rows;             // s_q * h_q: query rows of one sequence, packed row r = i_q * h_q + head

@@ -31,7 +31,7 @@
 // Java host (scripts/gpu-launch-props.sh packages these values beside the fatbin; LaunchGeometryTest compares
 // io.mla4j.cuda.DecodeKernels' defaults with them).
 #define MLA4J_SCHEDULE_THREADS 32     // mla4j_schedule: grid 1, one warp
-#define MLA4J_VALIDATE_THREADS 128    // mla4j_validate: grid b, one CTA a sequence
+#define MLA4J_STEP_THREADS 128        // mla4j_step: grid b, one CTA a sequence (the last one schedules)
 #define MLA4J_STATUS_SEQLEN 1         // p.status bits (io.mla4j.MlaPlan.STATUS_SEQLEN, STATUS_BLOCK)
 #define MLA4J_STATUS_BLOCK 2
 #define MLA4J_COMBINE_THREADS 256     // mla4j_combine: 8 warps per CTA

@@ -281,17 +281,20 @@ public final class CudaBackend extends AbstractMlaBackend {
     @Override
     protected MlaPlan createUpdatablePlan(PlanSpec spec, SplitSchedule schedule, int[] seqlens, int[] blockTable) {
         if (!kernels.takesUpdatablePlans()) {
-            throw new UnsupportedOperationException("cuda backend: updatable plans need the GPU scheduler and mla4j_validate"
+            throw new UnsupportedOperationException("cuda backend: updatable plans need the GPU scheduler and mla4j_step"
                     + " (the image lacks them, or -D" + CudaOptions.SCHEDULE + "=host is set)");
         }
         return newPlan(spec, schedule, seqlens, blockTable, true);
     }
 
-    /** A step's copies from {@code src} (MlaPlan.update), then its check and schedule, on this backend's stream. */
-    void enqueueStep(CudaPlan p, java.lang.foreign.MemorySegment src, SplitSchedule schedule) {
+    /**
+     * A step on this backend's stream (MlaPlan.update): from pageable {@code src} copied first (eager), or read by the
+     * kernel from the plan's pinned staging ({@code staged}: inside a graph capture, so the graph holds no host copy).
+     */
+    void enqueueStep(CudaPlan p, java.lang.foreign.MemorySegment src, SplitSchedule schedule, boolean staged) {
         ensureOpen();
-        p.copyStep(src);
-        kernels.schedule(p, schedule);
+        if (!staged) p.copyStep(src);
+        kernels.schedule(p, schedule, staged ? src.address() : 0L);
     }
 
     private MlaPlan newPlan(PlanSpec spec, SplitSchedule schedule, int[] seqlens, int[] blockTable, boolean updatable) {

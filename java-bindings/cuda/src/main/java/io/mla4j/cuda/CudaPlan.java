@@ -17,9 +17,10 @@ import java.lang.foreign.ValueLayout;
  * A plan calls no kernel: the backend hands it to {@link DecodeKernels}.
  *
  * <p>An updatable plan ({@link io.mla4j.MlaBackend#updatablePlan}) keeps every buffer address for its life and
- * launches the combine whatever the split counts, so its kernel parameters never change; {@link #update} enqueues the
- * new seqlens and table (from pageable memory eagerly, from the plan's pinned staging inside a graph capture), a
- * reset of its status word, mla4j_validate and the scheduler. docs/DESIGN.md, "Graph-replayable steps".
+ * launches the combine whatever the split counts, so its kernel parameters never change; {@link #update} enqueues
+ * mla4j_step, which inside a graph capture copies the step itself from the plan's pinned staging memory (mapped: no
+ * host copy node in the graph) and eagerly checks what the host copied from pageable memory before it; then it
+ * checks the step and schedules it. docs/DESIGN.md, "Graph-replayable steps".
  */
 public final class CudaPlan extends MlaPlan {
     private final CudaContext ctx;
@@ -27,7 +28,7 @@ public final class CudaPlan extends MlaPlan {
     private final Arena arena = Arena.ofShared();
     final KernelParams params;
     final DeviceBuffer seqlensBuf, tableBuf, schedBuf, offsetsBuf, oAccum, lseAccum;
-    final DeviceBuffer statusBuf;        // updatable plans: the device check's word (MlaPlan.status), else null
+    final DeviceBuffer statusBuf;        // updatable plans: status, bits being gathered, CTAs done (params.h), else null
     private final CudaContext.Pinned pinned; // updatable plans: seqlens then table, what captured copies read
     private final MemorySegment pageable;    // updatable plans: the same, for eager updates (the driver stages it)
     final int numParts, maxSplits, rows;
@@ -62,7 +63,7 @@ public final class CudaPlan extends MlaPlan {
             bufs[3] = pool.take(4L * (b + 1));
             bufs[4] = pool.take(4L * maxSplits * rows * Mla.D_V);
             bufs[5] = pool.take(4L * maxSplits * rows);
-            if (updatable) bufs[6] = pool.take(4L);
+            if (updatable) bufs[6] = pool.take(12L);
         } catch (RuntimeException e) {
             for (DeviceBuffer d : bufs) if (d != null) pool.give(d);
             arena.close();
@@ -94,6 +95,8 @@ public final class CudaPlan extends MlaPlan {
         params.setLong("sched", schedBuf.address());
         params.setLong("split_offsets", offsetsBuf.address());
         params.setLong("status", statusBuf != null ? statusBuf.address() : 0L);
+        params.setLong("staged", 0L);
+        if (statusBuf != null) ctx.fillWords(statusBuf.address(), 0, 3); // mla4j_step's words start at 0
         params.setInt("b", b);
         params.setInt("s_q", spec.queryLen());
         params.setInt("h_q", spec.numHeads());
@@ -153,7 +156,7 @@ public final class CudaPlan extends MlaPlan {
         MemorySegment src = enqueue && !capturing ? pageable : pinned.segment;
         MemorySegment.copy(seqlens, 0, src, ValueLayout.JAVA_INT, 0, seqlens.length);
         MemorySegment.copy(table, 0, src, ValueLayout.JAVA_INT, 4L * seqlens.length, table.length);
-        if (enqueue) ((CudaBackend) backend()).enqueueStep(this, src, schedule);
+        if (enqueue) ((CudaBackend) backend()).enqueueStep(this, src, schedule, capturing);
     }
 
     /** Copies a step from host memory {@code src} (seqlens, then the table) into the plan's device buffers. */

@@ -34,17 +34,17 @@ final class DecodeKernels {
     // mla4j_combine and mla4j_schedule: include/mla4j/schedule.h (MLA4J_COMBINE_THREADS, MLA4J_COMBINE_COLUMN_PARTS,
     // MLA4J_SCHEDULE_THREADS). Combine grid (b, ceil(rows / rpc), column parts); scheduler grid 1.
     static final int COMBINE_THREADS_DEFAULT = 256, COMBINE_COLUMN_PARTS_DEFAULT = 4, SCHEDULE_THREADS_DEFAULT = 32;
-    static final int VALIDATE_THREADS_DEFAULT = 128; // MLA4J_VALIDATE_THREADS
+    static final int STEP_THREADS_DEFAULT = 128; // MLA4J_STEP_THREADS
 
     final Module module;
     final Kernel schedule, combine, sm80, sm90;
-    final Kernel validate; // mla4j_validate: an updatable plan's device-side check of each step
+    final Kernel step; // mla4j_step: an updatable plan's update (copy from staging, device-side check, schedule)
     final Kernel sm90fp8; // mla4j_decode_sm90 over an fp8_e4m3 cache: used for such plans while decode is sm90
     Kernel decode;
     String variant;
     final boolean forced;
     final int sm90Threads, sm90Smem, sm80Threads, sm80Smem, combineThreads, combineColumnParts, scheduleThreads;
-    final int validateThreads;
+    final int stepThreads;
     final boolean sm90Clusters, pdl;
     private final CudaContext ctx;
 
@@ -62,18 +62,18 @@ final class DecodeKernels {
         combineThreads = get(launch, "combine.threads", COMBINE_THREADS_DEFAULT);
         combineColumnParts = get(launch, "combine.columnParts", COMBINE_COLUMN_PARTS_DEFAULT);
         scheduleThreads = get(launch, "schedule.threads", SCHEDULE_THREADS_DEFAULT);
-        validateThreads = get(launch, "validate.threads", VALIDATE_THREADS_DEFAULT);
+        stepThreads = get(launch, "step.threads", STEP_THREADS_DEFAULT);
         // Without the GPU scheduler the plan uploads the host's SplitSchedule (the one definition);
         // without the combine kernel every sequence must get exactly one split (one part: slow, for bring-up).
         schedule = opt.hostSchedule() ? null : optional(module, "mla4j_schedule");
         combine = optional(module, "mla4j_combine");
-        validate = schedule != null ? optional(module, "mla4j_validate") : null;
+        step = schedule != null ? optional(module, "mla4j_step") : null;
         sm80 = optional(module, "mla4j_decode_sm80");
         sm90 = ctx.ccMajor == 9 ? optional(module, "mla4j_decode_sm90") : null;
         sm90fp8 = ctx.ccMajor == 9 ? optional(module, "mla4j_decode_sm90_fp8") : null;
         checkBlock(combine, combineThreads);
         checkBlock(schedule, scheduleThreads);
-        checkBlock(validate, validateThreads);
+        checkBlock(step, stepThreads);
         checkBlock(sm90, sm90Threads);
         checkBlock(sm90fp8, sm90Threads);
         checkBlock(sm80, sm80Threads);
@@ -217,21 +217,23 @@ final class DecodeKernels {
         if (combine != null && p.needsCombine && pdl && decode == sm90) {
             p.combineLaunch = LaunchConfig.programmatic(p.arena(), p.batch(), p.combineGridY, combineColumnParts, combineThreads, 0, stream);
         }
-        schedule(p, p.schedule());
+        schedule(p, p.schedule(), 0L);
     }
 
-    /** Whether updatable plans can run: their step is checked and scheduled on the GPU (mla4j_validate, mla4j_schedule). */
-    boolean takesUpdatablePlans() { return validate != null; }
+    /** Whether updatable plans can run: their step is checked and scheduled on the GPU (mla4j_step). */
+    boolean takesUpdatablePlans() { return step != null; }
 
     /**
-     * A step's schedule, stream-ordered after its seqlens and table reached the device: for an updatable plan its status
-     * word reset and the step checked on the device first; then the GPU scheduler, or an upload of {@code host}.
+     * A step's schedule on the stream. An updatable plan's: mla4j_step, which first copies the step from {@code staged}
+     * (mapped pinned host memory: its staging, inside a graph capture) or, with 0, takes the seqlens and table the host
+     * copied before it, and checks them on the device. A plain plan's: the GPU scheduler, or an upload of {@code host}.
      */
-    void schedule(CudaPlan p, io.mla4j.SplitSchedule host) {
+    void schedule(CudaPlan p, io.mla4j.SplitSchedule host, long staged) {
         long stream = ctx.streamHandle();
         if (p.statusBuf != null) {
-            ctx.fillWords(p.statusBuf.address(), 0, 1);
-            validate.launch(p.batch(), 1, 1, validateThreads, 1, 1, 0, stream, p.params.kernelParams());
+            p.params.setLong("staged", staged); // copied into the launch (a captured node keeps it)
+            step.launch(p.batch(), 1, 1, stepThreads, 1, 1, 0, stream, p.params.kernelParams());
+            return;
         }
         if (schedule != null) {
             schedule.launch(1, 1, 1, scheduleThreads, 1, 1, 0, stream, p.params.kernelParams());

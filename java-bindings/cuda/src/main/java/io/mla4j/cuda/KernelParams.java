@@ -27,7 +27,7 @@ final class KernelParams {
             JAVA_LONG.withName("q"), JAVA_LONG.withName("k_cache"), JAVA_LONG.withName("block_table"),
             JAVA_LONG.withName("seqlens"), JAVA_LONG.withName("o"), JAVA_LONG.withName("lse"),
             JAVA_LONG.withName("o_accum"), JAVA_LONG.withName("lse_accum"), JAVA_LONG.withName("sched"),
-            JAVA_LONG.withName("split_offsets"), JAVA_LONG.withName("status"),
+            JAVA_LONG.withName("split_offsets"), JAVA_LONG.withName("status"), JAVA_LONG.withName("staged"),
             JAVA_INT.withName("b"), JAVA_INT.withName("s_q"), JAVA_INT.withName("h_q"), JAVA_INT.withName("rows"),
             JAVA_INT.withName("max_blocks"), JAVA_INT.withName("num_blocks"), JAVA_INT.withName("num_parts"),
             JAVA_INT.withName("max_splits"), JAVA_INT.withName("causal"), JAVA_INT.withName("dtype"),
