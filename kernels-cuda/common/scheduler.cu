@@ -9,6 +9,8 @@
 // Cost: a warp-parallel sum over b, then one lane walks the O(b + num_parts) greedy loop, which is
 // inherently sequential (each part starts where the previous ended). At b = 128, num_parts = 132 this is
 // a few microseconds with the tile counts staged in shared memory, paid once per decode step (the plan), not per layer.
+#include <limits.h>
+
 #include "mla4j/paging.h"
 #include "mla4j/schedule.h"
 
@@ -94,26 +96,26 @@ extern "C" __global__ void __launch_bounds__(MLA4J_STEP_THREADS) mla4j_step(cons
     __shared__ int tiles_sh[kSchedStaged];
     __shared__ int counts_sh[kSchedStaged + 1];
     __shared__ bool last;
+    __shared__ int len_sh;
     const int s = blockIdx.x;
     int32_t* row = const_cast<int32_t*>(p.block_table) + static_cast<size_t>(s) * p.max_blocks;
-    int len;
-    if (p.staged != nullptr) {
-        len = p.staged[s];
-        const int32_t* src = p.staged + p.b + static_cast<size_t>(s) * p.max_blocks;
-        for (int j = threadIdx.x; j < p.max_blocks; j += MLA4J_STEP_THREADS) row[j] = src[j];
-        if (threadIdx.x == 0) const_cast<int32_t*>(p.seqlens)[s] = len;
-    } else {
-        len = p.seqlens[s];
+    // One pass over the row, its loads issued together with the seqlen's (one round trip to the host memory): each
+    // thread notes the first position holding an id out of range, which is judged once the seqlen is known.
+    const int32_t* src = p.staged != nullptr ? p.staged + p.b + static_cast<size_t>(s) * p.max_blocks : row;
+    if (threadIdx.x == 0) len_sh = p.staged != nullptr ? p.staged[s] : p.seqlens[s];
+    int first_bad = INT_MAX;
+    for (int j = threadIdx.x; j < p.max_blocks; j += MLA4J_STEP_THREADS) {
+        const int id = src[j];
+        if (p.staged != nullptr) row[j] = id;
+        if ((id < 0 || id >= p.num_blocks) && j < first_bad) first_bad = j;
     }
+    __syncthreads();
+    const int len = len_sh;
+    if (p.staged != nullptr && threadIdx.x == 0) const_cast<int32_t*>(p.seqlens)[s] = len;
     const long long cap = static_cast<long long>(p.max_blocks) << p.page_shift;
     const bool bad_len = len < 0 || len > cap;
     const int pages = bad_len ? 0 : (len + (1 << p.page_shift) - 1) >> p.page_shift;
-    bool bad_id = false;
-    for (int j = threadIdx.x; j < pages; j += MLA4J_STEP_THREADS) {
-        const int id = p.staged != nullptr ? p.staged[p.b + static_cast<size_t>(s) * p.max_blocks + j] : row[j];
-        bad_id |= id < 0 || id >= p.num_blocks;
-    }
-    bad_id = __syncthreads_or(bad_id);  // also: every thread's copies are issued before thread 0 goes on
+    const bool bad_id = __syncthreads_or(first_bad < pages);  // also: every thread's copies are issued before thread 0 goes on
     if (threadIdx.x == 0) {
         if (bad_len || bad_id) atomicOr(p.status + 1, (bad_len ? MLA4J_STATUS_SEQLEN : 0) | (bad_id ? MLA4J_STATUS_BLOCK : 0));
         __threadfence();  // this CTA's copies and bits, before it is counted
