@@ -49,6 +49,7 @@ public final class GpuChecks {
                 callerStreamAndEvents(be);
                 graphSteps(be, 1000, 8, 16, 1);
                 graphSteps(be, 200, 3, 64, 2);
+                closeWithOpenPlan();
                 baseline(be);
                 fp8Codes(be);
                 memoryBaseline(be);
@@ -415,6 +416,33 @@ public final class GpuChecks {
             } finally {
                 for (Tensor[] ts : new Tensor[][] {q, k, o1, l1, o2, l2}) for (Tensor x : ts) if (x != null) x.close();
             }
+        }
+    }
+
+    /**
+     * Closing a backend while an updatable plan of it is open closes the plan first: its staging memory (pinned, dead
+     * with the context) then throws IllegalStateException on access instead of crashing the JVM, and so does update.
+     */
+    static void closeWithOpenPlan() {
+        CudaBackend be = CudaBackend.open();
+        try (Arena a = Arena.ofConfined()) {
+            MlaPlan plan = be.updatablePlan(io.mla4j.PlanSpec.of(Tensor.ofInts(a, new int[] {70}, 1),
+                    Tensor.ofInts(a, new int[] {0, 1}, 1, 2), 2, 16, 1, DType.BF16));
+            java.lang.foreign.MemorySegment st = ((CudaPlan) plan).staging();
+            be.close();
+            boolean stagingRefused = false, updateRefused = false;
+            try {
+                st.setAtIndex(java.lang.foreign.ValueLayout.JAVA_INT, 0, 1);
+            } catch (IllegalStateException e) {
+                stagingRefused = true;
+            }
+            try {
+                plan.update(new int[] {71}, new int[] {0, 1});
+            } catch (IllegalStateException e) {
+                updateRefused = true;
+            }
+            check(plan.isClosed() && stagingRefused && updateRefused, "backend closed with an updatable plan open: plan closed "
+                    + plan.isClosed() + ", staging access refused " + stagingRefused + ", update refused " + updateRefused);
         }
     }
 

@@ -300,6 +300,7 @@ public final class CudaBackend extends AbstractMlaBackend {
     private MlaPlan newPlan(PlanSpec spec, SplitSchedule schedule, int[] seqlens, int[] blockTable, boolean updatable) {
         ctx.makeCurrent();
         CudaPlan p = new CudaPlan(this, spec, schedule, seqlens, blockTable, ctx, workspace, kernels.usesTensorMap(), updatable);
+        livePlans.add(p);
         try {
             kernels.prepare(p);
         } catch (RuntimeException e) {
@@ -308,6 +309,14 @@ public final class CudaBackend extends AbstractMlaBackend {
         }
         return p;
     }
+
+    // Plans not yet closed: closing the backend closes them first (their pinned memory dies with the context).
+    private final java.util.Set<CudaPlan> livePlans = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    void forget(CudaPlan p) { livePlans.remove(p); }
+
+    /** For plans: throws IllegalStateException once this backend is closed. */
+    void checkOpen() { ensureOpen(); }
 
     @Override
     protected void doDecode(MlaPlan plan, Tensor q, Tensor kCache, float kvScale, Tensor out, Tensor lse) {
@@ -358,6 +367,13 @@ public final class CudaBackend extends AbstractMlaBackend {
     @Override
     protected void release() {
         try {
+            for (CudaPlan p : java.util.List.copyOf(livePlans)) {
+                try {
+                    p.close();
+                } catch (RuntimeException e) { // keep closing the rest; the context goes below anyway
+                    System.getLogger(CudaBackend.class.getName()).log(System.Logger.Level.WARNING, "closing a plan: " + e);
+                }
+            }
             ctx.synchronize();
             workspace.trim();
             if (helpers != null) helpers.close();

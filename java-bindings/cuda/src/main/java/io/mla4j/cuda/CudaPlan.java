@@ -31,6 +31,7 @@ public final class CudaPlan extends MlaPlan {
     final DeviceBuffer statusBuf;        // updatable plans: status, bits being gathered, CTAs done (params.h), else null
     private final CudaContext.Pinned pinned; // updatable plans: seqlens then table, what captured copies read
     private final MemorySegment pageable;    // updatable plans: the same, for eager updates (the driver stages it)
+    private final MemorySegment stagingView; // updatable plans: pinned, scoped to the plan (closed with it)
     final int numParts, maxSplits, rows;
     final int mostSplits; // splits of the busiest sequence: sets the combine's rows per CTA
     final KvTensorMap kvMap; // sm90 only
@@ -84,6 +85,7 @@ public final class CudaPlan extends MlaPlan {
         }
         pinned = pin;
         pageable = updatable ? arena.allocate(stepBytes) : null;
+        stagingView = updatable ? MemorySegment.ofAddress(pin.segment.address()).reinterpret(stepBytes, arena, null) : null;
 
         params = new KernelParams(arena);
         fp8 = spec.geometry().format() == io.mla4j.CacheFormat.FP8_E4M3;
@@ -151,6 +153,7 @@ public final class CudaPlan extends MlaPlan {
     /** The step into the device buffers (MlaPlan.update, stage): CudaBackend.enqueueStep does the copies and the rest. */
     @Override
     protected void onUpdate(int[] seqlens, int[] table, SplitSchedule schedule, boolean enqueue) {
+        ((CudaBackend) backend()).checkOpen();
         ctx.makeCurrent();
         boolean capturing = ctx.isCapturing();
         MemorySegment src = enqueue && !capturing ? pageable : pinned.segment;
@@ -180,13 +183,14 @@ public final class CudaPlan extends MlaPlan {
     public MemorySegment staging() {
         if (pinned == null) throw new IllegalStateException("plan: is not updatable (MlaBackend.updatablePlan)");
         if (isClosed()) throw new IllegalStateException("plan: is closed");
-        return pinned.segment;
+        return stagingView; // closing the plan (or its backend) closes it: a later access throws, it cannot crash
     }
 
     @Override
     public int status() {
         if (statusBuf == null) return 0;
         if (isClosed()) throw new IllegalStateException("plan: is closed");
+        ((CudaBackend) backend()).checkOpen();
         ctx.makeCurrent();
         try (Arena a = Arena.ofConfined()) {
             MemorySegment word = a.allocate(4);
@@ -212,15 +216,21 @@ public final class CudaPlan extends MlaPlan {
 
     @Override
     protected void release() {
-        // back to the pool, not freed: the next plan's work is stream-ordered after this plan's kernels
-        for (DeviceBuffer d : new DeviceBuffer[] {seqlensBuf, tableBuf, schedBuf, offsetsBuf, oAccum, lseAccum, statusBuf}) {
-            if (d != null) pool.give(d);
+        synchronized (this) { // after an update or decode in flight on another thread (they hold the plan's lock)
+            // back to the pool, not freed: the next plan's work is stream-ordered after this plan's kernels
+            for (DeviceBuffer d : new DeviceBuffer[] {seqlensBuf, tableBuf, schedBuf, offsetsBuf, oAccum, lseAccum, statusBuf}) {
+                if (d != null) pool.give(d);
+            }
+            try {
+                if (pinned != null) { // a queued copy may still read it
+                    ctx.synchronize();
+                    pinned.close();
+                }
+            } finally {
+                // pageable copies were staged by the driver before returning; the staging() view dies here too
+                arena.close();
+                ((CudaBackend) backend()).forget(this);
+            }
         }
-        if (pinned != null) { // a queued copy may still read it
-            ctx.synchronize();
-            pinned.close();
-        }
-        // cuMemcpyHtoDAsync from pageable memory has staged the bytes before returning: the host copies may go
-        arena.close();
     }
 }
