@@ -105,6 +105,7 @@ public final class Fuzzer implements AutoCloseable {
         c.add(new Cls("valid.largeScale", 3, this::largeScale));
         c.add(new Cls("valid.concurrentPlan", 3, this::concurrent));
         c.add(new Cls("valid.manyPlans", 3, this::manyPlans));
+        c.add(new Cls("valid.update", 5, this::updatedPlan));
         c.add(new Cls("bad.seqlen", 6, this::badSeqlen));
         c.add(new Cls("bad.blockTable", 6, this::badBlockTable));
         c.add(new Cls("bad.counts", 6, this::badCounts));
@@ -419,6 +420,47 @@ public final class Fuzzer implements AutoCloseable {
     }
 
     // ------------------------------------------------------------------ valid classes
+
+    /**
+     * An updatable plan made for a shorter step of the same capacity, updated to this one, decodes it as a fresh plan
+     * would; refused updates (a used block id out of range, a seqlens of the wrong length) name their argument and
+     * change nothing (the next decode is judged again); a closed plan refuses update. Backends without updatable plans
+     * (ascend) are skipped.
+     */
+    private void updatedPlan() throws Exception {
+        Shape s = randomShape();
+        try (Inputs in = new Inputs(s, false); Device d = upload(in); Arena a = Arena.ofConfined()) {
+            PlanSpec full = in.spec();
+            int[] lens = full.seqlens().toIntArray(), table = full.blockTable().toIntArray();
+            int[] shorter = new int[lens.length];
+            for (int i = 0; i < lens.length; i++) shorter[i] = rnd.nextInt(lens[i] + 1);
+            PlanSpec first = new PlanSpec(Tensor.ofInts(a, shorter, lens.length), full.blockTable(), full.numCacheBlocks(),
+                    full.numHeads(), full.queryLen(), full.dtype(), full.causal(), full.scale(), full.geometry());
+            MlaPlan plan;
+            try {
+                plan = call(() -> be.updatablePlan(first));
+            } catch (UnsupportedOperationException e) {
+                return;
+            }
+            try (plan) {
+                callV(() -> plan.update(lens, table));
+                ReferenceBackend.Result want = truth(in, in.q, in.cache);
+                judge("valid.update", in, want, decodeAndRead(plan, in, d), false);
+                int maxBlocks = (int) full.blockTable().dim(1);
+                for (int i = 0; i < lens.length; i++) {
+                    if (lens[i] == 0) continue;
+                    int[] bad = table.clone();
+                    bad[i * maxBlocks + rnd.nextInt(Mla.blocksFor(lens[i]))] = rnd.nextBoolean() ? -1 : full.numCacheBlocks();
+                    expectArg("valid.update", "blockTable", "update with a used block id out of range", () -> plan.update(lens, bad));
+                    break;
+                }
+                expectArg("valid.update", "seqlens", "update with b + 1 seqlens",
+                        () -> plan.update(Arrays.copyOf(lens, lens.length + 1), table));
+                judge("valid.update", in, want, decodeAndRead(plan, in, d), false);
+            }
+            expectState("valid.update", "plan", "update of a closed plan", () -> plan.update(lens, table));
+        }
+    }
 
     private void planReuse() throws Exception {
         Shape s = randomShape();
