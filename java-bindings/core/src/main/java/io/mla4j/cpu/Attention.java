@@ -108,10 +108,7 @@ final class Attention {
                         float scale = Float.intBitsToFloat(le32(w.raw8, at + scales + 4 * gi));
                         Convert.fromE4m3(w.raw8, at + from, len, scale, w.kv, dst + from);
                     }
-                    for (int d = 0; d < dr; d++) {
-                        int b = at + rope + 2 * d;
-                        w.kv[dst + dc + d] = Float.intBitsToFloat(((w.raw8[b] & 0xFF) | (w.raw8[b + 1] & 0xFF) << 8) << 16);
-                    }
+                    Convert.fromBf16Le(w.raw8, at + rope, dr, w.kv, dst + dc);
                 }
             }
         }

@@ -26,4 +26,22 @@ class ConvertFp8Test {
             }
         }
     }
+
+    /** The block-scaled layout's bf16 RoPE values (little-endian pairs in a byte[]) against the scalar decode. */
+    @Test
+    void littleEndianBf16AtEveryOffset() {
+        byte[] src = new byte[2 * 200 + 40];
+        java.util.Random r = new java.util.Random(3);
+        r.nextBytes(src);
+        for (int from = 0; from < 19; from++) {
+            for (int n : new int[] {0, 1, 15, 16, 17, 64, 130}) {
+                float[] dst = new float[n + 5];
+                Convert.fromBf16Le(src, from, n, dst, 5);
+                for (int i = 0; i < n; i++) {
+                    int bits = ((src[from + 2 * i] & 0xFF) | (src[from + 2 * i + 1] & 0xFF) << 8) << 16;
+                    assertEquals(bits, Float.floatToRawIntBits(dst[5 + i]), "value " + i + " from " + from + " n " + n);
+                }
+            }
+        }
+    }
 }
