@@ -14,8 +14,9 @@ import java.util.Objects;
  * steps": what may change between replays). Unused batch rows take seqlen 0.
  *
  * <p>Threads: decodes of one plan may be issued from several threads (each is one launch under the plan's lock
- * on GPUs; CPU backends run them one after another). {@link #update} and {@link #stage} must not run while a decode of
- * this plan is being issued or, on a CPU backend, running: update between steps.
+ * on GPUs; CPU backends run them one after another, under it too). {@link #update} and {@link #stage} take the same
+ * lock, so a decode always sees one step whole; which step a decode racing an update sees is the caller's to order
+ * (update between steps).
  */
 public class MlaPlan implements AutoCloseable {
     private final MlaBackend backend;
@@ -59,10 +60,9 @@ public class MlaPlan implements AutoCloseable {
 
     /**
      * The host half of {@link #update}, for CUDA graph replay: validates and records the step, and on a GPU writes it
-     * into the plan's pinned staging memory, which the copies of an {@link #update} captured in the graph read at
-     * every replay. Call it between replays, only once the previous replay has finished (the backend's
-     * synchronize, or an event after it): a replay still in flight may be reading the staging memory. On CPU
-     * backends it is {@link #update}.
+     * into the plan's pinned staging memory, which the {@link #update} captured in the graph reads at every replay.
+     * Call it between replays, only once the previous replay has finished (the backend's synchronize, or an event
+     * after it): a replay still in flight may be reading the staging memory. On CPU backends it is {@link #update}.
      */
     public final void stage(int[] seqlens, int[] blockTable) { apply(seqlens, blockTable, false); }
 

@@ -29,7 +29,7 @@ public final class CudaPlan extends MlaPlan {
     final KernelParams params;
     final DeviceBuffer seqlensBuf, tableBuf, schedBuf, offsetsBuf, oAccum, lseAccum;
     final DeviceBuffer statusBuf;        // updatable plans: status, bits being gathered, CTAs done (params.h), else null
-    private final CudaContext.Pinned pinned; // updatable plans: seqlens then table, what captured copies read
+    private final CudaContext.Pinned pinned; // updatable plans: seqlens then table, what a captured update reads
     private final MemorySegment pageable;    // updatable plans: the same, for eager updates (the driver stages it)
     private final MemorySegment stagingView; // updatable plans: pinned, scoped to the plan (closed with it)
     final int numParts, maxSplits, rows;
@@ -171,10 +171,11 @@ public final class CudaPlan extends MlaPlan {
     }
 
     /**
-     * An updatable plan's pinned staging memory, what the copies of an {@link #update} captured in a graph read at every
-     * replay: b ints of seqlens, then the b * max_blocks ints of the block table (row-major). An engine may write it
-     * directly between replays (a seqlen and, on a page boundary, one table entry per sequence: far cheaper than
-     * {@link #stage} at large batch), under {@link #stage}'s rule (only once the previous replay finished). Nothing
+     * An updatable plan's pinned staging memory, what the {@link #update} captured in a graph reads at every replay
+     * (mla4j_step, through the mapping): b ints of seqlens, then the b * max_blocks ints of the block table
+     * (row-major). An engine may write it directly between replays (a seqlen and, on a page boundary, one table
+     * entry per sequence: far cheaper than {@link #stage} at large batch), under {@link #stage}'s rule (only once the
+     * previous replay finished). Nothing
      * checks such writes on the host: the device check does ({@link #status()}; a bad step reads no cache). Note that
      * {@link #seqlens()}, {@link #schedule()} and the other host views keep the last staged or updated step.
      *
