@@ -80,7 +80,7 @@ int64_t mla4j_cpu_scratch_bytes(int32_t rows) {
     return (int64_t) mla4j_carve(NULL, NULL, mla4j_rows_padded(rows)) + 64; /* + 64: the caller may align */
 }
 
-int32_t mla4j_cpu_abi_version(void) { return 1; }
+int32_t mla4j_cpu_abi_version(void) { return 2; } /* 2: the fp8 cache arguments of mla4j_cpu_split */
 
 /* O row update shared by the tile paths: dst = dst * alpha + src over n floats. */
 #define MLA4J_PV_ROW(dst, src, n, a)                                              \
@@ -351,24 +351,25 @@ static int path_allowed(int32_t path) {
     }
 }
 
-int32_t mla4j_cpu_split(int32_t path, int32_t fp16, const uint16_t *q, const uint16_t *cache, const int32_t *blocks,
-                        int32_t sk, int32_t hq, int32_t sq, int32_t causal, float scale, int32_t block_begin,
-                        int32_t block_end, void *scratch, float *partial_o, float *partial_lse) {
+int32_t mla4j_cpu_split(int32_t path, int32_t fp16, const uint16_t *q, const void *cache, int32_t fp8, float v_scale,
+                        const int32_t *blocks, int32_t sk, int32_t hq, int32_t sq, int32_t causal, float scale,
+                        int32_t block_begin, int32_t block_end, void *scratch, float *partial_o, float *partial_lse) {
     if (!path_allowed(path)) return -1; /* never execute an instruction the CPU or OS lacks */
+    if (fp8 && fp16) return -2; /* fp8 caches with bf16 q only: the fp16 path's hi/lo split is not written for them */
     if (hq < 1 || sq < 1 || sk < 0 || block_begin < 0 || block_end < block_begin
         || (long) block_end * MLA4J_BLOCK > (long) sk + MLA4J_BLOCK - 1) return -2;
     void *ws = (void *) (((uintptr_t) scratch + 63) & ~(uintptr_t) 63);
     switch (path) {
 #if defined(__x86_64__)
         case MLA4J_PATH_AMX:
-            return split_amx(fp16, q, cache, blocks, sk, hq, sq, causal, scale, block_begin, block_end, ws, partial_o, partial_lse);
+            return split_amx(fp16, q, cache, fp8, v_scale, blocks, sk, hq, sq, causal, scale, block_begin, block_end, ws, partial_o, partial_lse);
         case MLA4J_PATH_AVX512BF16:
-            return split_avx512bf16(fp16, q, cache, blocks, sk, hq, sq, causal, scale, block_begin, block_end, ws, partial_o, partial_lse);
+            return split_avx512bf16(fp16, q, cache, fp8, v_scale, blocks, sk, hq, sq, causal, scale, block_begin, block_end, ws, partial_o, partial_lse);
 #endif
         case MLA4J_PATH_AMX_EMU:
-            return split_amx_emu(fp16, q, cache, blocks, sk, hq, sq, causal, scale, block_begin, block_end, ws, partial_o, partial_lse);
+            return split_amx_emu(fp16, q, cache, fp8, v_scale, blocks, sk, hq, sq, causal, scale, block_begin, block_end, ws, partial_o, partial_lse);
         case MLA4J_PATH_AVX512BF16_EMU:
-            return split_avx512bf16_emu(fp16, q, cache, blocks, sk, hq, sq, causal, scale, block_begin, block_end, ws, partial_o, partial_lse);
+            return split_avx512bf16_emu(fp16, q, cache, fp8, v_scale, blocks, sk, hq, sq, causal, scale, block_begin, block_end, ws, partial_o, partial_lse);
         default:
             return -1;
     }

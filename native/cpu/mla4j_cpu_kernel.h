@@ -21,9 +21,11 @@
 int32_t mla4j_cpu_features(void);
 int32_t mla4j_cpu_abi_version(void);
 int64_t mla4j_cpu_scratch_bytes(int32_t rows);
-int32_t mla4j_cpu_split(int32_t path, int32_t fp16, const uint16_t *q, const uint16_t *cache, const int32_t *blocks,
-                        int32_t sk, int32_t hq, int32_t sq, int32_t causal, float scale, int32_t block_begin,
-                        int32_t block_end, void *scratch, float *partial_o, float *partial_lse);
+/* cache: 16-bit rows (fp8 = 0) or e4m3 rows of 576 bytes (fp8 = 1, bf16 q only; scale already holds the cache's
+ * per-tensor scale, v_scale multiplies o); v_scale is 1 for a 16-bit cache. */
+int32_t mla4j_cpu_split(int32_t path, int32_t fp16, const uint16_t *q, const void *cache, int32_t fp8, float v_scale,
+                        const int32_t *blocks, int32_t sk, int32_t hq, int32_t sq, int32_t causal, float scale,
+                        int32_t block_begin, int32_t block_end, void *scratch, float *partial_o, float *partial_lse);
 void mla4j_cpu_combine(int32_t fp16, int32_t nsplits, const float *partial_lse, const float *partial_o, int32_t hq,
                        int32_t sq, uint16_t *out, float *lse);
 int64_t mla4j_cpu_dp_loop(int32_t path, int64_t iterations);

@@ -115,6 +115,24 @@ MLA4J_INLINE void mla4j_split_rows(const uint16_t *src, int n, uint16_t *hi, uin
 }
 
 /*
+ * e4m3 token rows (576 bytes) to bf16 rows, exactly (every e4m3 value is a bf16 value): the 7 magnitude bits
+ * placed at fp32's exponent/mantissa position read as the value times 2^-120 (subnormal codes as fp32
+ * denormals), one multiply by 2^120, the top half. The NaN codes (S.1111.111) give a bf16 NaN. Branch-free, so
+ * the loop vectorises with the path's target options.
+ */
+MLA4J_INLINE void mla4j_e4m3_rows_to_bf16(const uint8_t *src, int n, uint16_t *dst) {
+    for (long i = 0; i < (long) n * MLA4J_DQK; i++) {
+        uint32_t c = src[i], mag = c & 0x7Fu, sign = (c & 0x80u) << 8, u = mag << 20, b;
+        float f;
+        memcpy(&f, &u, 4);
+        f *= 0x1p120f;
+        memcpy(&b, &f, 4);
+        uint32_t v = (b >> 16) | sign;
+        dst[i] = (uint16_t) (mag == 0x7Fu ? (0x7FC0u | sign) : v);
+    }
+}
+
+/*
  * vp[jp][d] = (V[2jp][d], V[2jp+1][d]) for jp < t/2 from token rows tok[j] (16-bit, the first 512 of a
  * 576-wide row); tokens j >= n are zero (their probabilities are zero too, and 0 * garbage could be nan).
  */

@@ -175,8 +175,8 @@ static double run_case(int path, int fp16, int sk, int hq, int sq, int causal, f
     int cut = nblk < 3 ? nblk : 3;
     float *po = malloc((size_t) 2 * rows * MLA4J_DV * 4), *pl = malloc((size_t) 2 * rows * 4);
     for (long i = 0; i < 2L * rows * MLA4J_DV; i++) po[i] = NAN;
-    int rc1 = mla4j_cpu_split(path, fp16, q, cache, blocks, sk, hq, sq, causal, scale, 0, cut, ws, po, pl);
-    int rc2 = mla4j_cpu_split(path, fp16, q, cache, blocks, sk, hq, sq, causal, scale, cut, nblk, ws,
+    int rc1 = mla4j_cpu_split(path, fp16, q, cache, 0, 1.0f, blocks, sk, hq, sq, causal, scale, 0, cut, ws, po, pl);
+    int rc2 = mla4j_cpu_split(path, fp16, q, cache, 0, 1.0f, blocks, sk, hq, sq, causal, scale, cut, nblk, ws,
                               po + (long) rows * MLA4J_DV, pl + rows);
     CHECK(rc1 == 0 && rc2 == 0, "%s split rc %d %d", NAMES[path], rc1, rc2);
     uint16_t *out = malloc((size_t) rows * MLA4J_DV * 2);

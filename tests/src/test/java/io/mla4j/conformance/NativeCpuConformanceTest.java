@@ -66,6 +66,10 @@ class NativeCpuConformanceTest {
             ran.add(k.id());
             BackendSuite.cases(() -> be, Oracle.REFERENCE)
                     .forEach(n -> tests.add(DynamicTest.dynamicTest(k.id() + " " + n.name(), n.check()::run)));
+            // fp8 caches: the kernel widens DeepSeek-geometry fp8_e4m3 with bf16 q itself; the other cases run on
+            // the Vector API behind the same backend
+            BackendSuite.cases(() -> be, Oracle.REFERENCE, Conformance.fp8Cases(), 900)
+                    .forEach(n -> tests.add(DynamicTest.dynamicTest(k.id() + " fp8 " + n.name(), n.check()::run)));
         }
         System.out.println("[native cpu] ran: " + (ran.isEmpty() ? "none" : String.join(", ", ran))
                 + "; skipped: " + (skipped.isEmpty() ? "none" : String.join("; ", skipped)));

@@ -133,8 +133,19 @@ public final class CpuBackend extends HostBackend {
 
     @Override
     protected MlaPlan createPlan(PlanSpec spec, SplitSchedule schedule, int[] seqlens, int[] blockTable) {
-        if (kernel.isNative() && spec.geometry().equals(io.mla4j.Geometry.DEEPSEEK)) return new NativeCpuPlan(this, spec, schedule, seqlens, blockTable, pool.size(), kernel, nativeLib);
+        if (kernel.isNative() && nativeTakes(spec)) {
+            return new NativeCpuPlan(this, spec, schedule, seqlens, blockTable, pool.size(), kernel, nativeLib);
+        }
         return new CpuPlan(this, spec, schedule, seqlens, blockTable, pool.size());
+    }
+
+    /**
+     * What the native kernel reads: DeepSeek's geometry, a 16-bit cache, or an fp8_e4m3 one with bf16 q (it widens
+     * e4m3 to bf16 exactly; with fp16 q its hi/lo split is not written for fp8). Everything else runs on the Vector API.
+     */
+    private static boolean nativeTakes(PlanSpec spec) {
+        io.mla4j.Geometry g = spec.geometry(), d = io.mla4j.Geometry.DEEPSEEK;
+        return g.equals(d) || (g.equals(d.withFormat(io.mla4j.CacheFormat.FP8_E4M3)) && spec.dtype() == DType.BF16);
     }
 
     /**
@@ -149,7 +160,7 @@ public final class CpuBackend extends HostBackend {
     @Override
     protected synchronized void doDecode(MlaPlan p, Tensor q, Tensor kCache, float kvScale, Tensor out, Tensor lse) {
         if (p instanceof NativeCpuPlan np) {
-            if (np.decode(pool, q, kCache, out, lse)) return;
+            if (np.decode(pool, q, kCache, kvScale, out, lse)) return;
             p = np.vectorPlan(); // a tensor on the Java heap: the native kernel takes native memory only
         }
         CpuPlan plan = (CpuPlan) p; // decode() checked that this backend made it

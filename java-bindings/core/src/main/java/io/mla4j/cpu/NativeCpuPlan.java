@@ -47,21 +47,23 @@ final class NativeCpuPlan extends MlaPlan {
     CpuKernel kernel() { return kernel; }
 
     /** Runs the decode; false (nothing done) when a tensor is on the Java heap: then use {@link #vectorPlan}. */
-    boolean decode(WorkerPool pool, Tensor q, Tensor kCache, Tensor out, Tensor lse) {
+    boolean decode(WorkerPool pool, Tensor q, Tensor kCache, float kvScale, Tensor out, Tensor lse) {
         MemorySegment qs = q.segment(), cache = kCache.segment(), os = out.segment(), ls = lse.segment();
         if (!(qs.isNative() && cache.isNative() && os.isNative() && ls.isNative())) return false;
         PlanSpec spec = spec();
         SplitSchedule s = schedule();
         int fp16 = spec.dtype() == DType.FP16 ? 1 : 0, causal = spec.effectiveCausal() ? 1 : 0;
         int hq = spec.numHeads(), sq = spec.queryLen(), mb = maxBlocks();
-        float scale = spec.scale();
+        // an fp8_e4m3 cache: widened exactly in the kernel, its scale folded into the scores' and o's (as on the GPU)
+        int fp8 = spec.geometry().format() == io.mla4j.CacheFormat.FP8_E4M3 ? 1 : 0;
+        float scale = fp8 == 1 ? spec.scale() * kvScale : spec.scale(), vScale = fp8 == 1 ? kvScale : 1f;
         long qRow = (long) rows * Mla.D_QK * 2, oRow = (long) rows * Mla.D_V * 2, part = (long) rows * Mla.D_V * 4;
         pool.run(s.numParts(), (p, worker) -> s.forEachSplit(p, (seq, from, to, slot) -> {
             int sk = seqlen(seq);
             int end = Math.max(from, to < 0 ? Mla.blocksFor(sk) : to);
             int rc;
             try {
-                rc = (int) lib.split().invokeExact(kernel.code, fp16, qs.asSlice(seq * qRow), cache,
+                rc = (int) lib.split().invokeExact(kernel.code, fp16, qs.asSlice(seq * qRow), cache, fp8, vScale,
                         blocks.asSlice((long) seq * mb * 4L), sk, hq, sq, causal, scale, from, end, scratch[worker],
                         partialO.asSlice(slot * part), partialLse.asSlice(slot * (long) rows * 4L));
             } catch (Throwable t) {

@@ -77,6 +77,9 @@ final class NativeKernel {
         return Optional.of(k.id() + " is not supported here (" + l.get().featureText() + ")");
     }
 
+    /** mla4j_cpu_abi_version() this binding is written for (2: mla4j_cpu_split takes an fp8 cache). */
+    static final int ABI = 2;
+
     private static Lib load() throws IOException {
         if (!NativeKernel.class.getModule().isNativeAccessEnabled()) {
             throw new IllegalStateException("native access is not enabled for " + moduleName()
@@ -96,9 +99,10 @@ final class NativeKernel {
         } catch (Throwable t) {
             throw new IllegalStateException("calling " + file + " failed: " + t, t);
         }
-        if (version != 1) throw new IllegalStateException(file + " has ABI version " + version + ", this mla4j needs 1");
+        if (version != ABI) throw new IllegalStateException(file + " has ABI version " + version + ", this mla4j needs " + ABI);
+        ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT;
         MethodHandle split = linker.downcallHandle(find(syms, "mla4j_cpu_split"),
-                FunctionDescriptor.of(I, I, I, A, A, A, I, I, I, I, ValueLayout.JAVA_FLOAT, I, I, A, A, A));
+                FunctionDescriptor.of(I, I, I, A, A, I, F, A, I, I, I, I, F, I, I, A, A, A));
         MethodHandle combine = linker.downcallHandle(find(syms, "mla4j_cpu_combine"),
                 FunctionDescriptor.ofVoid(I, I, A, A, I, I, A, A));
         MethodHandle scratch = linker.downcallHandle(find(syms, "mla4j_cpu_scratch_bytes"),
