@@ -56,6 +56,7 @@ public final class CpuBackend extends HostBackend {
     private final CpuKernel kernel;           // never AUTO: what runs
     private final NativeKernel.Lib nativeLib; // null for VECTOR
     private final String kernelNote;          // why this kernel (fallbacks name their reason)
+    private final boolean autoKernel;         // chosen by AUTO (not forced): the plan may still pick the Vector API
 
     /** All cores, rescaling from {@value #RESCALE_PROPERTY} (default plain). */
     public CpuBackend() {
@@ -76,6 +77,7 @@ public final class CpuBackend extends HostBackend {
         this.rescale = java.util.Objects.requireNonNull(rescale, "rescale");
         KernelChoice c = KernelChoice.choose(java.util.Objects.requireNonNull(kernel, "kernel"), rescale);
         this.kernel = c.kernel();
+        this.autoKernel = kernel == CpuKernel.AUTO;
         this.nativeLib = c.lib();
         this.kernelNote = c.note();
         if (c.log()) System.getLogger("io.mla4j").log(System.Logger.Level.INFO, "mla4j cpu: " + kernelDescription());
@@ -133,7 +135,7 @@ public final class CpuBackend extends HostBackend {
 
     @Override
     protected MlaPlan createPlan(PlanSpec spec, SplitSchedule schedule, int[] seqlens, int[] blockTable) {
-        if (kernel.isNative() && nativeTakes(spec)) {
+        if (kernel.isNative() && nativeTakes(spec) && !vectorFaster(spec)) {
             return new NativeCpuPlan(this, spec, schedule, seqlens, blockTable, pool.size(), kernel, nativeLib);
         }
         return new CpuPlan(this, spec, schedule, seqlens, blockTable, pool.size());
@@ -143,6 +145,16 @@ public final class CpuBackend extends HostBackend {
      * What the native kernel reads: DeepSeek's geometry, a 16-bit cache, or an fp8_e4m3 one with bf16 q (it widens
      * e4m3 to bf16 exactly; with fp16 q its hi/lo split is not written for fp8). Everything else runs on the Vector API.
      */
+    /**
+     * AUTO's per-plan exception: fp16 on the AVX512-BF16 kernel (its exact hi/lo split triples the bf16 dot products)
+     * measured 3.9x (h_q 16) and 1.6x (h_q 128 s_q 2) slower than the Vector API on a 2-vCPU AMD EPYC with AVX512-BF16
+     * (docs/PERF.md, 2026-12-04), so such plans run on the Vector API unless the kernel was forced. AMX's fp16 is not
+     * measured (no AMX machine yet) and stays native.
+     */
+    private boolean vectorFaster(PlanSpec spec) {
+        return autoKernel && kernel == CpuKernel.AVX512BF16 && spec.dtype() == DType.FP16;
+    }
+
     private static boolean nativeTakes(PlanSpec spec) {
         io.mla4j.Geometry g = spec.geometry(), d = io.mla4j.Geometry.DEEPSEEK;
         return g.equals(d) || (g.equals(d.withFormat(io.mla4j.CacheFormat.FP8_E4M3)) && spec.dtype() == DType.BF16);
