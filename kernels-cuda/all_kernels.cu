@@ -4,13 +4,6 @@
 // the sm_90a pass; the sm_80 image simply has no mla4j_decode_sm90 (the Java side looks it up optionally).
 #include "common/scheduler.cu"
 #include "common/combine.cu"
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-// Hopper's 227 KB of shared memory takes 64-token stages (measured 548 vs 810 us at b=128, s_k=8192,
-// h_q=16: 32-token stages are bound by per-stage barriers and softmax, not memory); the sm_80 image and
-// the PTX keep 32-token stages, which fit the A100's 163 KB. Java launches each image with its own
-// shared-memory size (DecodeKernels: sm80.smem / sm80.smem.sm90a).
-#define MLA4J_SM80_KT 64
-#endif
 #if __has_include("sm80/decode_sm80.cu")
 #include "sm80/decode_sm80.cu"
 #endif

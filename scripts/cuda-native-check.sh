@@ -21,20 +21,14 @@ grep -A2 "mla4j_decode_sm80" "$OUT/ptxas.txt" | grep -E "Compiling|spill|registe
 if grep -A1 "Compiling entry function 'mla4j_decode_sm80'" "$OUT/ptxas.txt" | grep -q " [1-9][0-9]* bytes spill"; then
     echo "FAIL: mla4j_decode_sm80 spills"; rc=1
 fi
-# the 64-token-stage variant (232,192 B of smem: Hopper and later only), checked and timed for comparison
-KT64=""; case "$ARCH" in 9*|1[0-9]*) KT64=1 ;; esac
-[ -n "$KT64" ] && $NVCC $FLAGS -DMLA4J_SM80_KT=64 -o "$BIN/native_check_kt64" test/native_check.cu 2>/dev/null
+# the image is the device's own (sm_$ARCH): its stage size is mla4j_sm80::stage_tokens of it (64 from Hopper on), as
+# in the shipped fatbin; the binary prints it
 
 step "correctness (deepest pipeline the device allows)"
 timeout 300 "$BIN/native_check" check 2>&1 | tee "$OUT/check.txt" || rc=1
 step "correctness (2 stages: the launch io.mla4j.cuda uses, see README)"
 MLA4J_SM80_STAGES=2 timeout 300 "$BIN/native_check" check > "$OUT/check-variants.txt" 2>&1 || rc=1
 tail -1 "$OUT/check-variants.txt"
-if [ -n "$KT64" ]; then
-    step "correctness (KT=64 variant, 2 stages)"
-    timeout 300 "$BIN/native_check_kt64" check >> "$OUT/check-variants.txt" 2>&1 || rc=1
-    tail -1 "$OUT/check-variants.txt"
-fi
 grep FAIL "$OUT/check-variants.txt"
 
 if [ -z "${SKIP_SANITIZE:-}" ]; then
@@ -45,14 +39,10 @@ if [ -z "${SKIP_SANITIZE:-}" ]; then
 fi
 
 if [ -z "${SKIP_BENCH:-}" ]; then
-    step "timings (KT=32, deepest pipeline the device allows)"
+    step "timings (deepest pipeline the device allows)"
     timeout 240 "$BIN/native_check" bench 2>&1 | tee "$OUT/bench.txt" || rc=1
-    step "timings (KT=32, 2 stages: the launch io.mla4j.cuda uses)"
+    step "timings (2 stages: the launch io.mla4j.cuda uses)"
     MLA4J_SM80_STAGES=2 timeout 240 "$BIN/native_check" bench 2>&1 | tee "$OUT/bench-2stages.txt" || rc=1
-    if [ -n "$KT64" ]; then
-        step "timings (KT=64 variant, 2 stages)"
-        timeout 240 "$BIN/native_check_kt64" bench 2>&1 | tee "$OUT/bench-kt64.txt" || rc=1
-    fi
 fi
 rm -rf "$BIN"
 echo "== done rc=$rc"

@@ -23,20 +23,23 @@ NVCC="${NVCC:-$(command -v nvcc || true)}"
 src="$root/kernels-cuda/sm80/decode_sm80.cu"
 if [ -n "$NVCC" ] && [ -f "$src" ]; then
   tmp="$(mktemp -d)"
-  # two K stages of the image's stage size: 32 tokens for the sm_80/PTX image, 64 for sm_90a (all_kernels.cu)
-  for kt in 32 64; do
-    key=$([ $kt = 32 ] && echo sm80.smem || echo sm80.smem.sm90a)
-    fmt='#include <cstdio>\n#define MLA4J_SM80_KT %s\n#include "sm80/decode_sm80.cu"\n'
-    fmt+='int main() { printf("%s=%%d\\nsm80.threads=%%d\\n", (int)MLA4J_SM80_SMEM_BYTES(2),'
-    fmt+=' (int)mla4j_sm80::kThreads); return 0; }\n'
-    printf "$fmt" "$kt" "$key" > "$tmp/p.cu"
-    if "$NVCC" -std=c++17 -arch=sm_80 -I"$root/kernels-cuda/include" -I"$root/kernels-cuda" -o "$tmp/p" "$tmp/p.cu" \
-        >/dev/null 2>&1; then
-      "$tmp/p"
-    else
-      echo "gpu-launch-props: could not compile the sm80 constants (KT=$kt); Java uses its defaults" >&2
-    fi
-  done
+  # two K stages of each image's stage size (mla4j_sm80::stage_tokens): the sm_80/PTX image, and sm_90a
+  cat > "$tmp/p.cu" <<'CU'
+#include <cstdio>
+#include "sm80/decode_sm80.cu"
+int main() {
+    using namespace mla4j_sm80;
+    printf("sm80.smem=%d\nsm80.smem.sm90a=%d\nsm80.threads=%d\n", (int)MLA4J_SM80_SMEM_BYTES(stage_tokens(800), 2),
+           (int)MLA4J_SM80_SMEM_BYTES(stage_tokens(900), 2), kThreads);
+    return 0;
+}
+CU
+  if "$NVCC" -std=c++17 -arch=sm_80 -I"$root/kernels-cuda/include" -I"$root/kernels-cuda" -o "$tmp/p" "$tmp/p.cu" \
+      >/dev/null 2>&1; then
+    "$tmp/p"
+  else
+    echo "gpu-launch-props: could not compile the sm80 constants; Java uses its defaults" >&2
+  fi
   rm -rf "$tmp"
 fi
 exit 0

@@ -1,6 +1,6 @@
 // mla4j_decode_sm80: portable split-KV MLA decode (mma.sync m16n8k16 + ldmatrix + cp.async), sm_80 and later.
 //
-// Launch: grid (num_parts, ceil(rows/64)), block 256, dynamic smem MLA4J_SM80_SMEM_BYTES(stages) bytes with
+// Launch: grid (num_parts, ceil(rows/64)), block 256, dynamic smem MLA4J_SM80_SMEM_BYTES(kt, stages) bytes with
 // stages in 2..4 K buffers: the kernel reads its stage count back from %dynamic_smem_size, so one image serves
 // any depth. io.mla4j.cuda launches 2 stages (154,368 B, fits the A100's 163 KB): on the H100, 4 stages
 // (228,096 B) measured no faster (lab/results/kernels-cuda/test/v2-bench*.txt; see kernels-cuda/README.md).
@@ -23,29 +23,38 @@
 #include "mla4j/paging.h"
 #include "mla4j/schedule.h"
 
-// Tokens per pipeline stage: a per-image constant, not a tuning switch. Both values ship: the sm_80 image and
-// the PTX take 32 (A100's 163 KB), all_kernels.cu sets 64 for the sm_90a image (needs 229 KB). Build tools
-// (gpu-launch-props.sh, cuda-native-check.sh) set it the same way to size or check that image.
-#ifndef MLA4J_SM80_KT
-#define MLA4J_SM80_KT 32
-#endif
-
 namespace mla4j_sm80 {
+// Tokens per pipeline stage, a property of the image's architecture (arch = __CUDA_ARCH__, or 100 * major +
+// 10 * minor on the host): 64 from Hopper on, whose 227 KB of shared memory take them (measured 548 vs 810 us at
+// b=128, s_k=8192, h_q=16: 32-token stages are bound by per-stage barriers and softmax, not memory), 32 for the
+// sm_80 image and the PTX, which fit the A100's 163 KB. Java launches each image with its own shared-memory size
+// (DecodeKernels: sm80.smem / sm80.smem.sm90a, from gpu-launch-props.sh).
+constexpr int stage_tokens(int arch) { return arch >= 900 ? 64 : 32; }
+#if defined(__CUDA_ARCH__)
+constexpr int kKT = stage_tokens(__CUDA_ARCH__);  // keys per stage
+#else
+constexpr int kKT = stage_tokens(800);  // host passes: size launches with smem_bytes(stage_tokens(device), n)
+#endif
 constexpr int kThreads = 256;
 constexpr int kRows = 64;                 // query rows per CTA
-constexpr int kKT = MLA4J_SM80_KT;        // keys per stage
 constexpr int kDQ = MLA4J_D_QK, kDV = MLA4J_D_V;
 constexpr int kChunks = kDQ / 8;          // 16-byte chunks per 576-wide row
-constexpr int kPStride = kKT + 8;         // padded P row (bf16 elements): ldmatrix rows hit distinct banks
 constexpr int kQBytes = kRows * kDQ * 2;
-constexpr int kKBytes = kKT * kDQ * 2;
-constexpr int kPBytes = kRows * kPStride * 2;
 constexpr int kStatBytes = 2 * kRows * 4 /*red_max*/ + 2 * kRows * 4 /*red_sum*/ + kRows * 4 /*alpha*/ +
                            2 * kRows * 4 /*final m, l*/;
-constexpr int kFixedBytes = kQBytes + kPBytes + kStatBytes;  // then the K stages
+// Shared memory of a stage size kt: one K stage, the padded P tile (ldmatrix rows hit distinct banks), and what
+// comes before the K stages.
+constexpr int k_bytes(int kt) { return kt * kDQ * 2; }
+constexpr int p_bytes(int kt) { return kRows * (kt + 8) * 2; }
+constexpr int fixed_bytes(int kt) { return kQBytes + p_bytes(kt) + kStatBytes; }
+constexpr int kPStride = kKT + 8;         // padded P row (bf16 elements)
+constexpr int kKBytes = k_bytes(kKT);
+constexpr int kPBytes = p_bytes(kKT);
+constexpr int kFixedBytes = fixed_bytes(kKT);  // then the K stages
 constexpr int kMaxStages = 4;
 static_assert(kKT == 32 || kKT == 64, "stage must be 32 or 64 tokens");
-static_assert(kFixedBytes + 2 * kKBytes <= 227 * 1024, "two stages must fit the largest opt-in shared memory");
+static_assert(fixed_bytes(32) + 2 * k_bytes(32) <= 163 * 1024, "two 32-token stages must fit the A100's 163 KB");
+static_assert(fixed_bytes(64) + 2 * k_bytes(64) <= 227 * 1024, "two 64-token stages must fit Hopper's 227 KB");
 static_assert(kFixedBytes % 128 == 0, "K stages stay 128-byte aligned");
 static_assert(MLA4J_TILE % kKT == 0, "a schedule tile holds whole stages");
 
@@ -395,8 +404,9 @@ __device__ __forceinline__ void run_part(const MlaParams& p, unsigned char* smem
 }
 }  // namespace mla4j_sm80
 
-// Dynamic shared memory for a launch with `stages` K buffers (2..4): the kernel derives the count from it.
-#define MLA4J_SM80_SMEM_BYTES(stages) (mla4j_sm80::kFixedBytes + (stages) * mla4j_sm80::kKBytes)
+// Dynamic shared memory for a launch with `stages` K buffers (2..4) of the image's stage size kt (stage_tokens):
+// the kernel derives the count from it.
+#define MLA4J_SM80_SMEM_BYTES(kt, stages) (mla4j_sm80::fixed_bytes(kt) + (stages) * mla4j_sm80::k_bytes(kt))
 
 extern "C" __global__ void __launch_bounds__(mla4j_sm80::kThreads, 1)
     mla4j_decode_sm80(const __grid_constant__ MlaParams p) {

@@ -79,6 +79,16 @@ static HostSchedule host_schedule(const std::vector<int>& seqlens, int parts, in
     return h;
 }
 
+// The stage size of the image this binary runs: cuda-native-check.sh builds SASS for the device's own
+// architecture, so it is stage_tokens of the device's compute capability.
+static int sm80_kt() {
+    int d, major, minor;
+    CK(cudaGetDevice(&d));
+    CK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, d));
+    CK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, d));
+    return mla4j_sm80::stage_tokens(100 * major + 10 * minor);
+}
+
 // K stages of mla4j_decode_sm80: the deepest that fits the device's opt-in shared memory (so the deep pipeline
 // is checked too), or MLA4J_SM80_STAGES from the environment (2 is what io.mla4j.cuda launches); the kernel
 // reads the count back from the smem size.
@@ -86,12 +96,12 @@ static int sm80_stages() {
     if (const char* e = getenv("MLA4J_SM80_STAGES")) return atoi(e);
     int d, optin; CK(cudaGetDevice(&d)); CK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, d));
     int st = mla4j_sm80::kMaxStages;
-    while (st > 2 && MLA4J_SM80_SMEM_BYTES(st) > optin) --st;
+    while (st > 2 && MLA4J_SM80_SMEM_BYTES(sm80_kt(), st) > optin) --st;
     return st;
 }
 static int sm80_smem() {
     static const int bytes = [] {
-        const int b = MLA4J_SM80_SMEM_BYTES(sm80_stages());
+        const int b = MLA4J_SM80_SMEM_BYTES(sm80_kt(), sm80_stages());
         CK(cudaFuncSetAttribute(mla4j_decode_sm80, cudaFuncAttributeMaxDynamicSharedMemorySize, b));
         return b;
     }();
@@ -399,7 +409,7 @@ static void run_bench() {
     cudaDeviceProp prop; CK(cudaGetDeviceProperties(&prop, 0));
     const double copy = copy_bandwidth();
     printf("device %s, %d SMs; D2D copy bandwidth (read+write) %.0f GB/s; mla4j_decode_sm80: KT=%d, %d stages, smem %d B\n",
-           prop.name, prop.multiProcessorCount, copy, mla4j_sm80::kKT, sm80_stages(), sm80_smem());
+           prop.name, prop.multiProcessorCount, copy, sm80_kt(), sm80_stages(), sm80_smem());
     std::mt19937 rng(99);
     for (int sk : {4096, 8192})
         for (int h_q : {16, 64, 128})
@@ -410,7 +420,7 @@ static void run_bench() {
 int main(int argc, char** argv) {
     const std::string mode = argc > 1 ? argv[1] : "check";
     if (mode == "bench") { run_bench(); return 0; }
-    printf("mla4j_decode_sm80: KT=%d, %d stages, smem %d B\n", mla4j_sm80::kKT, sm80_stages(), sm80_smem());
+    printf("mla4j_decode_sm80: KT=%d, %d stages, smem %d B\n", sm80_kt(), sm80_stages(), sm80_smem());
     const int fails = run_checks(mode == "small");
     return fails ? 1 : 0;
 }
