@@ -117,14 +117,15 @@ public final class CudaPlan extends MlaPlan {
         params.setFloat("v_scale", 1f);
 
         // Upload once per step (host -> device, stream-ordered); the schedule follows in DecodeKernels.prepare.
-        MemorySegment host = arena.allocate(4L * Math.max(b, table.length));
-        MemorySegment.copy(seqlens, 0, host, ValueLayout.JAVA_INT, 0, b);
-        ctx.copyToDevice(seqlensBuf.address(), host, 4L * b);
-        if (table.length > 0) {
-            MemorySegment tHost = arena.allocate(4L * table.length);
-            MemorySegment.copy(table, 0, tHost, ValueLayout.JAVA_INT, 0, table.length);
-            ctx.copyToDevice(tableBuf.address(), tHost, 4L * table.length);
-        }
+        MemorySegment host = updatable ? pageable : arena.allocate(stepBytes);
+        writeStep(host, seqlens, table);
+        copyStep(host);
+    }
+
+    /** A step as the device buffers hold it: b seqlens, then the table, into {@code dst}. */
+    private static void writeStep(MemorySegment dst, int[] seqlens, int[] table) {
+        MemorySegment.copy(seqlens, 0, dst, ValueLayout.JAVA_INT, 0, seqlens.length);
+        MemorySegment.copy(table, 0, dst, ValueLayout.JAVA_INT, 4L * seqlens.length, table.length);
     }
 
     /** Off-heap memory that lives as long as the plan (launch configs, the tensor map). */
@@ -157,8 +158,7 @@ public final class CudaPlan extends MlaPlan {
         ctx.makeCurrent();
         boolean capturing = ctx.isCapturing();
         MemorySegment src = enqueue && !capturing ? pageable : pinned.segment;
-        MemorySegment.copy(seqlens, 0, src, ValueLayout.JAVA_INT, 0, seqlens.length);
-        MemorySegment.copy(table, 0, src, ValueLayout.JAVA_INT, 4L * seqlens.length, table.length);
+        writeStep(src, seqlens, table);
         if (enqueue) ((CudaBackend) backend()).enqueueStep(this, src, schedule, capturing);
     }
 
