@@ -14,7 +14,7 @@ if [ -f "$h" ]; then
 fi
 s="$root/kernels-cuda/include/mla4j/schedule.h"
 echo "combine.threads=$(get MLA4J_COMBINE_THREADS "$s")"
-echo "combine.columnParts=$(get MLA4J_COMBINE_COLUMN_PARTS "$s")"
+echo "combine.columns=$(get MLA4J_COMBINE_COLUMNS "$s")"
 echo "schedule.threads=$(get MLA4J_SCHEDULE_THREADS "$s")"
 echo "step.threads=$(get MLA4J_STEP_THREADS "$s")"
 # the portable kernel's numbers are C++ constants (MLA4J_SM80_SMEM = mla4j_sm80::kSmemBytes): ask the compiler,
@@ -27,10 +27,20 @@ if [ -n "$NVCC" ] && [ -f "$src" ]; then
   cat > "$tmp/p.cu" <<'CU'
 #include <cstdio>
 #include "sm80/decode_sm80.cu"
+// the other width pairs' entries (MLA4J_SM80_OTHER_WIDTHS) and their shared memory, keyed <d_c>x<d_r>
+#define W_LIST(DC, DR) printf("%s%dx%d", first ? "" : ",", DC, DR), first = false;
+#define W_SMEM(DC, DR) printf("sm80.smem.%dx%d=%d\nsm80.smem.sm90a.%dx%d=%d\n", DC, DR,                        \
+    smem_bytes<Dims<DC, DR>>(stage_tokens(800), 2), DC, DR,                                  \
+    smem_bytes<Dims<DC, DR>>(stage_tokens(900), 2));
 int main() {
     using namespace mla4j_sm80;
     printf("sm80.smem=%d\nsm80.smem.sm90a=%d\nsm80.threads=%d\n", (int)MLA4J_SM80_SMEM_BYTES(stage_tokens(800), 2),
            (int)MLA4J_SM80_SMEM_BYTES(stage_tokens(900), 2), kThreads);
+    bool first = true;
+    printf("sm80.widths=");
+    MLA4J_SM80_OTHER_WIDTHS(W_LIST)
+    printf("\n");
+    MLA4J_SM80_OTHER_WIDTHS(W_SMEM)
     return 0;
 }
 CU

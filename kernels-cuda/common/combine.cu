@@ -2,9 +2,9 @@
 // arithmetic: include/mla4j/merge.cuh).
 // Sequences with one split were written directly by the decode kernel and are skipped here.
 //
-// Launch (geometry in include/mla4j/schedule.h): grid (b, ceil(rows / rpc), MLA4J_COMBINE_COLUMN_PARTS = 4),
+// Launch (geometry in include/mla4j/schedule.h): grid (b, ceil(rows / rpc), d_v / MLA4J_COMBINE_COLUMNS),
 // block MLA4J_COMBINE_THREADS = 256, rpc in {1, 2, 4, 8}. One CTA per (sequence, rpc packed query rows,
-// 128-column quarter); the kernel derives rpc from gridDim.y (the smallest power of
+// 128 output columns: a quarter of DeepSeek's 512); the kernel derives rpc from gridDim.y (the smallest power of
 // two >= ceil(rows / gridDim.y)). Each row gets 8 / rpc warps, which take its splits round-robin; each
 // lane owns 4 columns (one 16-byte load per split); a row's warps meet in shared memory.
 // Why adaptive: at small batch a sequence has ~130 splits and the combine is latency-bound, so many
@@ -16,7 +16,7 @@
 
 namespace {
 constexpr int kCombineWarps = MLA4J_COMBINE_THREADS / 32;
-constexpr int kColsPerCta = MLA4J_D_V / MLA4J_COMBINE_COLUMN_PARTS;
+constexpr int kColsPerCta = MLA4J_COMBINE_COLUMNS;
 static_assert(kColsPerCta == 32 * 4, "a warp covers a CTA's columns: 32 lanes x 4 columns");
 #ifndef MLA4J_COMBINE_BATCH
 #define MLA4J_COMBINE_BATCH 4  // splits per warp whose loads are issued together (A/B knob)
@@ -40,8 +40,8 @@ __device__ __forceinline__ void combine_rows(const MlaParams& p, int s, int firs
     mla4j::PartialSum acc;
     if (live) {
         const float* lse_acc = p.lse_accum + static_cast<size_t>(first) * p.rows + r;
-        const size_t split_stride = static_cast<size_t>(p.rows) * MLA4J_D_V / 4;  // in float4
-        const float4* part = reinterpret_cast<const float4*>(p.o_accum + (static_cast<size_t>(first) * p.rows + r) * MLA4J_D_V + col);
+        const size_t split_stride = static_cast<size_t>(p.rows) * p.d_v / 4;  // in float4
+        const float4* part = reinterpret_cast<const float4*>(p.o_accum + (static_cast<size_t>(first) * p.rows + r) * p.d_v + col);
         for (int j0 = sub; j0 < n; j0 += MLA4J_COMBINE_BATCH * wpr) {
             float l[MLA4J_COMBINE_BATCH];
             float4 v[MLA4J_COMBINE_BATCH];

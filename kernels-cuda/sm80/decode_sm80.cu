@@ -12,7 +12,7 @@
 // kernel under the A100's 163 KB of shared memory; deeper ones fit on Hopper but measured no faster). Per stage:
 //   S = Q K^T     8 warps as 4 row groups x 2 key halves (16 rows x KT/2 keys each)
 //   softmax       fp32 online softmax in log2 units; the two key halves exchange row max/sum through smem
-//   O += P V      8 warps x 64 output columns, all 64 rows (4 x 8 m16n8 tiles = 128 fp32 regs per thread);
+//   O += P V      8 warps x d_v / 8 output columns, all 64 rows (512 + 64: 4 x 8 m16n8 tiles = 128 fp32 regs)
 //                 V is the first 512 columns of the same smem stage.
 // Row groups past p.rows skip their mma work (h_q = 16, s_q = 1 fills 16 of 64 rows).
 #include <cuda_bf16.h>
@@ -37,30 +37,43 @@ constexpr int kKT = stage_tokens(800);  // host passes: size launches with smem_
 #endif
 constexpr int kThreads = 256;
 constexpr int kRows = 64;                 // query rows per CTA
-constexpr int kDQ = MLA4J_D_QK, kDV = MLA4J_D_V;
-constexpr int kChunks = kDQ / 8;          // 16-byte chunks per 576-wide row
-constexpr int kQBytes = kRows * kDQ * 2;
 constexpr int kStatBytes = 2 * kRows * 4 /*red_max*/ + 2 * kRows * 4 /*red_sum*/ + kRows * 4 /*alpha*/ +
                            2 * kRows * 4 /*final m, l*/;
-// Shared memory of a stage size kt: one K stage, the padded P tile (ldmatrix rows hit distinct banks), and what
-// comes before the K stages.
-constexpr int k_bytes(int kt) { return kt * kDQ * 2; }
-constexpr int p_bytes(int kt) { return kRows * (kt + 8) * 2; }
-constexpr int fixed_bytes(int kt) { return kQBytes + p_bytes(kt) + kStatBytes; }
-constexpr int kPStride = kKT + 8;         // padded P row (bf16 elements)
-constexpr int kKBytes = k_bytes(kKT);
-constexpr int kPBytes = p_bytes(kKT);
-constexpr int kFixedBytes = fixed_bytes(kKT);  // then the K stages
 constexpr int kMaxStages = 4;
-static_assert(kKT == 32 || kKT == 64, "stage must be 32 or 64 tokens");
-static_assert(fixed_bytes(32) + 2 * k_bytes(32) <= 163 * 1024, "two 32-token stages must fit the A100's 163 KB");
-static_assert(fixed_bytes(64) + 2 * k_bytes(64) <= 227 * 1024, "two 64-token stages must fit Hopper's 227 KB");
-static_assert(kFixedBytes % 128 == 0, "K stages stay 128-byte aligned");
-static_assert(MLA4J_TILE % kKT == 0, "a schedule tile holds whole stages");
 
-// Swizzled offset (elements) of 16-byte chunk `ck` of row `row` in a 576-wide tile: rows are 1152 B apart
-// (a multiple of 128 B), so without the XOR the 8 rows of an ldmatrix would all hit the same banks.
-__device__ __forceinline__ int swz(int row, int ck) { return row * kDQ + ((ck ^ (row & 7)) << 3); }
+// The widths one instantiation serves (io.mla4j.Geometry's d_c + d_r): the kernel is compiled per pair, so every
+// loop bound below is a constant. A tile row is padded to a multiple of 64 values (128 B), which keeps the XOR
+// swizzle inside the row and 8 consecutive rows of an ldmatrix on distinct banks for every width (576 and 320 need
+// no padding; 288 and 160 pad by 32 values, 192 by none).
+template <int DC, int DR>
+struct Dims {
+    static constexpr int kDQ = DC + DR, kDV = DC;
+    static constexpr int kStride = (kDQ + 63) / 64 * 64;  // smem row (elements)
+    static constexpr int kChunks = kDQ / 8;              // 16-byte chunks loaded per row
+    static constexpr int kQBytes = kRows * kStride * 2;
+    static constexpr int kVCols = kDV / 8;               // P V output columns per warp (8 warps)
+    static constexpr int kVNT = kVCols / 8;              // m16n8 tiles per warp and row group
+    static_assert(DC % 128 == 0, "8 warps x 16-column V pairs: d_c must be a multiple of 128");
+    static_assert(DR % 16 == 0 && kDQ % 16 == 0, "Q K^T steps of 16 dims");
+    // Shared memory of a stage size kt: one K stage, the padded P tile (ldmatrix rows hit distinct banks), and what
+    // comes before the K stages.
+    static constexpr int k_bytes(int kt) { return kt * kStride * 2; }
+    static constexpr int p_bytes(int kt) { return kRows * (kt + 8) * 2; }
+    static constexpr int fixed_bytes(int kt) { return kQBytes + p_bytes(kt) + kStatBytes; }
+    static constexpr int kKBytes = k_bytes(kKT);
+    static constexpr int kPBytes = p_bytes(kKT);
+    static constexpr int kFixedBytes = fixed_bytes(kKT);  // then the K stages
+    static_assert(kFixedBytes % 128 == 0, "K stages stay 128-byte aligned");
+    static_assert(fixed_bytes(32) + 2 * k_bytes(32) <= 163 * 1024, "two 32-token stages must fit the A100's 163 KB");
+    static_assert(fixed_bytes(64) + 2 * k_bytes(64) <= 227 * 1024, "two 64-token stages must fit Hopper's 227 KB");
+    // Swizzled offset (elements) of 16-byte chunk `ck` of row `row` in a tile: rows are a multiple of 128 B apart,
+    // so without the XOR the 8 rows of an ldmatrix would all hit the same banks.
+    __device__ __forceinline__ static int swz(int row, int ck) { return row * kStride + ((ck ^ (row & 7)) << 3); }
+};
+using DeepSeek = Dims<MLA4J_D_V, MLA4J_D_QK - MLA4J_D_V>;
+constexpr int kPStride = kKT + 8;         // padded P row (bf16 elements)
+static_assert(kKT == 32 || kKT == 64, "stage must be 32 or 64 tokens");
+static_assert(MLA4J_TILE % kKT == 0, "a schedule tile holds whole stages");
 
 __device__ __forceinline__ uint32_t smem_u32(const void* p) { return (uint32_t)__cvta_generic_to_shared(p); }
 
@@ -122,16 +135,17 @@ struct Smem {
     float* fin_l;    // [64] final row sum
 };
 
+template <class D>
 __device__ __forceinline__ Smem carve(unsigned char* base) {
     Smem s;
     uint32_t dyn;
     asm("mov.u32 %0, %%dynamic_smem_size;" : "=r"(dyn));
-    s.stages = min(kMaxStages, (int)(dyn - kFixedBytes) / kKBytes);  // the host guarantees >= 2
+    s.stages = min(kMaxStages, (int)(dyn - D::kFixedBytes) / D::kKBytes);  // the host guarantees >= 2
     s.q = reinterpret_cast<uint16_t*>(base);
-    s.p = reinterpret_cast<uint16_t*>(base + kQBytes);
-    float* f = reinterpret_cast<float*>(base + kQBytes + kPBytes);
+    s.p = reinterpret_cast<uint16_t*>(base + D::kQBytes);
+    float* f = reinterpret_cast<float*>(base + D::kQBytes + D::kPBytes);
     s.red_max = f; s.red_sum = f + 2 * kRows; s.alpha = f + 4 * kRows; s.fin_m = f + 5 * kRows; s.fin_l = f + 6 * kRows;
-    s.k = reinterpret_cast<uint16_t*>(base + kFixedBytes);
+    s.k = reinterpret_cast<uint16_t*>(base + D::kFixedBytes);
     return s;
 }
 
@@ -143,14 +157,14 @@ __device__ __forceinline__ void cp_async_wait_stage(int stages) {
 }
 
 // Query rows [row0, row0 + 64) of sequence s into smem; rows past p.rows are zero-filled.
-template <typename T>
+template <typename T, class D>
 __device__ __forceinline__ void load_q(const MlaParams& p, const Smem& sm, int s, int row0) {
     const T* q = reinterpret_cast<const T*>(p.q);
-    for (int c = threadIdx.x; c < kRows * kChunks; c += kThreads) {
-        const int r = c / kChunks, ck = c % kChunks, gr = row0 + r;
+    for (int c = threadIdx.x; c < kRows * D::kChunks; c += kThreads) {
+        const int r = c / D::kChunks, ck = c % D::kChunks, gr = row0 + r;
         const bool ok = gr < p.rows;
-        const T* src = q + ((size_t)s * p.rows + (ok ? gr : 0)) * kDQ + ck * 8;
-        cp_async16(smem_u32(sm.q + swz(r, ck)), src, ok);
+        const T* src = q + ((size_t)s * p.rows + (ok ? gr : 0)) * D::kDQ + ck * 8;
+        cp_async16(smem_u32(sm.q + D::swz(r, ck)), src, ok);
     }
 }
 
@@ -161,28 +175,28 @@ __device__ __forceinline__ void load_q(const MlaParams& p, const Smem& sm, int s
 // b = 128, 0.87-0.97x at b <= 16): the small-page loop out of line (__noinline__) ran 0.88-0.98x, one loop with a
 // predicated per-row read 0.84-0.89x (lab/results/bench/gpu/2026-12-03-pages-final/, -sm80-noinline/,
 // -sm80-predicated/).
-template <typename T>
+template <typename T, class D>
 __device__ __forceinline__ void load_k(const MlaParams& p, uint16_t* dst, int s, int tok0, int seqlen) {
     const T* kc = reinterpret_cast<const T*>(p.k_cache);
     if ((1 << p.page_shift) >= kKT) {
         const size_t row0 = mla4j_cache_row(p, s, tok0);
-        for (int c = threadIdx.x; c < kKT * kChunks; c += kThreads) {
-            const int r = c / kChunks, ck = c % kChunks;
+        for (int c = threadIdx.x; c < kKT * D::kChunks; c += kThreads) {
+            const int r = c / D::kChunks, ck = c % D::kChunks;
             const bool ok = tok0 + r < seqlen;
-            const T* src = kc + (ok ? row0 + r : 0) * kDQ + ck * 8;
-            cp_async16(smem_u32(dst + swz(r, ck)), src, ok);
+            const T* src = kc + (ok ? row0 + r : 0) * D::kDQ + ck * 8;
+            cp_async16(smem_u32(dst + D::swz(r, ck)), src, ok);
         }
     } else {
-        for (int c = threadIdx.x; c < kKT * kChunks; c += kThreads) {
-            const int r = c / kChunks, ck = c % kChunks;
+        for (int c = threadIdx.x; c < kKT * D::kChunks; c += kThreads) {
+            const int r = c / D::kChunks, ck = c % D::kChunks;
             const bool ok = tok0 + r < seqlen;
-            const T* src = kc + (ok ? mla4j_cache_row(p, s, tok0 + r) : 0) * kDQ + ck * 8;
-            cp_async16(smem_u32(dst + swz(r, ck)), src, ok);
+            const T* src = kc + (ok ? mla4j_cache_row(p, s, tok0 + r) : 0) * D::kDQ + ck * 8;
+            cp_async16(smem_u32(dst + D::swz(r, ck)), src, ok);
         }
     }
 }
 
-template <typename T>
+template <typename T, class D>
 __device__ void decode_split(const MlaParams& p, const Smem& sm, int s, int row0, int blk_begin, int blk_end,
                              int slot, bool direct) {
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
@@ -210,21 +224,21 @@ __device__ void decode_split(const MlaParams& p, const Smem& sm, int s, int row0
     float m_run[2] = {-INFINITY, -INFINITY}, l_run[2] = {0.f, 0.f}, alpha_reg[2] = {1.f, 1.f};
 
     // ---- P.V role: output columns [warp*64, warp*64+64), all 64 rows
-    float acc[4][8][4];
+    float acc[4][D::kVNT][4];
 #pragma unroll
     for (int mt = 0; mt < 4; ++mt)
 #pragma unroll
-        for (int nt = 0; nt < 8; ++nt)
+        for (int nt = 0; nt < D::kVNT; ++nt)
 #pragma unroll
             for (int e = 0; e < 4; ++e) acc[mt][nt][e] = 0.f;
 
     // prologue: Q with stage 0, then stages 1 .. stages-2, one cp.async group each (empty groups keep the count)
-    constexpr int kKElems = kKBytes / 2;
-    load_q<T>(p, sm, s, row0);
-    if (n_stages > 0) load_k<T>(p, sm.k, s, tok_begin, seqlen);
+    constexpr int kKElems = D::kKBytes / 2;
+    load_q<T, D>(p, sm, s, row0);
+    if (n_stages > 0) load_k<T, D>(p, sm.k, s, tok_begin, seqlen);
     cp_async_commit();
     for (int j = 1; j < sm.stages - 1; ++j) {
-        if (j < n_stages) load_k<T>(p, sm.k + j * kKElems, s, tok_begin + j * kKT, seqlen);
+        if (j < n_stages) load_k<T, D>(p, sm.k + j * kKElems, s, tok_begin + j * kKT, seqlen);
         cp_async_commit();
     }
 
@@ -234,9 +248,9 @@ __device__ void decode_split(const MlaParams& p, const Smem& sm, int s, int row0
         cp_async_wait_stage(sm.stages);
         __syncthreads();  // stage st landed for everyone; every warp is done with stage st-1's buffer (= buf_next)
         const int nxt = st + sm.stages - 1;
-        if (nxt < n_stages) load_k<T>(p, sm.k + buf_next * kKElems, s, tok_begin + nxt * kKT, seqlen);
+        if (nxt < n_stages) load_k<T, D>(p, sm.k + buf_next * kKElems, s, tok_begin + nxt * kKT, seqlen);
         cp_async_commit();
-        const uint32_t k_base = smem_u32(sm.k) + buf * kKBytes;
+        const uint32_t k_base = smem_u32(sm.k) + buf * D::kKBytes;
         buf = buf + 1 == sm.stages ? 0 : buf + 1;
         buf_next = buf_next + 1 == sm.stages ? 0 : buf_next + 1;
         const int tok0 = tok_begin + st * kKT;
@@ -251,13 +265,13 @@ __device__ void decode_split(const MlaParams& p, const Smem& sm, int s, int row0
             const int a_row = rg * 16 + (lane & 7) + ((lane >> 3) & 1) * 8, a_ck = lane >> 4;
             const int b_row = kh * (kKT / 2) + (lane & 7) + (lane >> 4) * 8, b_ck = (lane >> 3) & 1;
 #pragma unroll 4
-            for (int kk = 0; kk < kDQ / 16; ++kk) {
+            for (int kk = 0; kk < D::kDQ / 16; ++kk) {
                 uint32_t a[4];
-                ldsm_x4(q_base + 2 * swz(a_row, kk * 2 + a_ck), a);
+                ldsm_x4(q_base + 2 * D::swz(a_row, kk * 2 + a_ck), a);
 #pragma unroll
                 for (int np = 0; np < kNT / 2; ++np) {
                     uint32_t b[4];
-                    ldsm_x4(k_base + 2 * swz(b_row + np * 16, kk * 2 + b_ck), b);
+                    ldsm_x4(k_base + 2 * D::swz(b_row + np * 16, kk * 2 + b_ck), b);
                     Mma<T>::run(sc[2 * np], a, b[0], b[1]);
                     Mma<T>::run(sc[2 * np + 1], a, b[2], b[3]);
                 }
@@ -312,32 +326,32 @@ __device__ void decode_split(const MlaParams& p, const Smem& sm, int s, int row0
                 l_run[i] = l_run[i] * alpha_reg[i] + sm.red_sum[qrow[i]] + sm.red_sum[kRows + qrow[i]];
         }
 
-        // O = O * alpha + P V over this warp's 64 columns
+        // O = O * alpha + P V over this warp's d_v / 8 columns
 #pragma unroll
         for (int mt = 0; mt < 4; ++mt) {
             if (mt < valid_mt) {
                 const float a0 = sm.alpha[mt * 16 + g], a1 = sm.alpha[mt * 16 + g + 8];
 #pragma unroll
-                for (int nt = 0; nt < 8; ++nt) {
+                for (int nt = 0; nt < D::kVNT; ++nt) {
                     acc[mt][nt][0] *= a0; acc[mt][nt][1] *= a0;
                     acc[mt][nt][2] *= a1; acc[mt][nt][3] *= a1;
                 }
             }
         }
-        const int v_row = (lane & 7) + ((lane >> 3) & 1) * 8, v_ck = warp * 8 + (lane >> 4);
+        const int v_row = (lane & 7) + ((lane >> 3) & 1) * 8, v_ck = warp * (D::kVCols / 8) + (lane >> 4);
         const int pa_row = (lane & 7) + ((lane >> 3) & 1) * 8, pa_col = (lane >> 4) * 8;
 #pragma unroll
         for (int kk = 0; kk < kKT / 16; ++kk) {
-            uint32_t b[4][4];  // 8 n-tiles of V (16 keys x 64 columns)
+            uint32_t b[D::kVNT / 2][4];  // the warp's n-tiles of V (16 keys x d_v / 8 columns)
 #pragma unroll
-            for (int np = 0; np < 4; ++np) ldsm_x4_t(k_base + 2 * swz(kk * 16 + v_row, v_ck + np * 2), b[np]);
+            for (int np = 0; np < D::kVNT / 2; ++np) ldsm_x4_t(k_base + 2 * D::swz(kk * 16 + v_row, v_ck + np * 2), b[np]);
 #pragma unroll
             for (int mt = 0; mt < 4; ++mt) {
                 if (mt < valid_mt) {
                     uint32_t a[4];
                     ldsm_x4(p_base + 2 * ((mt * 16 + pa_row) * kPStride + kk * 16 + pa_col), a);
 #pragma unroll
-                    for (int np = 0; np < 4; ++np) {
+                    for (int np = 0; np < D::kVNT / 2; ++np) {
                         Mma<T>::run(acc[mt][2 * np], a, b[np][0], b[np][1]);
                         Mma<T>::run(acc[mt][2 * np + 1], a, b[np][2], b[np][3]);
                     }
@@ -365,9 +379,9 @@ __device__ void decode_split(const MlaParams& p, const Smem& sm, int s, int row0
             const bool empty = !(l > 0.f);
             const float inv = empty ? 0.f : 1.f / l;
             if (direct) {
-                T* o = reinterpret_cast<T*>(p.o) + ((size_t)s * p.rows + gr) * kDV + warp * 64 + 2 * t;
+                T* o = reinterpret_cast<T*>(p.o) + ((size_t)s * p.rows + gr) * D::kDV + warp * D::kVCols + 2 * t;
 #pragma unroll
-                for (int nt = 0; nt < 8; ++nt)
+                for (int nt = 0; nt < D::kVNT; ++nt)
                     *reinterpret_cast<uint32_t*>(o + nt * 8) =
                         Mma<T>::pack(acc[mt][nt][2 * i] * inv, acc[mt][nt][2 * i + 1] * inv);
                 if (warp == 0 && t == 0) {
@@ -375,9 +389,9 @@ __device__ void decode_split(const MlaParams& p, const Smem& sm, int s, int row0
                     p.lse[((size_t)s * p.h_q + h) * p.s_q + iq] = empty ? INFINITY : (sm.fin_m[r] + log2f(l)) * kLn2;
                 }
             } else {
-                float* o = p.o_accum + ((size_t)slot * p.rows + gr) * kDV + warp * 64 + 2 * t;
+                float* o = p.o_accum + ((size_t)slot * p.rows + gr) * D::kDV + warp * D::kVCols + 2 * t;
 #pragma unroll
-                for (int nt = 0; nt < 8; ++nt)
+                for (int nt = 0; nt < D::kVNT; ++nt)
                     *reinterpret_cast<float2*>(o + nt * 8) = make_float2(acc[mt][nt][2 * i] * inv, acc[mt][nt][2 * i + 1] * inv);
                 if (warp == 0 && t == 0)
                     p.lse_accum[(size_t)slot * p.rows + gr] = empty ? -INFINITY : (sm.fin_m[r] + log2f(l)) * kLn2;
@@ -387,9 +401,9 @@ __device__ void decode_split(const MlaParams& p, const Smem& sm, int s, int row0
     __syncthreads();  // the next split reuses Q, K and the row stats
 }
 
-template <typename T>
+template <typename T, class D>
 __device__ __forceinline__ void run_part(const MlaParams& p, unsigned char* smem_raw) {
-    const Smem sm = carve(smem_raw);
+    const Smem sm = carve<D>(smem_raw);
     const int part = blockIdx.x, row0 = blockIdx.y * kRows;
     const int* m = p.sched + part * MLA4J_SCHED_INTS;
     const int begin_idx = m[0], begin_blk = m[1], end_idx = m[2], end_blk = m[3], begin_split = m[4];
@@ -399,18 +413,46 @@ __device__ __forceinline__ void run_part(const MlaParams& p, unsigned char* smem
         const int b1 = s == end_idx ? end_blk : blocks;
         const int first = p.split_offsets[s], n_splits = p.split_offsets[s + 1] - first;
         const int slot = first + (s == begin_idx ? begin_split : 0);
-        decode_split<T>(p, sm, s, row0, b0, b1, slot, n_splits == 1);
+        decode_split<T, D>(p, sm, s, row0, b0, b1, slot, n_splits == 1);
     }
 }
 }  // namespace mla4j_sm80
 
-// Dynamic shared memory for a launch with `stages` K buffers (2..4) of the image's stage size kt (stage_tokens):
-// the kernel derives the count from it.
-#define MLA4J_SM80_SMEM_BYTES(kt, stages) (mla4j_sm80::fixed_bytes(kt) + (stages) * mla4j_sm80::k_bytes(kt))
+// The width pairs (d_c, d_r) the portable kernel is instantiated for, besides DeepSeek's 512 + 64 (the entry
+// mla4j_decode_sm80): entry mla4j_decode_sm80_<d_c>x<d_r> each. The models' pairs (MiniCPM3's 256 + 32, converted
+// models' 256/128 latents with 64 or 32 RoPE dims); io.mla4j.cuda learns the list from mla4j_kernels.properties
+// (scripts/gpu-launch-props.sh prints it from this macro), so this is the one place it is written.
+#define MLA4J_SM80_OTHER_WIDTHS(X) X(256, 64) X(256, 32) X(128, 64) X(128, 32)
+
+// Dynamic shared memory for a launch with `stages` K buffers (2..4) of the image's stage size kt (stage_tokens) and
+// widths D: the kernel derives the count from it.
+namespace mla4j_sm80 {
+template <class D> constexpr int smem_bytes(int kt, int stages) { return D::fixed_bytes(kt) + stages * D::k_bytes(kt); }
+}  // namespace mla4j_sm80
+#define MLA4J_SM80_SMEM_BYTES(kt, stages) mla4j_sm80::smem_bytes<mla4j_sm80::DeepSeek>(kt, stages)
+
+namespace mla4j_sm80 {
+// One entry's body: a launch for other widths than the entry's (a host bug) writes nothing, which poisoned outputs
+// show, rather than reading rows of the wrong stride.
+template <class D>
+__device__ __forceinline__ void entry(const MlaParams& p, unsigned char* smem) {
+    if (p.d_qk != D::kDQ || p.d_v != D::kDV) return;
+    if (p.dtype == MLA4J_BF16) run_part<__nv_bfloat16, D>(p, smem);
+    else run_part<__half, D>(p, smem);
+}
+}  // namespace mla4j_sm80
 
 extern "C" __global__ void __launch_bounds__(mla4j_sm80::kThreads, 1)
     mla4j_decode_sm80(const __grid_constant__ MlaParams p) {
     extern __shared__ __align__(128) unsigned char mla4j_sm80_smem[];
-    if (p.dtype == MLA4J_BF16) mla4j_sm80::run_part<__nv_bfloat16>(p, mla4j_sm80_smem);
-    else mla4j_sm80::run_part<__half>(p, mla4j_sm80_smem);
+    mla4j_sm80::entry<mla4j_sm80::DeepSeek>(p, mla4j_sm80_smem);
 }
+
+#define MLA4J_SM80_ENTRY(DC, DR)                                                                  \
+    extern "C" __global__ void __launch_bounds__(mla4j_sm80::kThreads, 1)                          \
+        mla4j_decode_sm80_##DC##x##DR(const __grid_constant__ MlaParams p) {                       \
+        extern __shared__ __align__(128) unsigned char mla4j_sm80_smem[];                          \
+        mla4j_sm80::entry<mla4j_sm80::Dims<DC, DR>>(p, mla4j_sm80_smem);                           \
+    }
+MLA4J_SM80_OTHER_WIDTHS(MLA4J_SM80_ENTRY)
+#undef MLA4J_SM80_ENTRY

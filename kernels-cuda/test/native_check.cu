@@ -190,6 +190,8 @@ static void setup(Problem& pr, std::mt19937& rng, bool keep_host) {
     p.num_blocks = pr.num_blocks; p.num_parts = pr.parts; p.max_splits = max_splits;
     p.split_overhead = pr.split_overhead;
     p.page_shift = 6;  // this harness pages 64 tokens (the Java conformance covers the other page sizes)
+    p.d_qk = MLA4J_D_QK;  // and DeepSeek's widths (likewise)
+    p.d_v = MLA4J_D_V;
     p.causal = pr.causal; p.dtype = pr.dtype;
     p.scale = 1.f / sqrtf((float)MLA4J_D_QK);
     p.scale_log2 = p.scale * 1.4426950408889634f;
@@ -217,7 +219,7 @@ static void launch_step(const MlaParams& p, int rpc, cudaStream_t st, cudaEvent_
     if (ev) CK(cudaEventRecord(ev[0], st));
     mla4j_decode_sm80<<<grid, mla4j_sm80::kThreads, sm80_smem(), st>>>(p);
     if (ev) CK(cudaEventRecord(ev[1], st));
-    mla4j_combine<<<dim3(p.b, (p.rows + rpc - 1) / rpc, MLA4J_COMBINE_COLUMN_PARTS), MLA4J_COMBINE_THREADS, 0, st>>>(p);
+    mla4j_combine<<<dim3(p.b, (p.rows + rpc - 1) / rpc, MLA4J_D_V / MLA4J_COMBINE_COLUMNS), MLA4J_COMBINE_THREADS, 0, st>>>(p);
 }
 
 // ---------------------------------------------------------------- fp64 reference and comparison

@@ -175,6 +175,8 @@ static void setup(Problem& P, const void* cache, long long num_blocks, uint64_t 
     m.scale_log2 = m.scale * 1.4426950408889634f;
     m.split_overhead = P.F;
     m.page_shift = 6;  // 64-token pages
+    m.d_qk = MLA4J_D_QK;  // DeepSeek widths (the combine reads d_v)
+    m.d_v = MLA4J_D_V;
     P.tm = make_kv_map(cache, num_blocks);
     int most = 1;
     for (int s = 0; s < b; ++s) most = std::max(most, P.sched.offsets[s + 1] - P.sched.offsets[s]);

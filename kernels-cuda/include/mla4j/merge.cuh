@@ -68,7 +68,7 @@ template <> struct Pack4<__half> {
 // when col == 0.
 template <typename T>
 __device__ __forceinline__ void store_merged(const MlaParams& p, int s, int r, int col, const PartialSum& st) {
-    uint2* out = reinterpret_cast<uint2*>(static_cast<T*>(p.o) + (static_cast<size_t>(s) * p.rows + r) * MLA4J_D_V + col);
+    uint2* out = reinterpret_cast<uint2*>(static_cast<T*>(p.o) + (static_cast<size_t>(s) * p.rows + r) * p.d_v + col);
     float* lse = p.lse + (static_cast<size_t>(s) * p.h_q + r % p.h_q) * p.s_q + r / p.h_q;
     if (st.m == -INFINITY) {  // the row saw no key in any split
         *out = make_uint2(0u, 0u);

@@ -7,8 +7,8 @@
 #pragma once
 #include <stdint.h>
 
-#define MLA4J_PARAMS_VERSION 5
-#define MLA4J_D_QK 576      // latent 512 + rope 64
+#define MLA4J_PARAMS_VERSION 6
+#define MLA4J_D_QK 576      // DeepSeek's widths (latent 512 + rope 64), those of the sm90 kernels; others: p.d_qk, p.d_v
 #define MLA4J_D_V 512       // V = first 512 dims of the cached vector
 #define MLA4J_TILE 64       // tokens per schedule tile (the split schedule's unit, one sm90 stage), whatever the page size
 #define MLA4J_MAX_PAGE_SHIFT 8  // pages of 1 .. 256 tokens (io.mla4j.Geometry.MAX_PAGE_SIZE)
@@ -21,14 +21,14 @@ enum MlaCacheFormat : int32_t { MLA4J_CACHE_PLAIN = 0, MLA4J_CACHE_FP8_E4M3 = 1 
 
 struct MlaParams {
     // ---- tensors (device pointers) ----
-    const void* q;            // [b, s_q, h_q, 576], dtype
-    // [num_blocks, page, 1, 576], dtype (fp8_e4m3 bytes: cache_format); V = first 512 columns; page = 1 << page_shift
+    const void* q;            // [b, s_q, h_q, d_qk], dtype
+    // [num_blocks, page, 1, d_qk], dtype (fp8_e4m3 bytes: cache_format); V = first d_v columns; page = 1 << page_shift
     const void* k_cache;
     const int32_t* block_table; // [b, max_blocks]
     const int32_t* seqlens;   // [b]
-    void* o;                  // [b, s_q, h_q, 512], dtype
+    void* o;                  // [b, s_q, h_q, d_v], dtype
     float* lse;               // [b, h_q, s_q], natural log; +inf for a row that sees no key
-    float* o_accum;           // [max_splits, rows, 512] fp32 partial outputs (normalised by their own sum)
+    float* o_accum;           // [max_splits, rows, d_v] fp32 partial outputs (normalised by their own sum)
     float* lse_accum;         // [max_splits, rows] fp32 partial LSE, natural log; -inf for an empty split
     int32_t* sched;           // [num_parts, 8] tile-scheduler metadata (see schedule.h)
     int32_t* split_offsets;   // [b + 1] running total of splits per sequence, starts at 0
@@ -54,4 +54,9 @@ struct MlaParams {
     int32_t cache_format;     // MlaCacheFormat (fp8: sm90 only, pages of >= 16 tokens)
     // the fp8 cache's per-tensor scale, applied to o (its share of the scores is in scale_log2); 1 if plain
     float v_scale;
+    // the plan's widths (io.mla4j.Geometry): d_qk = d_c + d_r values a cached token and a query row hold, d_v = d_c of
+    // them are its value. The decode kernels are instantiated per width pair (the sm80 entries check theirs);
+    // the combine reads d_v.
+    int32_t d_qk;
+    int32_t d_v;
 };

@@ -35,7 +35,7 @@
 #define MLA4J_STATUS_SEQLEN 1         // p.status bits (io.mla4j.MlaPlan.STATUS_SEQLEN, STATUS_BLOCK)
 #define MLA4J_STATUS_BLOCK 2
 #define MLA4J_COMBINE_THREADS 256     // mla4j_combine: 8 warps per CTA
-#define MLA4J_COMBINE_COLUMN_PARTS 4  // mla4j_combine grid z: the 512 output columns in 128-column parts
+#define MLA4J_COMBINE_COLUMNS 128     // mla4j_combine: output columns per CTA (grid z = d_v / 128: 4 for DeepSeek)
 
 // Rows per CTA of mla4j_combine (common/combine.cu) for a schedule whose busiest sequence has most_splits
 // splits: about 4 splits per warp, from one row per CTA (all 8 warps on its splits) to 8. The Java host

@@ -231,6 +231,8 @@ static void setup(Problem& P, const void* cache, long long num_blocks, uint64_t 
     m.scale_log2 = m.scale * 1.4426950408889634f;
     m.split_overhead = g_F;
     m.page_shift = 6;  // 64-token pages
+    m.d_qk = MLA4J_D_QK;  // DeepSeek widths (the combine reads d_v)
+    m.d_v = MLA4J_D_V;
     P.tm = make_kv_map(cache, num_blocks);
 }
 static void release(Problem& P) {

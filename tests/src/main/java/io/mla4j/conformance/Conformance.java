@@ -53,7 +53,8 @@ public final class Conformance {
      * {@link #GEOMETRY_WIDTHS} (plus 80 + 16, a d_v that is no multiple of 32 or 64: the cpu kernel's tails),
      * on ragged batches (odd lengths, page and tile edges, an empty sequence), s_q 1 and 2, causal and not,
      * bf16 and fp16 alternating; DeepSeek's own geometry is the standard matrix. Then 512 + 64 at pages 2, 4, 8 and 1
-     * again with h_q * s_q of 64, 64, 256 and 32: the GPU's gathered pages with full and several query tiles.
+     * again with h_q * s_q of 64, 64, 256 and 32: the GPU's gathered pages with full and several query tiles; the other
+     * width pairs with full tiles too; then the FP8 formats.
      */
     public static List<Case> geometryCases() {
         List<Case> cases = new ArrayList<>();
@@ -79,6 +80,15 @@ public final class Conformance {
             int[] lens = {page + 1, 0, 3 * page - 1, 1, 301, 2 * 64 + 5};
             cases.add(new Case(lens, h[1], h[2], page == 4 ? DType.FP16 : DType.BF16, page != 2,
                     new io.mla4j.Geometry(page, 512, 64)));
+        }
+        // the other width pairs with full and several query tiles (h_q * s_q = 256, 64, 64, 64) at gathered, whole and
+        // split pages: the GPU's per-width kernels at every tile shape
+        int[][] wide = {{256, 32, 16, 128, 2}, {128, 64, 64, 64, 1}, {256, 64, 1, 32, 2}, {128, 32, 128, 16, 4}};
+        for (int j = 0; j < wide.length; j++) {
+            int[] w = wide[j];
+            int[] lens = {w[2] + 1, 0, 3 * w[2] - 1, 1, 301, 2 * 64 + 5};
+            cases.add(new Case(lens, w[3], w[4], j % 2 == 0 ? DType.BF16 : DType.FP16, j != 1,
+                    new io.mla4j.Geometry(w[2], w[0], w[1])));
         }
         cases.addAll(fp8Cases());
         return cases;

@@ -37,20 +37,26 @@ import java.util.Random;
 public final class GpuBench {
     private static final PrintStream OUT = System.out;
 
-    record Config(int b, int meanSk, int hq, int sq, boolean varlen, int page, io.mla4j.CacheFormat format) {
+    record Config(int b, int meanSk, int hq, int sq, boolean varlen, int page, io.mla4j.CacheFormat format, int dC, int dR) {
         Config(int b, int meanSk, int hq, int sq, boolean varlen) { this(b, meanSk, hq, sq, varlen, Mla.BLOCK_SIZE); }
 
         Config(int b, int meanSk, int hq, int sq, boolean varlen, int page) {
             this(b, meanSk, hq, sq, varlen, page, io.mla4j.CacheFormat.PLAIN);
         }
 
-        String label() {
-            return String.format("b=%d sk=%d hq=%d sq=%d%s%s%s", b, meanSk, hq, sq, varlen ? " var" : "",
-                    page == Mla.BLOCK_SIZE ? "" : " page=" + page, format == io.mla4j.CacheFormat.PLAIN ? "" : " " + format.id());
+        Config(int b, int meanSk, int hq, int sq, boolean varlen, int page, io.mla4j.CacheFormat format) {
+            this(b, meanSk, hq, sq, varlen, page, format, Geometry.DEEPSEEK.dC(), Geometry.DEEPSEEK.dR());
         }
 
-        /** The cache geometry timed: DeepSeek's widths at this config's page size, in its cache format. */
-        Geometry geometry() { return new Geometry(page, Geometry.DEEPSEEK.dC(), Geometry.DEEPSEEK.dR(), format); }
+        String label() {
+            boolean deepSeek = dC == Geometry.DEEPSEEK.dC() && dR == Geometry.DEEPSEEK.dR();
+            return String.format("b=%d sk=%d hq=%d sq=%d%s%s%s%s", b, meanSk, hq, sq, varlen ? " var" : "",
+                    page == Mla.BLOCK_SIZE ? "" : " page=" + page, format == io.mla4j.CacheFormat.PLAIN ? "" : " " + format.id(),
+                    deepSeek ? "" : " dims=" + dC + "+" + dR);
+        }
+
+        /** The cache geometry timed: this config's widths and page size, in its cache format. */
+        Geometry geometry() { return new Geometry(page, dC, dR, format); }
     }
 
     /**
@@ -91,6 +97,7 @@ public final class GpuBench {
         int limit = Integer.MAX_VALUE;
         List<String> kernels = List.of("sm80", "sm90");
         int[] pages = null;
+        int[][] dims = null;
         boolean cacheGrid = false;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
@@ -100,6 +107,7 @@ public final class GpuBench {
                 case "--limit" -> limit = Integer.parseInt(args[++i]);
                 case "--kernels" -> kernels = Arrays.asList(args[++i].split(","));
                 case "--pages" -> pages = Arrays.stream(args[++i].split(",")).mapToInt(Integer::parseInt).toArray();
+                case "--dims" -> dims = parseDims(args[++i]);
                 case "--cache" -> { // the cache-format grid: each config with a bf16 and an fp8_e4m3 cache
                     if (io.mla4j.CacheFormat.parse(args[++i]) != io.mla4j.CacheFormat.FP8_E4M3) {
                         throw new IllegalArgumentException("--cache: the GPU bench times fp8 (fp8_e4m3) against bf16; not " + args[i]);
@@ -111,7 +119,8 @@ public final class GpuBench {
         }
         Files.createDirectories(out);
         GpuBench bench = new GpuBench(out, quick, baseline, limit);
-        long failed = bench.run(kernels, cacheGrid ? cacheGrid() : pages == null ? grid(quick) : pageGrid(pages));
+        List<Config> g = cacheGrid ? cacheGrid() : dims != null ? widthGrid(dims) : pages == null ? grid(quick) : pageGrid(pages);
+        long failed = bench.run(kernels, g);
         // a timing whose output is wrong is no timing: the run fails, so no script or reader takes it as a result
         if (failed > 0) System.exit(1);
     }
@@ -144,7 +153,26 @@ public final class GpuBench {
         return g;
     }
 
-    /** Runs the grid on each kernel; returns how many runs failed the oracle check. */
+    /** "512+64,256+32": width pairs (d_c, d_r). */
+    static int[][] parseDims(String s) {
+        return Arrays.stream(s.split(",")).map(p -> {
+            String[] w = p.trim().split("\\+");
+            if (w.length != 2) throw new IllegalArgumentException("--dims: expected d_c+d_r pairs like 512+64,256+32, got " + p);
+            return new int[] {Integer.parseInt(w[0].trim()), Integer.parseInt(w[1].trim())};
+        }).toArray(int[][]::new);
+    }
+
+    /**
+     * The width grid (--dims 512+64,256+32,...; issue 22's width target): the page grid's rows (b = 128 at h_q * s_q <= 32,
+     * the small-batch rows; h_q = 16, 64-token pages) at each width pair given, 512+64 included for same-run fractions.
+     */
+    static List<Config> widthGrid(int[][] dims) {
+        List<Config> g = new ArrayList<>();
+        for (Config c : pageGrid(new int[] {Mla.BLOCK_SIZE}))
+            for (int[] w : dims) g.add(new Config(c.b(), c.meanSk(), c.hq(), c.sq(), c.varlen(), c.page(), c.format(), w[0], w[1]));
+        return g;
+    }
+
     /**
      * The cache-format grid (--cache fp8; issue 23's targets): b = 128 at h_q * s_q of 16 to 256 and s_k of 8192 and
      * 32768, b = 1 and 4 at 32768, each with a bf16 cache and then an fp8_e4m3 one, so ratios come from one run.
@@ -426,14 +454,14 @@ public final class GpuBench {
         try (Arena arena = Arena.ofConfined()) {
             Tensor[] q = new Tensor[sets], k = new Tensor[sets];
             for (int i = 0; i < sets; i++) {
-                q[i] = be.allocate(dt, c.b, c.sq, c.hq, Mla.D_QK);
+                q[i] = be.allocate(dt, geo.queryShape(c.b, c.sq, c.hq));
                 k[i] = be.allocate(geo.format().cacheDType(dt), geo.cacheShape(numBlocks));
                 owned.add(q[i]);
                 owned.add(k[i]);
                 be.fillRandom(q[i], seed * 17 + 2L * i);
                 be.fillRandom(k[i], seed * 17 + 2L * i + 1);
             }
-            Tensor o = be.allocate(dt, c.b, c.sq, c.hq, Mla.D_V);
+            Tensor o = be.allocate(dt, geo.outShape(c.b, c.sq, c.hq));
             Tensor lse = be.allocate(DType.FP32, c.b, c.hq, c.sq);
             owned.add(o);
             owned.add(lse);
@@ -495,7 +523,8 @@ public final class GpuBench {
 
                 double baseUs = baselineUs.getOrDefault(c.label(), new double[] {Double.NaN})[0];
                 String baseErr = baselineErr.getOrDefault(c.label(), "");
-                if (base != null && c.page() == Mla.BLOCK_SIZE && !fp8) { // the baseline's gather takes 64-token bf16 pages only
+                // the baseline's gather takes 64-token bf16 pages of DeepSeek's widths only
+                if (base != null && geo.withFormat(io.mla4j.CacheFormat.PLAIN).equals(Geometry.DEEPSEEK) && !fp8) {
                     long ws = CublasBaseline.workspaceBytes(plan);
                     long free = be.memoryInfo()[0];
                     if (ws > free - (2L << 30)) {
@@ -517,7 +546,7 @@ public final class GpuBench {
                     baselineUs.put(c.label(), new double[] {baseUs});
                     baselineErr.put(c.label(), baseErr);
                 }
-                Row row = new Row(c, kernel, sumSk, us, eagerUs, graphUs, median(cpu), graphCpu, bytes / (us * 1e-6) / 1e9,
+                Row row = new Row(c, ((io.mla4j.cuda.CudaPlan) plan).kernel(), sumSk, us, eagerUs, graphUs, median(cpu), graphCpu, bytes / (us * 1e-6) / 1e9,
                         flops / (us * 1e-6) / 1e12, floorUs / us, err.toString(), err.passed(), baseUs, baseErr, err, seed, samples);
                 OUT.printf(Locale.ROOT, "  %-32s [%s] %9.1f us (eager %.1f, graph %.1f) %7.0f GB/s %6.1f TFLOP/s %5.1f%% roofline | cpu/call %.2f us | %s%s%n",
                         c.label(), kernel, us, eagerUs, graphUs, row.gbps(), row.tflops(), 100 * row.fracRoofline(), row.cpuUsPerCall(),
@@ -564,7 +593,7 @@ public final class GpuBench {
         BenchSchema.Row b = BenchSchema.provenance("gpu-bench", device, driver, Runtime.getRuntime().availableProcessors(), r.seed())
                 .set("backend", "cuda").set("kernel", r.kernel()).set("dtype", "bf16")
                 .set("b", c.b()).set("s_k_mean", c.meanSk()).set("s_k_sum", r.sumSk()).set("h_q", c.hq()).set("s_q", c.sq())
-                .set("page_size", c.page()).set("d_c", Geometry.DEEPSEEK.dC()).set("d_r", Geometry.DEEPSEEK.dR())
+                .set("page_size", c.page()).set("d_c", c.dC()).set("d_r", c.dR())
                 .set("cache", c.format().id())
                 .set("causal", c.sq() > 1).set("varlen", c.varlen())
                 .times(sorted).set("us_median", r.us())

@@ -63,12 +63,13 @@ final class Sampled {
                     Tensor dst = Tensor.wrap(kHost.segment().asSlice(j * blockBytes, blockBytes), ct, page, g.storedWidth());
                     be.copy(src, dst);
                 }
-                Tensor qSub = Tensor.allocate(arena, dt, 1, sq, heads.length, Mla.D_QK);
+                int dqk = g.dQk();
+                Tensor qSub = Tensor.allocate(arena, dt, 1, sq, heads.length, dqk);
                 for (int t = 0; t < sq; t++)
                     for (int hi = 0; hi < heads.length; hi++)
-                        for (int d = 0; d < Mla.D_QK; d++)
-                            qSub.setFloat(((long) t * heads.length + hi) * Mla.D_QK + d,
-                                    qHost.getFloat((((long) s * sq + t) * hq + heads[hi]) * Mla.D_QK + d));
+                        for (int d = 0; d < dqk; d++)
+                            qSub.setFloat(((long) t * heads.length + hi) * dqk + d,
+                                    qHost.getFloat((((long) s * sq + t) * hq + heads[hi]) * dqk + d));
                 int[] table = new int[nb];
                 for (int j = 0; j < nb; j++) table[j] = j;
                 PlanSpec spec = new PlanSpec(Tensor.ofInts(arena, new int[] {sk}, 1), Tensor.ofInts(arena, table, 1, nb), nb,
@@ -103,15 +104,16 @@ final class Sampled {
             for (long i = 0, n = oh.numel(); i < n; i++) if (Float.isNaN(oh.getFloat(i))) unwritten++;
             for (long i = 0, n = lh.numel(); i < n; i++) if (Float.isNaN(lh.getFloat(i))) unwritten++;
             double num = 0, den = 0, rnum = 0, maxAbs = 0, lseMax = 0;
+            int dv = plan.spec().geometry().dV();
             for (int i = 0; i < truth.seqs().length; i++) {
                 int s = truth.seqs()[i];
                 int nh = truth.heads().length;
                 for (int t = 0; t < sq; t++)
                     for (int hi = 0; hi < nh; hi++) {
                         int h = truth.heads()[hi];
-                        for (int d = 0; d < Mla.D_V; d++) {
-                            double r = truth.o()[i][((t * nh) + hi) * Mla.D_V + d];
-                            double g = oh.getFloat((((long) s * sq + t) * hq + h) * Mla.D_V + d);
+                        for (int d = 0; d < dv; d++) {
+                            double r = truth.o()[i][((t * nh) + hi) * dv + d];
+                            double g = oh.getFloat((((long) s * sq + t) * hq + h) * dv + d);
                             double diff = g - r;
                             num += diff * diff;
                             den += r * r;

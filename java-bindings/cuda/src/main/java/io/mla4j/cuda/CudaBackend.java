@@ -129,18 +129,25 @@ public final class CudaBackend extends AbstractMlaBackend {
     }
 
     /**
-     * DeepSeek's widths (d_c 512, d_r 64) at every valid page size (1 to 256 tokens): the sm90 and sm80 kernels
-     * are instantiated for that width pair; paging is data (MlaParams.page_shift, kernels-cuda/include/mla4j/paging.h).
-     * Other width pairs are refused by name (the cpu and reference backends take them). Cache formats: plain, and
-     * fp8_e4m3 on the sm90 kernel at pages of 16 tokens or more; the block-scaled fp8 layout is refused by name.
+     * DeepSeek's widths (d_c 512, d_r 64) at every valid page size (1 to 256 tokens) on the sm90 and sm80 kernels;
+     * the other width pairs the portable kernel is instantiated for ({@link #widthPairs}: 256+64, 256+32, 128+64,
+     * 128+32) at every page size on its entry for that pair, on any device, Hopper included (the sm90 kernel's tiles
+     * are DeepSeek's). Paging is data (MlaParams.page_shift, kernels-cuda/include/mla4j/paging.h). Other pairs are
+     * refused by name (the cpu and reference backends take them). Cache formats: plain, and fp8_e4m3 on the sm90
+     * kernel (512 + 64) at pages of 16 tokens or more; the block-scaled fp8 layout is refused by name.
      */
     @Override
     public void checkSupported(io.mla4j.Geometry geometry) {
         if (geometry == null) throw Checks.bad("geometry", "is null");
-        if (geometry.dC() != io.mla4j.Geometry.DEEPSEEK.dC() || geometry.dR() != io.mla4j.Geometry.DEEPSEEK.dR()) {
-            throw Checks.bad("geometry", "is " + geometry + "; the cuda kernels take d_c = " + io.mla4j.Geometry.DEEPSEEK.dC()
-                    + ", d_r = " + io.mla4j.Geometry.DEEPSEEK.dR() + " only (any page size from 1 to "
-                    + io.mla4j.Geometry.MAX_PAGE_SIZE + "); the cpu and reference backends take any width pair");
+        boolean deepSeek = DecodeKernels.deepSeekWidths(geometry);
+        if (!deepSeek && !kernels.widths.containsKey(DecodeKernels.widthKey(geometry))) {
+            throw Checks.bad("geometry", "is " + geometry + "; the cuda kernels take the width pairs (d_c+d_r) " + widthPairs()
+                    + " (any page size from 1 to " + io.mla4j.Geometry.MAX_PAGE_SIZE + "); the cpu and reference backends"
+                    + " take any width pair");
+        }
+        if (!deepSeek && geometry.format() != io.mla4j.CacheFormat.PLAIN) {
+            throw Checks.bad("geometry", "is " + geometry + "; the cuda fp8 kernels take d_c = 512, d_r = 64 only (other width"
+                    + " pairs read bf16/fp16 caches); the cpu and reference backends decode it");
         }
         switch (geometry.format()) {
             case PLAIN -> { }
@@ -157,6 +164,14 @@ public final class CudaBackend extends AbstractMlaBackend {
             case FP8_E4M3_BLOCKSCALE_ROPE_BF16 -> throw Checks.bad("geometry", "is " + geometry + "; the cuda kernels do not"
                     + " read the block-scaled fp8 layout yet (fp8_e4m3 and bf16/fp16 they do); the cpu and reference backends decode it");
         }
+    }
+
+    /** The width pairs this backend's kernels take, "512+64" first. */
+    public java.util.List<String> widthPairs() {
+        java.util.List<String> l = new java.util.ArrayList<>();
+        l.add(io.mla4j.Geometry.DEEPSEEK.dC() + "+" + io.mla4j.Geometry.DEEPSEEK.dR());
+        for (String k : kernels.widths.keySet()) l.add(k.replace('x', '+'));
+        return l;
     }
 
     // ---- memory ----
@@ -299,7 +314,8 @@ public final class CudaBackend extends AbstractMlaBackend {
 
     private MlaPlan newPlan(PlanSpec spec, SplitSchedule schedule, int[] seqlens, int[] blockTable, boolean updatable) {
         ctx.makeCurrent();
-        CudaPlan p = new CudaPlan(this, spec, schedule, seqlens, blockTable, ctx, workspace, kernels.usesTensorMap(), updatable);
+        CudaPlan p = new CudaPlan(this, spec, schedule, seqlens, blockTable, ctx, workspace,
+                kernels.usesTensorMap(spec.geometry()), updatable);
         livePlans.add(p);
         try {
             kernels.prepare(p);

@@ -1,7 +1,6 @@
 package io.mla4j.cuda;
 
 import io.mla4j.DType;
-import io.mla4j.Mla;
 import io.mla4j.MlaPlan;
 import io.mla4j.PlanSpec;
 import io.mla4j.SplitSchedule;
@@ -34,12 +33,14 @@ public final class CudaPlan extends MlaPlan {
     private final MemorySegment stagingView; // updatable plans: pinned, scoped to the plan (closed with it)
     final int numParts, maxSplits, rows;
     final int mostSplits; // splits of the busiest sequence: sets the combine's rows per CTA
-    final KvTensorMap kvMap; // sm90 only
+    final KvTensorMap kvMap; // the sm90 kernel's plans only
     final boolean fp8;       // an fp8_e4m3 cache: mla4j_decode_sm90_fp8, scales set per call
     final boolean needsCombine; // some sequence has more than one split
 
     // Launch geometry, set once by DecodeKernels.prepare.
-    int tiles, combineGridY;
+    int tiles, combineGridY, combineGridZ;
+    DecodeKernels.Width width; // the portable kernel's entry for a plan of other widths than DeepSeek's, else null
+    String kernel;             // what kernel() says
     LaunchConfig decodeLaunch, combineLaunch; // cuLaunchKernelEx configs, null when the plain launch is used
 
     CudaPlan(CudaBackend be, PlanSpec spec, SplitSchedule schedule, int[] seqlens, int[] table,
@@ -62,7 +63,7 @@ public final class CudaPlan extends MlaPlan {
             bufs[1] = pool.take(4L * Math.max(1, table.length));
             bufs[2] = pool.take(4L * numParts * SplitSchedule.META_INTS);
             bufs[3] = pool.take(4L * (b + 1));
-            bufs[4] = pool.take(4L * maxSplits * rows * Mla.D_V);
+            bufs[4] = pool.take(4L * maxSplits * rows * spec.geometry().dV());
             bufs[5] = pool.take(4L * maxSplits * rows);
             if (updatable) bufs[6] = pool.take(12L);
         } catch (RuntimeException e) {
@@ -115,6 +116,8 @@ public final class CudaPlan extends MlaPlan {
         params.setInt("page_shift", Integer.numberOfTrailingZeros(spec.geometry().pageSize())); // a power of two
         params.setInt("cache_format", fp8 ? 1 : 0);
         params.setFloat("v_scale", 1f);
+        params.setInt("d_qk", spec.geometry().dQk());
+        params.setInt("d_v", spec.geometry().dV());
 
         // Upload once per step (host -> device, stream-ordered); the schedule follows in DecodeKernels.prepare.
         MemorySegment host = updatable ? pageable : arena.allocate(stepBytes);
@@ -127,6 +130,9 @@ public final class CudaPlan extends MlaPlan {
         MemorySegment.copy(seqlens, 0, dst, ValueLayout.JAVA_INT, 0, seqlens.length);
         MemorySegment.copy(table, 0, dst, ValueLayout.JAVA_INT, 4L * seqlens.length, table.length);
     }
+
+    /** The decode kernel this plan launches: "sm90", "sm80", or the portable kernel's entry for its widths ("sm80_256x32"). */
+    public String kernel() { return kernel; }
 
     /** Off-heap memory that lives as long as the plan (launch configs, the tensor map). */
     Arena arena() { return arena; }

@@ -31,9 +31,9 @@ final class DecodeKernels {
     static final int SM90_THREADS_DEFAULT = 384, SM90_SMEM_DEFAULT = 231616;
     // mla4j_decode_sm80: grid (parts, row tiles); the constants of decode_sm80.cu (sm_80/PTX image, sm_90a image)
     static final int SM80_THREADS_DEFAULT = 256, SM80_SMEM_DEFAULT = 154368, SM80_SMEM_SM90A_DEFAULT = 232192;
-    // mla4j_combine and mla4j_schedule: include/mla4j/schedule.h (MLA4J_COMBINE_THREADS, MLA4J_COMBINE_COLUMN_PARTS,
+    // mla4j_combine and mla4j_schedule: include/mla4j/schedule.h (MLA4J_COMBINE_THREADS, MLA4J_COMBINE_COLUMNS,
     // MLA4J_SCHEDULE_THREADS). Combine grid (b, ceil(rows / rpc), column parts); scheduler grid 1.
-    static final int COMBINE_THREADS_DEFAULT = 256, COMBINE_COLUMN_PARTS_DEFAULT = 4, SCHEDULE_THREADS_DEFAULT = 32;
+    static final int COMBINE_THREADS_DEFAULT = 256, COMBINE_COLUMNS_DEFAULT = 128, SCHEDULE_THREADS_DEFAULT = 32;
     static final int STEP_THREADS_DEFAULT = 128; // MLA4J_STEP_THREADS
 
     final Module module;
@@ -43,7 +43,9 @@ final class DecodeKernels {
     Kernel decode;
     String variant;
     final boolean forced;
-    final int sm90Threads, sm90Smem, sm80Threads, sm80Smem, combineThreads, combineColumnParts, scheduleThreads;
+    final int sm90Threads, sm90Smem, sm80Threads, sm80Smem, combineThreads, combineColumns, scheduleThreads;
+    /** The portable kernel's entries for other width pairs than DeepSeek's, keyed "d_cxd_r" (e.g. "256x32"). */
+    final java.util.Map<String, Width> widths;
     final int stepThreads;
     final boolean sm90Clusters, pdl;
     private final CudaContext ctx;
@@ -60,7 +62,7 @@ final class DecodeKernels {
         sm80Smem = ctx.ccMajor == 9 && ctx.ccMinor == 0
                 ? get(launch, "sm80.smem.sm90a", SM80_SMEM_SM90A_DEFAULT) : get(launch, "sm80.smem", SM80_SMEM_DEFAULT);
         combineThreads = get(launch, "combine.threads", COMBINE_THREADS_DEFAULT);
-        combineColumnParts = get(launch, "combine.columnParts", COMBINE_COLUMN_PARTS_DEFAULT);
+        combineColumns = get(launch, "combine.columns", COMBINE_COLUMNS_DEFAULT);
         scheduleThreads = get(launch, "schedule.threads", SCHEDULE_THREADS_DEFAULT);
         stepThreads = get(launch, "step.threads", STEP_THREADS_DEFAULT);
         // Without the GPU scheduler the plan uploads the host's SplitSchedule (the one definition);
@@ -95,8 +97,41 @@ final class DecodeKernels {
         }
         if (smemDecode() > 48 * 1024) decode.allowSharedMemory(smemDecode());
         if (sm90fp8 != null) sm90fp8.allowSharedMemory(sm90Smem); // the same shared-memory plan
+        widths = widthKernels(module, launch, ctx.ccMajor == 9 && ctx.ccMinor == 0);
         sm90Clusters = sm90 != null && decode == sm90 && opt.sm90Clusters() && clusterPairsCoverSms();
         pdl = opt.pdl();
+    }
+
+    /** A width pair's entry of the portable kernel and its dynamic shared memory (two K stages of the image's size). */
+    record Width(Kernel kernel, int smem) {}
+
+    /*
+     * The other width pairs come with the image: sm80.widths lists them (the kernel's MLA4J_SM80_OTHER_WIDTHS, printed by
+     * scripts/gpu-launch-props.sh) with their shared memory; without the properties, or for an entry the image lacks,
+     * a pair is not offered (checkSupported refuses it by name), so Java never guesses a launch size.
+     */
+    private static java.util.Map<String, Width> widthKernels(Module module, Properties launch, boolean sm90a) {
+        java.util.Map<String, Width> m = new java.util.LinkedHashMap<>();
+        String list = launch.getProperty("sm80.widths", "").trim();
+        if (list.isEmpty()) return m;
+        for (String key : list.split(",")) {
+            key = key.trim();
+            Kernel k = optional(module, "mla4j_decode_sm80_" + key);
+            int smem = get(launch, (sm90a ? "sm80.smem.sm90a." : "sm80.smem.") + key, 0);
+            if (k == null || smem <= 0) continue;
+            checkBlock(k, SM80_THREADS_DEFAULT);
+            if (smem > 48 * 1024) k.allowSharedMemory(smem);
+            m.put(key, new Width(k, smem));
+        }
+        return m;
+    }
+
+    /** "d_cxd_r", the key of a width pair. */
+    static String widthKey(io.mla4j.Geometry g) { return g.dC() + "x" + g.dR(); }
+
+    /** Whether a geometry has DeepSeek's widths, which every decode kernel serves. */
+    static boolean deepSeekWidths(io.mla4j.Geometry g) {
+        return g.dC() == io.mla4j.Geometry.DEEPSEEK.dC() && g.dR() == io.mla4j.Geometry.DEEPSEEK.dR();
     }
 
     private static int get(Properties p, String key, int fallback) {
@@ -169,7 +204,8 @@ final class DecodeKernels {
         return k;
     }
 
-    boolean usesTensorMap() { return decode == sm90; }
+    /** Whether a plan of this geometry launches the sm90 kernel, which reads the cache through a tensor map. */
+    boolean usesTensorMap(io.mla4j.Geometry g) { return decode == sm90 && deepSeekWidths(g); }
 
     /** Whether plans over an fp8_e4m3 cache can run: the sm90 kernel is in use and the image has its fp8 entry. */
     boolean takesFp8() { return decode == sm90 && sm90fp8 != null; }
@@ -209,13 +245,17 @@ final class DecodeKernels {
     void prepare(CudaPlan p) {
         long stream = ctx.streamHandle();
         p.tiles = (p.rows + ROW_TILE - 1) / ROW_TILE;
+        io.mla4j.Geometry g = p.spec().geometry();
+        p.width = deepSeekWidths(g) ? null : widths.get(widthKey(g)); // checkSupported made sure it exists
+        p.combineGridZ = g.dV() / combineColumns;
+        p.kernel = p.width != null ? "sm80_" + widthKey(g) : variant;
         int rpc = combineRowsPerCta(p.mostSplits, combineThreads);
         p.combineGridY = (p.rows + rpc - 1) / rpc;
-        if (decode == sm90 && sm90Clusters && p.tiles % 2 == 0) {
+        if (p.width == null && decode == sm90 && sm90Clusters && p.tiles % 2 == 0) {
             p.decodeLaunch = LaunchConfig.cluster(p.arena(), p.numParts, p.tiles, 1, sm90Threads, sm90Smem, stream, 1, 2, 1);
         }
-        if (combine != null && p.needsCombine && pdl && decode == sm90) {
-            p.combineLaunch = LaunchConfig.programmatic(p.arena(), p.batch(), p.combineGridY, combineColumnParts, combineThreads, 0, stream);
+        if (combine != null && p.needsCombine && pdl && decode == sm90 && p.width == null) {
+            p.combineLaunch = LaunchConfig.programmatic(p.arena(), p.batch(), p.combineGridY, p.combineGridZ, combineThreads, 0, stream);
         }
         schedule(p, p.schedule(), 0L);
     }
@@ -245,7 +285,9 @@ final class DecodeKernels {
     /** One decode: the split-KV kernel, then the LSE combine. */
     void launchDecode(CudaPlan p) {
         long stream = ctx.streamHandle();
-        if (decode == sm90 && p.decodeLaunch != null) {
+        if (p.width != null) { // another width pair: its entry of the portable kernel
+            p.width.kernel().launch(p.numParts, p.tiles, 1, sm80Threads, 1, 1, p.width.smem(), stream, p.params.kernelParams());
+        } else if (decode == sm90 && p.decodeLaunch != null) {
             decodeFor(p).launch(p.decodeLaunch, p.params.kernelParams());
         } else if (decode == sm90) {
             decodeFor(p).launch(p.numParts, p.tiles, 1, sm90Threads, 1, 1, sm90Smem, stream, p.params.kernelParams());
@@ -257,7 +299,7 @@ final class DecodeKernels {
             if (p.combineLaunch != null) { // the sm90 kernel triggers its dependents early; the combine waits (combine.cu)
                 combine.launch(p.combineLaunch, p.params.kernelParams());
             } else {
-                combine.launch(p.batch(), p.combineGridY, combineColumnParts, combineThreads, 1, 1, 0, stream, p.params.kernelParams());
+                combine.launch(p.batch(), p.combineGridY, p.combineGridZ, combineThreads, 1, 1, 0, stream, p.params.kernelParams());
             }
         }
     }

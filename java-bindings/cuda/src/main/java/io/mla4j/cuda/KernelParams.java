@@ -20,7 +20,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  */
 final class KernelParams {
     /** Must equal MLA4J_PARAMS_VERSION in params.h. */
-    static final int VERSION = 5;
+    static final int VERSION = 6;
 
     // Fields in declaration order; pointers are 8-byte device addresses.
     static final StructLayout LAYOUT = MemoryLayout.structLayout(
@@ -33,7 +33,8 @@ final class KernelParams {
             JAVA_INT.withName("max_splits"), JAVA_INT.withName("causal"), JAVA_INT.withName("dtype"),
             JAVA_FLOAT.withName("scale"), JAVA_FLOAT.withName("scale_log2"),
             JAVA_INT.withName("split_overhead"), JAVA_INT.withName("page_shift"),
-            JAVA_INT.withName("cache_format"), JAVA_FLOAT.withName("v_scale")).withName("MlaParams");
+            JAVA_INT.withName("cache_format"), JAVA_FLOAT.withName("v_scale"),
+            JAVA_INT.withName("d_qk"), JAVA_INT.withName("d_v")).withName("MlaParams");
 
     static long offset(String field) { return LAYOUT.byteOffset(groupElement(field)); }
 

@@ -25,11 +25,11 @@ class LaunchGeometryTest {
     void combineAndSchedulerGeometryComeFromScheduleH() throws IOException {
         String h = Files.readString(KC.resolve("include/mla4j/schedule.h"));
         assertEquals(DecodeKernels.COMBINE_THREADS_DEFAULT, define(h, "MLA4J_COMBINE_THREADS"), "combine block size");
-        assertEquals(DecodeKernels.COMBINE_COLUMN_PARTS_DEFAULT, define(h, "MLA4J_COMBINE_COLUMN_PARTS"), "combine grid z");
+        assertEquals(DecodeKernels.COMBINE_COLUMNS_DEFAULT, define(h, "MLA4J_COMBINE_COLUMNS"), "combine columns per CTA");
         assertEquals(DecodeKernels.SCHEDULE_THREADS_DEFAULT, define(h, "MLA4J_SCHEDULE_THREADS"), "scheduler block size");
         String combine = Files.readString(KC.resolve("common/combine.cu"));
         assertTrue(combine.contains("kCombineWarps = MLA4J_COMBINE_THREADS / 32"), "combine.cu must take its block size from schedule.h");
-        assertTrue(combine.contains("kColsPerCta = MLA4J_D_V / MLA4J_COMBINE_COLUMN_PARTS"), "combine.cu must take its column split from schedule.h");
+        assertTrue(combine.contains("kColsPerCta = MLA4J_COMBINE_COLUMNS"), "combine.cu must take its column split from schedule.h");
         String sched = Files.readString(KC.resolve("common/scheduler.cu"));
         assertTrue(sched.contains("__launch_bounds__(MLA4J_SCHEDULE_THREADS)"), "scheduler.cu must take its block size from schedule.h");
     }
@@ -46,7 +46,7 @@ class LaunchGeometryTest {
         props.load(q.getInputStream());
         assertTrue(q.waitFor(60, TimeUnit.SECONDS) && q.exitValue() == 0, "gpu-launch-props.sh failed");
         assertEquals(String.valueOf(DecodeKernels.COMBINE_THREADS_DEFAULT), props.getProperty("combine.threads"));
-        assertEquals(String.valueOf(DecodeKernels.COMBINE_COLUMN_PARTS_DEFAULT), props.getProperty("combine.columnParts"));
+        assertEquals(String.valueOf(DecodeKernels.COMBINE_COLUMNS_DEFAULT), props.getProperty("combine.columns"));
         assertEquals(String.valueOf(DecodeKernels.SCHEDULE_THREADS_DEFAULT), props.getProperty("schedule.threads"));
         assertEquals(String.valueOf(DecodeKernels.SM90_THREADS_DEFAULT), props.getProperty("sm90.threads"), "sm90.threads");
         assertEquals(String.valueOf(DecodeKernels.SM90_SMEM_DEFAULT), props.getProperty("sm90.smem"), "sm90.smem");
