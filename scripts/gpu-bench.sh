@@ -5,9 +5,10 @@
 # Outputs ($OUT: bench.csv, bench.json, roofline.png, env.txt, the logs): to cite a run, copy them into
 # lab/results/bench/gpu/<run>/ and commit them with the docs/PERF.md entry that cites them.
 # usage: OUT=$(mktemp -d) bash scripts/gpu-bench.sh [--quick] [--limit N] [--no-tests] [--bench-only-kernels sm90]
-#          [--pages 1,16,64] [--cache fp8] [--build] [--graph-steps] [--no-bench]
+#          [--pages 1,16,64] [--dims 512+64,256+32] [--cache fp8] [--build] [--graph-steps] [--no-bench]
 # Options: --quick (small grid), --limit N (first N configs), --no-tests, --bench-only-kernels sm90,
 # --pages P,Q,... (the page-size grid at those page sizes, 64 included for same-run ratios),
+# --dims D,E,... (the width grid: the page grid's rows at 64-token pages for each width pair, 512+64 included),
 # --cache fp8 (the cache-format grid: each config with a bf16 and an fp8_e4m3 cache),
 # --build (build the fatbin on the device with kernels-cuda/Makefile instead of using the carried one),
 # --graph-steps (then GraphSteps: 61-layer steps replayed from one graph with in-place updates, graph-steps.csv),
@@ -25,6 +26,7 @@ while [ $# -gt 0 ]; do
     --no-bench) bench=0 ;;
     --limit) extra+=(--limit "$2"); shift ;;
     --pages) extra+=(--pages "$2"); shift ;;  # the page-size grid (GpuBench.pageGrid), e.g. 1,16,32,64,128
+    --dims) extra+=(--dims "$2"); shift ;;    # the width grid (GpuBench.widthGrid), e.g. 512+64,256+32
     --cache) extra+=(--cache "$2"); shift ;;  # the cache-format grid (GpuBench.cacheGrid): --cache fp8
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
