@@ -215,7 +215,73 @@ __device__ __forceinline__ void load_k(const MlaParams& p, uint16_t* dst, int s,
     }
 }
 
+// Eight e4m3 codes (one 8-byte chunk of a cached row) as eight 16-bit values of T, exactly: the code's 7 magnitude
+// bits land on the low exponent and high mantissa bits of T, which reads as the code's value times 2^-8 (fp16) or
+// 2^-120 (bf16), subnormal codes included, then one exact multiply by the power of two (in fp32 for bf16, so that
+// bf16 subnormals are never flushed). The e4m3 NaN codes (0x7F, 0xFF) read as +-480: quantisers saturate to +-448.
+template <typename T> __device__ __forceinline__ uint4 widen_e4m3x8(uint2 raw);
+template <> __device__ __forceinline__ uint4 widen_e4m3x8<__half>(uint2 raw) {
+    uint32_t w[4];
+    const __half2 k = __float2half2_rn(256.f);
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+        const uint32_t b = (i < 2 ? raw.x : raw.y) >> (16 * (i & 1));  // two codes: bytes 0, 1 of b
+        const uint32_t lo = b & 0xFFu, hi = (b >> 8) & 0xFFu;
+        const uint32_t h = ((lo & 0x80u) << 8) | ((lo & 0x7Fu) << 7) | ((((hi & 0x80u) << 8) | ((hi & 0x7Fu) << 7)) << 16);
+        __half2 v = __hmul2(*reinterpret_cast<const __half2*>(&h), k);
+        w[i] = *reinterpret_cast<uint32_t*>(&v);
+    }
+    return make_uint4(w[0], w[1], w[2], w[3]);
+}
+template <> __device__ __forceinline__ uint4 widen_e4m3x8<__nv_bfloat16>(uint2 raw) {
+    uint32_t w[4];
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+        const uint32_t b = (i < 2 ? raw.x : raw.y) >> (16 * (i & 1));
+        const uint32_t lo = b & 0xFFu, hi = (b >> 8) & 0xFFu;
+        const float flo = __uint_as_float((((lo & 0x80u) << 8) | ((lo & 0x7Fu) << 4)) << 16) * 0x1p120f;
+        const float fhi = __uint_as_float((((hi & 0x80u) << 8) | ((hi & 0x7Fu) << 4)) << 16) * 0x1p120f;
+        w[i] = Mma<__nv_bfloat16>::pack(flo, fhi);  // exact: every e4m3 value is a bf16 value
+    }
+    return make_uint4(w[0], w[1], w[2], w[3]);
+}
+
+// The fp8 kernel's load_k: keys [tok0, tok0 + KT) of an fp8_e4m3 cache (d_qk bytes a token) widened into one stage,
+// register-staged (cp.async cannot convert): every thread issues its chunks' loads first, then widens and stores
+// them. Keys >= seqlen are zeros. Any page size (a table read per row below KT-token pages).
 template <typename T, class D>
+__device__ __forceinline__ void load_k_fp8(const MlaParams& p, uint16_t* dst, int s, int tok0, int seqlen) {
+    const uint8_t* kc = static_cast<const uint8_t*>(p.k_cache);
+    constexpr int kPer = kKT * D::kChunks / kThreads;
+    static_assert(kPer * kThreads == kKT * D::kChunks, "every thread widens the same number of chunks");
+    const bool one_page = (1 << p.page_shift) >= kKT;
+    const size_t row0 = one_page && tok0 < seqlen ? mla4j_cache_row(p, s, tok0) : 0;
+    // batches of 9 chunks in flight (18 registers): 18 at KT = 64 spilled 264 bytes beside the 252 the kernel holds
+    constexpr int kBatch = 9;
+    static_assert(kPer % kBatch == 0, "whole batches");
+#pragma unroll 1
+    for (int i0 = 0; i0 < kPer; i0 += kBatch) {
+        uint2 raw[kBatch];
+#pragma unroll
+        for (int i = 0; i < kBatch; ++i) {
+            const int c = threadIdx.x + (i0 + i) * kThreads, r = c / D::kChunks, ck = c % D::kChunks;
+            raw[i] = make_uint2(0u, 0u);
+            if (tok0 + r < seqlen) {
+                const size_t row = one_page ? row0 + r : mla4j_cache_row(p, s, tok0 + r);
+                raw[i] = *reinterpret_cast<const uint2*>(kc + row * D::kDQ + ck * 8);
+            }
+        }
+#pragma unroll
+        for (int i = 0; i < kBatch; ++i) {
+            const int c = threadIdx.x + (i0 + i) * kThreads, r = c / D::kChunks, ck = c % D::kChunks;
+            *reinterpret_cast<uint4*>(dst + D::swz(r, ck)) = widen_e4m3x8<T>(raw[i]);
+        }
+    }
+}
+
+// kFp8: the instantiation for an fp8_e4m3 cache (mla4j_decode_sm80_fp8, DeepSeek's widths): its stages are widened by
+// load_k_fp8 and o is scaled by the cache's scale (p.v_scale; its share of the scores is in p.scale_log2).
+template <typename T, class D, bool kFp8>
 __device__ void decode_split(const MlaParams& p, const Smem& sm, int s, int row0, int blk_begin, int blk_end,
                              int slot, bool direct) {
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
@@ -253,11 +319,15 @@ __device__ void decode_split(const MlaParams& p, const Smem& sm, int s, int row0
 
     // prologue: Q with stage 0, then stages 1 .. stages-2, one cp.async group each (empty groups keep the count)
     constexpr int kKElems = D::kKBytes / 2;
+    auto load_stage = [&](uint16_t* dst, int tok0) {
+        if constexpr (kFp8) load_k_fp8<T, D>(p, dst, s, tok0, seqlen);
+        else load_k<T, D>(p, dst, s, tok0, seqlen);
+    };
     load_q<T, D>(p, sm, s, row0);
-    if (n_stages > 0) load_k<T, D>(p, sm.k, s, tok_begin, seqlen);
+    if (n_stages > 0) load_stage(sm.k, tok_begin);
     cp_async_commit();
     for (int j = 1; j < sm.stages - 1; ++j) {
-        if (j < n_stages) load_k<T, D>(p, sm.k + j * kKElems, s, tok_begin + j * kKT, seqlen);
+        if (j < n_stages) load_stage(sm.k + j * kKElems, tok_begin + j * kKT);
         cp_async_commit();
     }
 
@@ -267,7 +337,7 @@ __device__ void decode_split(const MlaParams& p, const Smem& sm, int s, int row0
         cp_async_wait_stage(sm.stages);
         __syncthreads();  // stage st landed for everyone; every warp is done with stage st-1's buffer (= buf_next)
         const int nxt = st + sm.stages - 1;
-        if (nxt < n_stages) load_k<T, D>(p, sm.k + buf_next * kKElems, s, tok_begin + nxt * kKT, seqlen);
+        if (nxt < n_stages) load_stage(sm.k + buf_next * kKElems, tok_begin + nxt * kKT);
         cp_async_commit();
         const uint32_t k_base = smem_u32(sm.k) + buf * D::kKBytes;
         buf = buf + 1 == sm.stages ? 0 : buf + 1;
@@ -396,7 +466,7 @@ __device__ void decode_split(const MlaParams& p, const Smem& sm, int s, int row0
             if (gr >= p.rows) continue;
             const float l = sm.fin_l[r];
             const bool empty = !(l > 0.f);
-            const float inv = empty ? 0.f : 1.f / l;
+            const float inv = empty ? 0.f : (kFp8 ? p.v_scale : 1.f) / l;
             if (direct) {
                 T* o = reinterpret_cast<T*>(p.o) + ((size_t)s * p.rows + gr) * D::kDV + warp * D::kVCols + 2 * t;
 #pragma unroll
@@ -420,7 +490,7 @@ __device__ void decode_split(const MlaParams& p, const Smem& sm, int s, int row0
     __syncthreads();  // the next split reuses Q, K and the row stats
 }
 
-template <typename T, class D>
+template <typename T, class D, bool kFp8>
 __device__ __forceinline__ void run_part(const MlaParams& p, unsigned char* smem_raw) {
     const Smem sm = carve<D>(smem_raw);
     const int part = blockIdx.x, row0 = blockIdx.y * kRows;
@@ -432,7 +502,7 @@ __device__ __forceinline__ void run_part(const MlaParams& p, unsigned char* smem
         const int b1 = s == end_idx ? end_blk : blocks;
         const int first = p.split_offsets[s], n_splits = p.split_offsets[s + 1] - first;
         const int slot = first + (s == begin_idx ? begin_split : 0);
-        decode_split<T, D>(p, sm, s, row0, b0, b1, slot, n_splits == 1);
+        decode_split<T, D, kFp8>(p, sm, s, row0, b0, b1, slot, n_splits == 1);
     }
 }
 }  // namespace mla4j_sm80
@@ -453,11 +523,11 @@ template <class D> constexpr int smem_bytes(int kt, int stages) { return D::fixe
 namespace mla4j_sm80 {
 // One entry's body: a launch for other widths than the entry's (a host bug) writes nothing, which poisoned outputs
 // show, rather than reading rows of the wrong stride.
-template <class D>
+template <class D, bool kFp8 = false>
 __device__ __forceinline__ void entry(const MlaParams& p, unsigned char* smem) {
     if (p.d_qk != D::kDQ || p.d_v != D::kDV) return;
-    if (p.dtype == MLA4J_BF16) run_part<__nv_bfloat16, D>(p, smem);
-    else run_part<__half, D>(p, smem);
+    if (p.dtype == MLA4J_BF16) run_part<__nv_bfloat16, D, kFp8>(p, smem);
+    else run_part<__half, D, kFp8>(p, smem);
 }
 }  // namespace mla4j_sm80
 
@@ -465,6 +535,13 @@ extern "C" __global__ void __launch_bounds__(mla4j_sm80::kThreads, 1)
     mla4j_decode_sm80(const __grid_constant__ MlaParams p) {
     extern __shared__ __align__(128) unsigned char mla4j_sm80_smem[];
     mla4j_sm80::entry<mla4j_sm80::DeepSeek>(p, mla4j_sm80_smem);
+}
+
+// The same kernel over an fp8_e4m3 cache (MlaParams.cache_format) of DeepSeek's widths, the same launch and shared memory.
+extern "C" __global__ void __launch_bounds__(mla4j_sm80::kThreads, 1)
+    mla4j_decode_sm80_fp8(const __grid_constant__ MlaParams p) {
+    extern __shared__ __align__(128) unsigned char mla4j_sm80_smem[];
+    mla4j_sm80::entry<mla4j_sm80::DeepSeek, true>(p, mla4j_sm80_smem);
 }
 
 #define MLA4J_SM80_ENTRY(DC, DR)                                                                  \

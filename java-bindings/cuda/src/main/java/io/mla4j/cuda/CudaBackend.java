@@ -153,12 +153,13 @@ public final class CudaBackend extends AbstractMlaBackend {
             case PLAIN -> { }
             case FP8_E4M3 -> {
                 if (!kernels.takesFp8()) {
-                    throw Checks.bad("geometry", "is " + geometry + "; the " + kernels.variant + " kernel reads bf16/fp16 caches only"
-                            + " (fp8_e4m3 needs the sm90 kernel, mla4j_decode_sm90_fp8); the cpu and reference backends decode it");
+                    throw Checks.bad("geometry", "is " + geometry + "; this kernel image has no fp8 entry of the " + kernels.variant
+                            + " kernel (mla4j_decode_" + kernels.variant + "_fp8); the cpu and reference backends decode it");
                 }
-                if (geometry.pageSize() < 16) {
-                    throw Checks.bad("geometry", "is " + geometry + "; the cuda fp8_e4m3 path takes pages of 16 to 256 tokens"
-                            + " (it TMA-loads page rows; a gather of smaller pages is not written yet)");
+                if (kernels.fp8NeedsTmaPages() && geometry.pageSize() < 16) {
+                    throw Checks.bad("geometry", "is " + geometry + "; the sm90 fp8_e4m3 path takes pages of 16 to 256 tokens"
+                            + " (it TMA-loads page rows; a gather of smaller pages is not written yet; -Dmla4j.cuda.kernel=sm80 takes"
+                            + " any page size)");
                 }
             }
             case FP8_E4M3_BLOCKSCALE_ROPE_BF16 -> throw Checks.bad("geometry", "is " + geometry + "; the cuda kernels do not"

@@ -34,7 +34,7 @@ public final class CudaPlan extends MlaPlan {
     final int numParts, maxSplits, rows;
     final int mostSplits; // splits of the busiest sequence: sets the combine's rows per CTA
     final KvTensorMap kvMap; // the sm90 kernel's plans only
-    final boolean fp8;       // an fp8_e4m3 cache: mla4j_decode_sm90_fp8, scales set per call
+    final boolean fp8;       // an fp8_e4m3 cache: the kernel's _fp8 entry, scales set per call
     final boolean needsCombine; // some sequence has more than one split
 
     // Launch geometry, set once by DecodeKernels.prepare.

@@ -40,6 +40,7 @@ final class DecodeKernels {
     final Kernel schedule, combine, sm80, sm90;
     final Kernel step; // mla4j_step: an updatable plan's update (copy from staging, device-side check, schedule)
     final Kernel sm90fp8; // mla4j_decode_sm90 over an fp8_e4m3 cache: used for such plans while decode is sm90
+    final Kernel sm80fp8; // mla4j_decode_sm80 over an fp8_e4m3 cache: used for such plans while decode is sm80
     Kernel decode;
     String variant;
     final boolean forced;
@@ -71,6 +72,7 @@ final class DecodeKernels {
         combine = optional(module, "mla4j_combine");
         step = schedule != null ? optional(module, "mla4j_step") : null;
         sm80 = optional(module, "mla4j_decode_sm80");
+        sm80fp8 = optional(module, "mla4j_decode_sm80_fp8");
         sm90 = ctx.ccMajor == 9 ? optional(module, "mla4j_decode_sm90") : null;
         sm90fp8 = ctx.ccMajor == 9 ? optional(module, "mla4j_decode_sm90_fp8") : null;
         checkBlock(combine, combineThreads);
@@ -79,6 +81,7 @@ final class DecodeKernels {
         checkBlock(sm90, sm90Threads);
         checkBlock(sm90fp8, sm90Threads);
         checkBlock(sm80, sm80Threads);
+        checkBlock(sm80fp8, sm80Threads);
         forced = opt.kernel() != null;
         if (forced) {
             variant = opt.kernel();
@@ -98,11 +101,12 @@ final class DecodeKernels {
         if (smemDecode() > 48 * 1024) decode.allowSharedMemory(smemDecode());
         if (sm90fp8 != null) sm90fp8.allowSharedMemory(sm90Smem); // the same shared-memory plan
         widths = widthKernels(module, launch, ctx.ccMajor == 9 && ctx.ccMinor == 0);
+        if (sm80fp8 != null && sm80Smem > 48 * 1024) sm80fp8.allowSharedMemory(sm80Smem);
         sm90Clusters = sm90 != null && decode == sm90 && opt.sm90Clusters() && clusterPairsCoverSms();
         pdl = opt.pdl();
     }
 
-    /** A width pair's entry of the portable kernel and its dynamic shared memory (two K stages of the image's size). */
+    /** A width pair's entry of the portable kernel and its dynamic shared memory (the K stages that fit, at the image's size). */
     record Width(Kernel kernel, int smem) {}
 
     /*
@@ -207,11 +211,14 @@ final class DecodeKernels {
     /** Whether a plan of this geometry launches the sm90 kernel, which reads the cache through a tensor map. */
     boolean usesTensorMap(io.mla4j.Geometry g) { return decode == sm90 && deepSeekWidths(g); }
 
-    /** Whether plans over an fp8_e4m3 cache can run: the sm90 kernel is in use and the image has its fp8 entry. */
-    boolean takesFp8() { return decode == sm90 && sm90fp8 != null; }
+    /** Whether plans over an fp8_e4m3 cache can run: the image has the fp8 entry of the kernel in use. */
+    boolean takesFp8() { return (decode == sm90 ? sm90fp8 : sm80fp8) != null; }
 
-    /** The kernel a plan's decode launches: the fp8 entry for an fp8 cache, else the one in use. */
-    private Kernel decodeFor(CudaPlan p) { return p.fp8 ? sm90fp8 : decode; }
+    /** Whether the fp8 path in use loads pages by TMA (the sm90 kernel: pages of >= 16 tokens). */
+    boolean fp8NeedsTmaPages() { return decode == sm90; }
+
+    /** The kernel a plan's decode launches: the fp8 entry of the kernel in use for an fp8 cache, else that kernel. */
+    private Kernel decodeFor(CudaPlan p) { return p.fp8 ? (decode == sm90 ? sm90fp8 : sm80fp8) : decode; }
 
     /** Dynamic shared memory of the decode kernel in use. */
     int smemDecode() {
@@ -292,7 +299,7 @@ final class DecodeKernels {
         } else if (decode == sm90) {
             decodeFor(p).launch(p.numParts, p.tiles, 1, sm90Threads, 1, 1, sm90Smem, stream, p.params.kernelParams());
         } else {
-            decode.launch(p.numParts, p.tiles, 1, sm80Threads, 1, 1, sm80Smem, stream, p.params.kernelParams());
+            decodeFor(p).launch(p.numParts, p.tiles, 1, sm80Threads, 1, 1, sm80Smem, stream, p.params.kernelParams());
         }
         // the combine only touches sequences with more than one split; skip the launch when there are none
         if (combine != null && p.needsCombine) {
