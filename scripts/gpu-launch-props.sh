@@ -23,22 +23,19 @@ NVCC="${NVCC:-$(command -v nvcc || true)}"
 src="$root/kernels-cuda/sm80/decode_sm80.cu"
 if [ -n "$NVCC" ] && [ -f "$src" ]; then
   tmp="$(mktemp -d)"
-  # each image's stage size (mla4j_sm80::stage_tokens) and depth (stages_that_fit): the sm_80/PTX image, and sm_90a
+  # two K stages of each image's stage size (mla4j_sm80::stage_tokens): the sm_80/PTX image, and sm_90a
   cat > "$tmp/p.cu" <<'CU'
 #include <cstdio>
 #include "sm80/decode_sm80.cu"
 // the other width pairs' entries (MLA4J_SM80_OTHER_WIDTHS) and their shared memory, keyed <d_c>x<d_r>
 #define W_LIST(DC, DR) printf("%s%dx%d", first ? "" : ",", DC, DR), first = false;
-#define W_SMEM(DC, DR) printf("sm80.smem.%dx%d=%d\nsm80.smem.sm90a.%dx%d=%d\n", DC, DR, smem<Dims<DC, DR>>(800), DC, DR,  \
-    smem<Dims<DC, DR>>(900));
-// a launch's shared memory: as many K stages of the image's size as fit its limit (stages_that_fit)
-template <class D> int smem(int arch) {
-    using namespace mla4j_sm80;
-    return smem_bytes<D>(stage_tokens(arch), stages_that_fit<D>(stage_tokens(arch), smem_limit(arch)));
-}
+#define W_SMEM(DC, DR) printf("sm80.smem.%dx%d=%d\nsm80.smem.sm90a.%dx%d=%d\n", DC, DR,                        \
+    smem_bytes<Dims<DC, DR>>(stage_tokens(800), 2), DC, DR,                                  \
+    smem_bytes<Dims<DC, DR>>(stage_tokens(900), 2));
 int main() {
     using namespace mla4j_sm80;
-    printf("sm80.smem=%d\nsm80.smem.sm90a=%d\nsm80.threads=%d\n", smem<DeepSeek>(800), smem<DeepSeek>(900), kThreads);
+    printf("sm80.smem=%d\nsm80.smem.sm90a=%d\nsm80.threads=%d\n", (int)MLA4J_SM80_SMEM_BYTES(stage_tokens(800), 2),
+           (int)MLA4J_SM80_SMEM_BYTES(stage_tokens(900), 2), kThreads);
     bool first = true;
     printf("sm80.widths=");
     MLA4J_SM80_OTHER_WIDTHS(W_LIST)

@@ -1,10 +1,9 @@
 // mla4j_decode_sm80: portable split-KV MLA decode (mma.sync m16n8k16 + ldmatrix + cp.async), sm_80 and later.
 //
 // Launch: grid (num_parts, ceil(rows/64)), block 256, dynamic smem MLA4J_SM80_SMEM_BYTES(kt, stages) bytes with
-// stages in 2..8 K buffers: the kernel reads its stage count back from %dynamic_smem_size, so one image serves
-// any depth. io.mla4j.cuda launches stages_that_fit: for DeepSeek's widths 2 (154,368 B, fits the A100's 163 KB; on
-// the H100, 4 32-token stages (228,096 B) measured no faster: lab/results/kernels-cuda/test/v2-bench*.txt), for the
-// narrower width pairs as many as the image's shared memory holds.
+// stages in 2..4 K buffers: the kernel reads its stage count back from %dynamic_smem_size, so one image serves
+// any depth. io.mla4j.cuda launches 2 stages (154,368 B, fits the A100's 163 KB): on the H100, 4 stages
+// (228,096 B) measured no faster (lab/results/kernels-cuda/test/v2-bench*.txt; see kernels-cuda/README.md).
 // (blockIdx.x = part of the split schedule, blockIdx.y = 64-row tile of packed query rows r = i_q*h_q + head;
 // the same grid as mla4j_decode_sm90, which is how io.mla4j.cuda.DecodeKernels launches both).
 //
@@ -40,9 +39,7 @@ constexpr int kThreads = 256;
 constexpr int kRows = 64;                 // query rows per CTA
 constexpr int kStatBytes = 2 * kRows * 4 /*red_max*/ + 2 * kRows * 4 /*red_sum*/ + kRows * 4 /*alpha*/ +
                            2 * kRows * 4 /*final m, l*/;
-constexpr int kMaxStages = 8;
-// Shared memory one CTA of an image may take: the A100's 163 KB for the sm_80 image and the PTX, Hopper's 227 KB.
-constexpr int smem_limit(int arch) { return (arch >= 900 ? 227 : 163) * 1024; }
+constexpr int kMaxStages = 4;
 
 // The widths one instantiation serves (io.mla4j.Geometry's d_c + d_r): the kernel is compiled per pair, so every
 // loop bound below is a constant. A tile row is padded to a multiple of 64 values (128 B), which keeps the XOR
@@ -74,16 +71,6 @@ struct Dims {
     __device__ __forceinline__ static int swz(int row, int ck) { return row * kStride + ((ck ^ (row & 7)) << 3); }
 };
 using DeepSeek = Dims<MLA4J_D_V, MLA4J_D_QK - MLA4J_D_V>;
-// K stages a launch of widths D gets: as many as fit the image's shared memory (at most kMaxStages). Narrow widths have
-// small stages, so more of them keep as many bytes in flight as DeepSeek's two: on the H200 the width entries with two
-// stages reached 0.81-0.85 (256 latents) and 0.64-0.73 (128) of the 512 + 64 entry's floor fraction at b >= 16
-// (docs/PERF.md, "the other width pairs"). DeepSeek's 576-wide stages fit two in either image, its measured depth.
-template <class D> constexpr int stages_that_fit(int kt, int limit) {
-    return (limit - D::fixed_bytes(kt)) / D::k_bytes(kt) < kMaxStages ? (limit - D::fixed_bytes(kt)) / D::k_bytes(kt)
-                                                                       : kMaxStages;
-}
-static_assert(stages_that_fit<DeepSeek>(32, smem_limit(800)) == 2 && stages_that_fit<DeepSeek>(64, smem_limit(900)) == 2,
-              "DeepSeek's depth is two stages in both images");
 constexpr int kPStride = kKT + 8;         // padded P row (bf16 elements)
 static_assert(kKT == 32 || kKT == 64, "stage must be 32 or 64 tokens");
 static_assert(MLA4J_TILE % kKT == 0, "a schedule tile holds whole stages");
@@ -139,7 +126,7 @@ __device__ __forceinline__ float ex2(float x) {  // ex2.approx(-inf) = +0, which
 struct Smem {
     uint16_t* q;     // [64][576] swizzled
     uint16_t* k;     // stages x [KT][576] swizzled
-    int stages;      // K buffers (2..kMaxStages), from the dynamic smem size of the launch
+    int stages;      // K buffers (2..4), from the dynamic smem size of the launch
     uint16_t* p;     // [64][kPStride]
     float* red_max;  // [2][64] row max of each key half
     float* red_sum;  // [2][64] row sum of each key half
@@ -164,15 +151,9 @@ __device__ __forceinline__ Smem carve(unsigned char* base) {
 
 // Wait until at most stages-2 cp.async groups are pending (the count must be an immediate).
 __device__ __forceinline__ void cp_async_wait_stage(int stages) {
-    switch (stages) {
-        case 8: asm volatile("cp.async.wait_group 6;\n" ::); break;
-        case 7: asm volatile("cp.async.wait_group 5;\n" ::); break;
-        case 6: asm volatile("cp.async.wait_group 4;\n" ::); break;
-        case 5: asm volatile("cp.async.wait_group 3;\n" ::); break;
-        case 4: asm volatile("cp.async.wait_group 2;\n" ::); break;
-        case 3: asm volatile("cp.async.wait_group 1;\n" ::); break;
-        default: asm volatile("cp.async.wait_group 0;\n" ::);
-    }
+    if (stages >= 4) asm volatile("cp.async.wait_group 2;\n" ::);
+    else if (stages == 3) asm volatile("cp.async.wait_group 1;\n" ::);
+    else asm volatile("cp.async.wait_group 0;\n" ::);
 }
 
 // Query rows [row0, row0 + 64) of sequence s into smem; rows past p.rows are zero-filled.
@@ -510,10 +491,13 @@ __device__ __forceinline__ void run_part(const MlaParams& p, unsigned char* smem
 // The width pairs (d_c, d_r) the portable kernel is instantiated for, besides DeepSeek's 512 + 64 (the entry
 // mla4j_decode_sm80): entry mla4j_decode_sm80_<d_c>x<d_r> each. The models' pairs (MiniCPM3's 256 + 32, converted
 // models' 256/128 latents with 64 or 32 RoPE dims); io.mla4j.cuda learns the list from mla4j_kernels.properties
-// (scripts/gpu-launch-props.sh prints it from this macro), so this is the one place it is written.
+// (scripts/gpu-launch-props.sh prints it from this macro), so this is the one place it is written. They launch with two
+// K stages like DeepSeek's: rings as deep as shared memory holds (4 stages at 256 latents, 8 at 128) measured level on
+// the H200 (within 2%): these entries are bound by the per-stage softmax and barriers, whose cost is per key whatever
+// the width, not by bytes in flight (docs/PERF.md, "the width entries with the stages that fit").
 #define MLA4J_SM80_OTHER_WIDTHS(X) X(256, 64) X(256, 32) X(128, 64) X(128, 32)
 
-// Dynamic shared memory for a launch with `stages` K buffers (2..8) of the image's stage size kt (stage_tokens) and
+// Dynamic shared memory for a launch with `stages` K buffers (2..4) of the image's stage size kt (stage_tokens) and
 // widths D: the kernel derives the count from it.
 namespace mla4j_sm80 {
 template <class D> constexpr int smem_bytes(int kt, int stages) { return D::fixed_bytes(kt) + stages * D::k_bytes(kt); }
