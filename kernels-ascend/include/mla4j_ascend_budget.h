@@ -38,7 +38,9 @@ static inline uint32_t mla4j_ub_o_out_bytes(uint32_t d_v) { return MLA4J_ROWS_AI
 static inline uint32_t mla4j_ub_tmp_bytes(uint32_t d_v) {
     return mla4j_max_u32(MLA4J_ROWS_AIV * MLA4J_TILE_N, 2u * mla4j_dv_pad(d_v)) * 4u;
 }
-static inline uint32_t mla4j_ub_mask_bytes(uint32_t d_v) { return mla4j_max_u32(256u, (mla4j_dv_pad(d_v) / 8u + 31u) / 32u * 32u); }
+static inline uint32_t mla4j_ub_mask_bytes(uint32_t d_v) {
+    return mla4j_max_u32(256u, (mla4j_dv_pad(d_v) / 8u + 31u) / 32u * 32u);  /* one bit per element, 32-byte blocks */
+}
 static inline uint32_t mla4j_ub_work_bytes(uint32_t d_v) { return mla4j_max_u32(d_v, 256u) * 4u; }
 static inline uint64_t mla4j_ub_bytes(uint32_t d_v) {
     return (uint64_t)MLA4J_ROWS_AIV * MLA4J_TILE_N * 4u   /* S in */

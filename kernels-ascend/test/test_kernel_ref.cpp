@@ -206,10 +206,10 @@ bool RunCase(const Case &c, uint64_t seed) {
     double rel = den ? sqrt(num / den) : sqrt(num), rrel = den ? sqrt(rnum / den) : 0;
     bool guards = q.GuardOk() && kv.GuardOk() && o.GuardOk() && lse.GuardOk() && ws.GuardOk() && btb.GuardOk();
     bool pass = bitwise != 0 && !nan && !infMismatch && !zeroMismatch && guards && rel <= 3 * rrel + 1e-12 && lseMax <= 2e-3;
-    printf("%s %-34s %s page %3d %3d+%-2d b=%d hq=%3d sq=%d cores=%2d splits=%d  o relL2 %.3e (3x rounding %.3e) maxAbs %.3e  lse maxAbs %.3e  "
-           "nan %d inf-mismatch %d %.2fs\n",
-           pass ? "ok  " : "FAIL", c.name.c_str(), bf ? "bf16" : "fp16", P, c.dc, c.dr, b, c.hq, c.sq, c.cores, t->total_splits, rel, 3 * rrel,
-           maxAbs, lseMax, nan, infMismatch + zeroMismatch, secs);
+    printf("%s %-34s %s page %3d %3d+%-2d b=%d hq=%3d sq=%d cores=%2d splits=%d  o relL2 %.3e (3x rounding %.3e) "
+           "maxAbs %.3e  lse maxAbs %.3e  nan %d inf-mismatch %d %.2fs\n",
+           pass ? "ok  " : "FAIL", c.name.c_str(), bf ? "bf16" : "fp16", P, c.dc, c.dr, b, c.hq, c.sq, c.cores, t->total_splits,
+           rel, 3 * rrel, maxAbs, lseMax, nan, infMismatch + zeroMismatch, secs);
     if (!guards) printf("      guard bytes overwritten\n");
     if (bitwise == 1) printf("      o and lse bit-identical to the multiply-rescale build\n");
     if (bitwise == 0) printf("      o or lse DIFFER from the multiply-rescale build\n");
