@@ -4,6 +4,7 @@
  * and lays out the workspace. No device code here: a real Ascend host runs this unchanged.
  */
 #include "mla4j_ascend_tiling.h"
+#include "mla4j_ascend_budget.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -12,6 +13,44 @@
 #define EXPORT __attribute__((visibility("default")))
 
 static uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
+
+/* The largest multiple of 16 whose budget fits (for the refusal message). */
+static uint32_t largest_l1_fit(void) {
+    uint32_t d = MLA4J_WIDTH_UNIT;
+    while (mla4j_l1_bytes(d + MLA4J_WIDTH_UNIT) <= MLA4J_L1_CAPACITY) d += MLA4J_WIDTH_UNIT;
+    return d;
+}
+static uint32_t largest_ub_fit(void) {
+    uint32_t d = MLA4J_WIDTH_UNIT;
+    while (mla4j_ub_bytes(d + MLA4J_WIDTH_UNIT) <= MLA4J_UB_CAPACITY) d += MLA4J_WIDTH_UNIT;
+    return d;
+}
+
+EXPORT int32_t mla4j_mla_check_geometry(int32_t page_size, int32_t d_c, int32_t d_r, char *err, size_t len) {
+#define FAIL(...) do { if (err && len) snprintf(err, len, __VA_ARGS__); return 1; } while (0)
+    if (page_size < 1 || page_size > MLA4J_MAX_PAGE || (page_size & (page_size - 1)))
+        FAIL("page_size must be a power of two in [1, %d], got %d", MLA4J_MAX_PAGE, page_size);
+    if (d_c < MLA4J_WIDTH_UNIT || d_c % MLA4J_WIDTH_UNIT || d_c > 4096)
+        FAIL("d_c must be a positive multiple of %d (16-row fractals), got %d", MLA4J_WIDTH_UNIT, d_c);
+    if (d_r < MLA4J_WIDTH_UNIT || d_r % MLA4J_WIDTH_UNIT || d_r > 4096)
+        FAIL("d_r must be a positive multiple of %d (16-row fractals), got %d", MLA4J_WIDTH_UNIT, d_r);
+    {
+        /* What the widths cost in local memory (mla4j_ascend_budget.h); beyond a core's buffers the kernel
+           would need its tiles re-cut (a d_qk-split K tile, fewer rows per AIV), which it does not do. */
+        uint32_t d_qk = (uint32_t)(d_c + d_r);
+        uint64_t l1 = mla4j_l1_bytes(d_qk), ub = mla4j_ub_bytes((uint32_t)d_c);
+        if (ub > MLA4J_UB_CAPACITY)
+            FAIL("d_c = %d needs %llu bytes of UB per Vector core (32 rows of the fp32 accumulator + their output), more"
+                 " than the %u of an Atlas A2 core (largest d_c that fits: %u)",
+                 d_c, (unsigned long long)ub, MLA4J_UB_CAPACITY, largest_ub_fit());
+        if (l1 > MLA4J_L1_CAPACITY)
+            FAIL("d_c + d_r = %u needs %llu bytes of L1 (Q 64 rows + 2 K tiles of 128 tokens + P, 16-bit), more than"
+                 " the %u of an Atlas A2 core (largest d_c + d_r that fits: %u)",
+                 d_qk, (unsigned long long)l1, MLA4J_L1_CAPACITY, largest_l1_fit());
+    }
+    return 0;
+#undef FAIL
+}
 
 static int check_input(const MlaTilingInput *in, char *err, size_t len) {
 #define FAIL(...) do { if (err && len) snprintf(err, len, __VA_ARGS__); return 1; } while (0)
@@ -24,12 +63,13 @@ static int check_input(const MlaTilingInput *in, char *err, size_t len) {
     if (in->dtype != MLA4J_DT_BF16 && in->dtype != MLA4J_DT_FP16) FAIL("dtype must be BF16 (0) or FP16 (1), got %d", in->dtype);
     if (in->core_num < 1 || in->core_num > 256) FAIL("core_num must be in [1, 256], got %d", in->core_num);
     if (!(in->scale > 0.0f) || !isfinite(in->scale)) FAIL("scale must be finite and > 0, got %g", (double)in->scale);
+    if (mla4j_mla_check_geometry(in->page_size, in->d_c, in->d_r, err, len)) return 1;
     if (!in->seqlens) FAIL("seqlens is NULL");
     for (int s = 0; s < in->batch; s++) {
         int32_t l = in->seqlens[s];
         if (l < 0) FAIL("seqlens[%d] = %d is negative", s, l);
-        if ((int64_t)l > (int64_t)in->max_blocks * MLA4J_PAGE)
-            FAIL("seqlens[%d] = %d needs more than max_blocks = %d blocks", s, l, in->max_blocks);
+        if ((int64_t)l > (int64_t)in->max_blocks * in->page_size)
+            FAIL("seqlens[%d] = %d needs more than max_blocks = %d blocks of %d tokens", s, l, in->max_blocks, in->page_size);
     }
     if ((int64_t)in->q_len * in->num_heads > 1 << 20) FAIL("q_len * num_heads too large");
     return 0;
@@ -41,11 +81,12 @@ EXPORT size_t mla4j_mla_tiling_size(const MlaTilingInput *in) {
     return sizeof(MlaTiling) + sizeof(int32_t) * ((size_t)in->core_num * MLA4J_META_INTS + (size_t)in->batch + 1);
 }
 
-/* The split-KV schedule: parts = AI cores; each part gets a contiguous run of (sequence, block). */
+/* The split-KV schedule: parts = AI cores; each part gets a contiguous run of (sequence, 64-token tile).
+   It counts 64-token tiles whatever the page size, as io.mla4j.SplitSchedule does. */
 static void split_schedule(const int32_t *seqlens, int b, int parts, int32_t *meta, int32_t *offsets) {
     const int64_t f = MLA4J_FIXED_OVERHEAD;
     int64_t total = 0;
-    for (int s = 0; s < b; s++) total += (seqlens[s] + MLA4J_PAGE - 1) / MLA4J_PAGE + f;
+    for (int s = 0; s < b; s++) total += (seqlens[s] + MLA4J_SCHED_TILE - 1) / MLA4J_SCHED_TILE + f;
     int64_t per_part = (total + parts - 1) / parts + f;
     if (per_part < 2 * f) per_part = 2 * f;
     for (int s = 0; s <= b; s++) offsets[s] = 0;
@@ -57,7 +98,7 @@ static void split_schedule(const int32_t *seqlens, int b, int parts, int32_t *me
         int end_idx = s - 1, end_blk = 0;
         int64_t remain = p == parts - 1 ? INT64_MAX / 4 : per_part;
         while (s < b) {
-            int64_t blocks = (seqlens[s] + MLA4J_PAGE - 1) / MLA4J_PAGE;
+            int64_t blocks = (seqlens[s] + MLA4J_SCHED_TILE - 1) / MLA4J_SCHED_TILE;
             int64_t rest = blocks - blk;
             if (remain >= rest + f) {
                 remain -= rest + f;
@@ -100,6 +141,10 @@ EXPORT int32_t mla4j_mla_tiling(const MlaTilingInput *in, MlaTiling *out, size_t
     out->num_cache_blocks = in->num_cache_blocks;
     out->dtype = in->dtype;
     out->causal = in->causal && in->q_len > 1;
+    out->page_size = in->page_size;
+    out->d_c = in->d_c;
+    out->d_r = in->d_r;
+    out->d_qk = in->d_c + in->d_r;
     out->rows = in->q_len * in->num_heads;
     out->row_tiles = (out->rows + MLA4J_TILE_M - 1) / MLA4J_TILE_M;
     out->scale = in->scale;
@@ -114,11 +159,11 @@ EXPORT int32_t mla4j_mla_tiling(const MlaTilingInput *in, MlaTiling *out, size_t
     uint64_t off = 0;
     out->ws_s_core = align_up(2ull * MLA4J_TILE_M * MLA4J_TILE_N * 4, 512);
     out->ws_p_core = align_up(2ull * MLA4J_TILE_M * MLA4J_TILE_N * 2, 512);
-    out->ws_o_core = align_up((uint64_t)MLA4J_TILE_M * MLA4J_HEAD_DIM_V * 4, 512);
+    out->ws_o_core = align_up((uint64_t)MLA4J_TILE_M * in->d_c * 4, 512);
     out->ws_s_off = off; off += out->ws_s_core * in->core_num;
     out->ws_p_off = off; off += out->ws_p_core * in->core_num;
     out->ws_o_off = off; off += out->ws_o_core * in->core_num;
-    out->ws_part_o_off = off; off += align_up((uint64_t)out->total_splits * out->rows * MLA4J_HEAD_DIM_V * 4, 512);
+    out->ws_part_o_off = off; off += align_up((uint64_t)out->total_splits * out->rows * in->d_c * 4, 512);
     out->ws_part_lse_off = off; off += align_up((uint64_t)out->total_splits * out->rows * 4, 512);
     out->workspace_bytes = off;
     return 0;

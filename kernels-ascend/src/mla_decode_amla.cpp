@@ -2,7 +2,7 @@
  * mla4j_mla_decode: MLA (DeepSeek latent attention) decode on Ascend, in the AMLA design
  * (arXiv 2509.25224): a mixed Cube:Vector = 1:2 kernel.
  *
- *   Cube (AIC)   S = Q K^T over 576 dims, O += P V over 512 dims, through L1 -> L0A/L0B -> L0C,
+ *   Cube (AIC)   S = Q K^T over d_qk = d_c + d_r dims, O += P V over d_v = d_c dims, through L1 -> L0A/L0B -> L0C,
  *                S and P V leave through Fixpipe (P V with atomic add into a GM fp32 accumulator).
  *   Vector (AIV) online softmax in base 2 with the running max rounded to an integer N, so the
  *                rescale between KV tiles is an exact power of two 2^dn; the GM accumulator is
@@ -11,27 +11,35 @@
  *                the Cube's P V for tile g-1 follows, and the Vector finalises a finished task
  *                while the Cube already starts the next one. Cross-core flags order every handoff.
  *
- * Work split: the host tiling cuts all (sequence, 64-token block) pairs into one contiguous range
+ * Work split: the host tiling cuts all (sequence, 64-token tile) pairs into one contiguous range
  * per AI core (io.mla4j.SplitSchedule); a sequence cut across cores is merged by LSE at the end
  * (all AIV cores, after SyncAll). Each core's range is walked as tasks = (split, 64-row tile of
- * the packed s_q * h_q query rows), each task as steps of 128 KV tokens (two cache blocks).
+ * the packed s_q * h_q query rows), each task as steps of 128 KV tokens.
  * The cache is read in its ND layout and turned into NZ fractals on the way into L1 (Nd2Nz).
+ *
+ * Geometry (tiling fields page_size, d_c, d_r): the kernel's units do not move with it. A 128-token
+ * step is gathered through the block table run by run (one Nd2Nz copy per page it touches: 128 of
+ * one row at page 1, part of one page at page 256); S loops over d_qk in K = 64 steps (the last one
+ * 16, 32 or 48 deep when d_qk is no multiple of 64); P V over d_v in passes of up to 256 columns.
+ * Buffer sizes come from mla4j_ascend_budget.h, which the tiling checks against the core's memory.
+ * The AMLA argument does not depend on the geometry: N = round(M) and the 2^dn rescale are per row,
+ * d_v only sets how many accumulator elements a row has (the zero / subnormal guard is per element),
+ * and the page size only where a key comes from.
  */
 #include "kernel_operator.h"
 #include "mla4j_ascend_tiling.h"
+#include "mla4j_ascend_budget.h"
 
 using namespace AscendC;
 
 namespace mla4j {
 
-constexpr uint32_t D_QK = MLA4J_HEAD_DIM_QK;   // 576
-constexpr uint32_t D_V = MLA4J_HEAD_DIM_V;     // 512
-constexpr uint32_t PAGE = MLA4J_PAGE;          // 64 tokens per cache block
+constexpr uint32_t SCHED = MLA4J_SCHED_TILE;  // 64 tokens per schedule unit (any page size)
 constexpr uint32_t TM = MLA4J_TILE_M;          // 64 query rows per task
 constexpr uint32_t TN = MLA4J_TILE_N;          // 128 KV tokens per step
-constexpr uint32_t K_STEP = 64;                // K of one L0 Mmad (both matmuls)
-constexpr uint32_t V_HALF = 256;               // P V output columns per L0C pass
-constexpr uint32_t ROWS_AIV = TM / 2;          // rows per Vector core
+constexpr uint32_t K_STEP = MLA4J_K_STEP;      // K of one L0 Mmad (both matmuls)
+constexpr uint32_t V_PASS = MLA4J_V_PASS;      // P V output columns per L0C pass
+constexpr uint32_t ROWS_AIV = MLA4J_ROWS_AIV;  // rows per Vector core
 constexpr uint32_t C0 = 16;                    // 2-byte elements per 32-byte block / fractal row
 constexpr uint32_t FRAC = 256;                 // elements per 16x16 fractal
 constexpr float LN2 = 0.69314718055994531f;
@@ -59,6 +67,13 @@ template <HardEvent e>
 __aicore__ inline void Sync(int32_t id = 0) {
     SetFlag<e>(id);
     WaitFlag<e>(id);
+}
+
+// log2 of a power of two (the page size): token -> page is a shift.
+__aicore__ inline int32_t Log2(int32_t p) {
+    int32_t n = 0;
+    while ((1 << n) < p) n++;
+    return n;
 }
 
 __aicore__ inline int32_t RoundNearest(float x) { return (int32_t)(x >= 0.0f ? x + 0.5f : x - 0.5f); }
@@ -95,13 +110,13 @@ public:
         if (seq_ > end_seq_) return false;
         int32_t begin_seq = sched_.GetValue(0), len = seqlens_.GetValue(seq_);
         int32_t blk0 = seq_ == begin_seq ? sched_.GetValue(1) : 0;
-        int32_t blk1 = seq_ == end_seq_ ? sched_.GetValue(3) : (len + (int32_t)PAGE - 1) / (int32_t)PAGE;
+        int32_t blk1 = seq_ == end_seq_ ? sched_.GetValue(3) : (len + (int32_t)SCHED - 1) / (int32_t)SCHED;
         int32_t first = splits_.GetValue(seq_), count = splits_.GetValue(seq_ + 1) - first;
         k.seq = seq_;
         k.row0 = row_tile_ * (int32_t)TM;
         k.rows = t_->rows - k.row0 < (int32_t)TM ? t_->rows - k.row0 : (int32_t)TM;
-        k.tok0 = blk0 * (int32_t)PAGE;
-        k.tok1 = blk1 * (int32_t)PAGE < len ? blk1 * (int32_t)PAGE : len;
+        k.tok0 = blk0 * (int32_t)SCHED;
+        k.tok1 = blk1 * (int32_t)SCHED < len ? blk1 * (int32_t)SCHED : len;
         k.steps = k.tok1 > k.tok0 ? (k.tok1 - k.tok0 + (int32_t)TN - 1) / (int32_t)TN : 0;
         k.slot = first + (seq_ == begin_seq ? sched_.GetValue(4) : 0);
         k.single = count == 1;
@@ -124,23 +139,27 @@ public:
     __aicore__ inline void Init(const MlaTiling &t, GM_ADDR q, GM_ADDR kv, GM_ADDR bt, GM_ADDR seqlens, GM_ADDR ws,
                                 GM_ADDR tiling) {
         t_ = &t;
+        dqk_ = (uint32_t)t.d_qk;
+        dv_ = (uint32_t)t.d_c;
+        page_ = t.page_size;
         int32_t core = (int32_t)GetBlockIdx();
         walker_.Init(t, tiling, seqlens, core);
-        qGm_.SetGlobalBuffer((__gm__ T *)q, (uint64_t)t.batch * t.rows * D_QK);
-        kvGm_.SetGlobalBuffer((__gm__ T *)kv, (uint64_t)t.num_cache_blocks * PAGE * D_QK);
+        qGm_.SetGlobalBuffer((__gm__ T *)q, (uint64_t)t.batch * t.rows * dqk_);
+        kvGm_.SetGlobalBuffer((__gm__ T *)kv, (uint64_t)t.num_cache_blocks * page_ * dqk_);
         btGm_.SetGlobalBuffer((__gm__ int32_t *)bt, (uint64_t)t.batch * t.max_blocks);
         sWs_.SetGlobalBuffer((__gm__ float *)(ws + t.ws_s_off + t.ws_s_core * core), 2 * TM * TN);
         pWs_.SetGlobalBuffer((__gm__ T *)(ws + t.ws_p_off + t.ws_p_core * core), 2 * TM * TN);
-        oWs_.SetGlobalBuffer((__gm__ float *)(ws + t.ws_o_off + t.ws_o_core * core), TM * D_V);
-        // L1: Q tile, two K tiles (the P V of tile g-1 reads one while tile g loads the other), P tile.
-        pipe_.InitBuffer(qL1_, TM * D_QK * sizeof(T));
-        pipe_.InitBuffer(kL1_[0], TN * D_QK * sizeof(T));
-        pipe_.InitBuffer(kL1_[1], TN * D_QK * sizeof(T));
-        pipe_.InitBuffer(pL1_, TM * TN * sizeof(T));
-        // L0A / L0B / L0C: two buffers each (ping-pong).
+        oWs_.SetGlobalBuffer((__gm__ float *)(ws + t.ws_o_off + t.ws_o_core * core), TM * dv_);
+        // L1: Q tile, two K tiles (the P V of tile g-1 reads one while tile g loads the other), P tile;
+        // sized by the widths (mla4j_ascend_budget.h; the tiling refused widths that overflow L1).
+        pipe_.InitBuffer(qL1_, mla4j_l1_q_bytes(dqk_));
+        pipe_.InitBuffer(kL1_[0], mla4j_l1_k_bytes(dqk_));
+        pipe_.InitBuffer(kL1_[1], mla4j_l1_k_bytes(dqk_));
+        pipe_.InitBuffer(pL1_, mla4j_l1_p_bytes());
+        // L0A / L0B / L0C: two buffers each (ping-pong), the same for every geometry.
         pipe_.InitBuffer(a2Q_, 2, TM * K_STEP * sizeof(T));
-        pipe_.InitBuffer(b2Q_, 2, K_STEP * V_HALF * sizeof(T));
-        pipe_.InitBuffer(c1Q_, 2, TM * V_HALF * sizeof(float));
+        pipe_.InitBuffer(b2Q_, 2, K_STEP * V_PASS * sizeof(T));
+        pipe_.InitBuffer(c1Q_, 2, TM * V_PASS * sizeof(float));
     }
 
     __aicore__ inline void Process() {
@@ -170,7 +189,8 @@ public:
     }
 
 private:
-    // K tile of step st (up to 128 tokens, two cache blocks) into L1 as NZ [36][128][16].
+    // K tile of step st (up to 128 tokens) into L1 as NZ [d_qk/16][128][16], gathered through the block
+    // table: one Nd2Nz copy per run of tokens that lie in one page (many small pages, or part of a large one).
     __aicore__ inline void LoadK(const Task &k, int32_t st, const LocalTensor<T> &kL1) {
         int32_t tok = k.tok0 + st * (int32_t)TN;
         int32_t valid = k.tok1 - tok < (int32_t)TN ? k.tok1 - tok : (int32_t)TN;
@@ -178,20 +198,23 @@ private:
             // Tokens past the end must be zeros, not stale data: P is 0 there but 0 * NaN is NaN.
             InitConstValueParams<T> z;
             z.repeatTimes = 1;
-            z.blockNum = (uint16_t)(TN * D_QK * sizeof(T) / 32);
+            z.blockNum = (uint16_t)(TN * dqk_ * sizeof(T) / 32);
             z.initValue = T(0.0f);
             InitConstValue(kL1, z);
         }
-        for (int32_t pg = 0; pg * (int32_t)PAGE < valid; pg++) {
-            int32_t rows = valid - pg * (int32_t)PAGE < (int32_t)PAGE ? valid - pg * (int32_t)PAGE : (int32_t)PAGE;
-            int32_t block = btGm_.GetValue((uint64_t)k.seq * t_->max_blocks + tok / (int32_t)PAGE + pg);
+        const int32_t shift = Log2(page_);
+        for (int32_t j = 0; j < valid;) {
+            int32_t pos = tok + j, row = pos & (page_ - 1);
+            int32_t run = page_ - row < valid - j ? page_ - row : valid - j;  // tokens left in this page
+            int32_t block = btGm_.GetValue((uint64_t)k.seq * t_->max_blocks + (pos >> shift));
             Nd2NzParams p;
-            p.nValue = (uint16_t)rows;
-            p.dValue = D_QK;
-            p.srcDValue = D_QK;
+            p.nValue = (uint16_t)run;
+            p.dValue = (uint16_t)dqk_;
+            p.srcDValue = (uint16_t)dqk_;
             p.dstNzC0Stride = TN;
             p.dstNzNStride = 1;
-            DataCopy(kL1[pg * PAGE * C0], kvGm_[(uint64_t)block * PAGE * D_QK], p);
+            DataCopy(kL1[(uint32_t)j * C0], kvGm_[((uint64_t)block * page_ + row) * dqk_], p);
+            j += run;
         }
     }
 
@@ -199,14 +222,15 @@ private:
         uint32_t m16 = Ceil16(k.rows);
         Nd2NzParams p;
         p.nValue = (uint16_t)k.rows;
-        p.dValue = D_QK;
-        p.srcDValue = D_QK;
+        p.dValue = (uint16_t)dqk_;
+        p.srcDValue = (uint16_t)dqk_;
         p.dstNzC0Stride = (uint16_t)m16;
         p.dstNzNStride = 1;
-        DataCopy(qL1_.Get<T>(), qGm_[((uint64_t)k.seq * t_->rows + k.row0) * D_QK], p);
+        DataCopy(qL1_.Get<T>(), qGm_[((uint64_t)k.seq * t_->rows + k.row0) * dqk_], p);
     }
 
-    // S = Q K^T: 9 steps of K = 64 through L0A/L0B, accumulated in L0C, then Fixpipe to the workspace.
+    // S = Q K^T: ceil(d_qk / 64) steps of K = 64 (the last 16 to 64 deep) through L0A/L0B, accumulated in L0C,
+    // then Fixpipe to the workspace.
     __aicore__ inline void ComputeS(const Task &k, int32_t st, int32_t g) {
         LocalTensor<T> kL1 = kL1_[g % 2].Get<T>();
         WaitFlag<HardEvent::MTE1_MTE2>(EV_Q);
@@ -218,20 +242,21 @@ private:
         LocalTensor<T> qL1 = qL1_.Get<T>();
         uint32_t m16 = Ceil16(k.rows);
         LocalTensor<float> c = c1Q_.AllocTensor<float>();
-        for (uint32_t kc = 0; kc < D_QK / K_STEP; kc++) {
+        for (uint32_t kc = 0; kc * K_STEP < dqk_; kc++) {
+            uint32_t kk = dqk_ - kc * K_STEP < K_STEP ? dqk_ - kc * K_STEP : K_STEP;  // depth of this step
             LocalTensor<T> a = a2Q_.AllocTensor<T>();
-            for (uint32_t mb = 0; mb < m16 / 16; mb++) {  // zZ: each 16-row band gets its K_STEP/16 fractals
+            for (uint32_t mb = 0; mb < m16 / 16; mb++) {  // zZ: each 16-row band gets its kk/16 fractals
                 LoadData2DParams p;
                 p.startIndex = (uint16_t)(kc * (K_STEP / 16) * (m16 / 16) + mb);
-                p.repeatTimes = K_STEP / 16;
+                p.repeatTimes = (uint8_t)(kk / 16);
                 p.srcStride = (uint16_t)(m16 / 16);
-                LoadData(a[mb * (K_STEP / 16) * FRAC], qL1, p);
+                LoadData(a[mb * (kk / 16) * FRAC], qL1, p);
             }
             a2Q_.EnQue(a);
             LocalTensor<T> b = b2Q_.AllocTensor<T>();
             LoadData2DParams pb;  // K's NZ fractals already have the (token, dim) order L0B wants for K^T
             pb.startIndex = (uint16_t)(kc * (K_STEP / 16) * (TN / 16));
-            pb.repeatTimes = (K_STEP / 16) * (TN / 16);
+            pb.repeatTimes = (uint8_t)((kk / 16) * (TN / 16));
             pb.srcStride = 1;
             LoadData(b, kL1, pb);
             b2Q_.EnQue(b);
@@ -240,7 +265,7 @@ private:
             MmadParams mp;
             mp.m = (uint16_t)k.rows;
             mp.n = TN;
-            mp.k = K_STEP;
+            mp.k = (uint16_t)kk;
             mp.cmatrixInitVal = kc == 0;
             Mmad(c, a, b, mp);
             a2Q_.FreeTensor(a);
@@ -259,7 +284,8 @@ private:
         CrossCoreSetFlag<2, PIPE_FIX>(FLAG_S_READY);
     }
 
-    // O (+)= P V for step g (the V of tile g is the first 512 dims of the K tile still in L1).
+    // O (+)= P V for step g (the V of tile g is the first d_c dims of the K tile still in L1), in passes of up to
+    // 256 output columns.
     __aicore__ inline void ComputePV(const Task &k, int32_t st, int32_t g) {
         CrossCoreWaitFlag(FLAG_P_READY);
         uint32_t m16 = Ceil16(k.rows);
@@ -275,7 +301,8 @@ private:
         SetFlag<HardEvent::MTE2_MTE1>(1);
         WaitFlag<HardEvent::MTE2_MTE1>(1);
         LocalTensor<T> kL1 = kL1_[g % 2].Get<T>();
-        for (uint32_t h = 0; h < D_V / V_HALF; h++) {
+        for (uint32_t h = 0; h * V_PASS < dv_; h++) {
+            uint32_t nv = dv_ - h * V_PASS < V_PASS ? dv_ - h * V_PASS : V_PASS;  // columns of this pass
             LocalTensor<float> c = c1Q_.AllocTensor<float>();
             for (uint32_t kc = 0; kc < TN / K_STEP; kc++) {
                 LocalTensor<T> a = a2Q_.AllocTensor<T>();
@@ -290,18 +317,18 @@ private:
                 LocalTensor<T> b = b2Q_.AllocTensor<T>();
                 for (uint32_t tb = 0; tb < K_STEP / 16; tb++) {  // V's NZ fractals, transposed into (dim, token)
                     LoadData2DParams p;
-                    p.startIndex = (uint16_t)(h * (V_HALF / 16) * (TN / 16) + kc * (K_STEP / 16) + tb);
-                    p.repeatTimes = V_HALF / 16;
+                    p.startIndex = (uint16_t)(h * (V_PASS / 16) * (TN / 16) + kc * (K_STEP / 16) + tb);
+                    p.repeatTimes = (uint8_t)(nv / 16);
                     p.srcStride = TN / 16;
                     p.ifTranspose = true;
-                    LoadData(b[tb * (V_HALF / 16) * FRAC], kL1, p);
+                    LoadData(b[tb * (nv / 16) * FRAC], kL1, p);
                 }
                 b2Q_.EnQue(b);
                 a = a2Q_.DeQue<T>();
                 b = b2Q_.DeQue<T>();
                 MmadParams mp;
                 mp.m = (uint16_t)k.rows;
-                mp.n = V_HALF;
+                mp.n = (uint16_t)nv;
                 mp.k = K_STEP;
                 mp.cmatrixInitVal = kc == 0;
                 Mmad(c, a, b, mp);
@@ -311,12 +338,12 @@ private:
             c1Q_.EnQue(c);
             c = c1Q_.DeQue<float>();
             FixpipeParamsV220 fp;
-            fp.nSize = V_HALF;
+            fp.nSize = (uint16_t)nv;
             fp.mSize = (uint16_t)k.rows;
             fp.srcStride = (uint16_t)m16;
-            fp.dstStride = D_V;
+            fp.dstStride = (uint16_t)dv_;
             if (st > 0) SetAtomicAdd<float>();  // the first tile of a task overwrites the accumulator
-            Fixpipe<float, float, CFG_ROW_MAJOR>(oWs_[h * V_HALF], c, fp);
+            Fixpipe<float, float, CFG_ROW_MAJOR>(oWs_[h * V_PASS], c, fp);
             SetAtomicNone();
             c1Q_.FreeTensor(c);
         }
@@ -326,6 +353,8 @@ private:
     }
 
     const MlaTiling *t_ = nullptr;
+    uint32_t dqk_ = 0, dv_ = 0;
+    int32_t page_ = 1;
     TaskWalker walker_;
     TPipe pipe_;
     TBuf<TPosition::A1> qL1_, pL1_;
@@ -365,27 +394,29 @@ public:
     __aicore__ inline void Init(const MlaTiling &t, GM_ADDR o, GM_ADDR lse, GM_ADDR seqlens, GM_ADDR ws,
                                 GM_ADDR tiling) {
         t_ = &t;
+        dv_ = (uint32_t)t.d_c;
         sub_ = (int32_t)GetSubBlockIdx();
         core_ = (int32_t)(GetBlockIdx() / GetTaskRation());  // AIV index -> its AI core
         walker_.Init(t, tiling, seqlens, core_);
-        oGm_.SetGlobalBuffer((__gm__ T *)o, (uint64_t)t.batch * t.rows * D_V);
+        oGm_.SetGlobalBuffer((__gm__ T *)o, (uint64_t)t.batch * t.rows * dv_);
         lseGm_.SetGlobalBuffer((__gm__ float *)lse, (uint64_t)t.batch * t.rows);
         sWs_.SetGlobalBuffer((__gm__ float *)(ws + t.ws_s_off + t.ws_s_core * core_), 2 * TM * TN);
         pWs_.SetGlobalBuffer((__gm__ T *)(ws + t.ws_p_off + t.ws_p_core * core_), 2 * TM * TN);
-        oWs_.SetGlobalBuffer((__gm__ float *)(ws + t.ws_o_off + t.ws_o_core * core_), TM * D_V);
-        partO_.SetGlobalBuffer((__gm__ float *)(ws + t.ws_part_o_off), (uint64_t)t.total_splits * t.rows * D_V);
+        oWs_.SetGlobalBuffer((__gm__ float *)(ws + t.ws_o_off + t.ws_o_core * core_), TM * dv_);
+        partO_.SetGlobalBuffer((__gm__ float *)(ws + t.ws_part_o_off), (uint64_t)t.total_splits * t.rows * dv_);
         partLse_.SetGlobalBuffer((__gm__ float *)(ws + t.ws_part_lse_off), (uint64_t)t.total_splits * t.rows);
         splits_.SetGlobalBuffer((__gm__ int32_t *)tiling + t.split_off, t.batch + 1);
         pipe_.InitBuffer(sQ_, 1, ROWS_AIV * TN * sizeof(float));
         pipe_.InitBuffer(pQ_, 1, ROWS_AIV * TN * sizeof(T));
-        pipe_.InitBuffer(oInQ_, 1, ROWS_AIV * D_V * sizeof(float));
-        pipe_.InitBuffer(oOutQ_, 1, ROWS_AIV * D_V * sizeof(T));
-        pipe_.InitBuffer(tmp_, ROWS_AIV * TN * sizeof(float));
+        // d_v-sized buffers from mla4j_ascend_budget.h (the tiling refused a d_c whose UB total overflows)
+        pipe_.InitBuffer(oInQ_, 1, mla4j_ub_o_in_bytes(dv_));
+        pipe_.InitBuffer(oOutQ_, 1, mla4j_ub_o_out_bytes(dv_));
+        pipe_.InitBuffer(tmp_, mla4j_ub_tmp_bytes(dv_));
         pipe_.InitBuffer(idx_, TN * sizeof(float));
-        pipe_.InitBuffer(mask_, 256);
+        pipe_.InitBuffer(mask_, mla4j_ub_mask_bytes(dv_));
         pipe_.InitBuffer(slots_, ROWS_AIV * 8 * sizeof(float));
         pipe_.InitBuffer(exact_, ROWS_AIV * 8 * sizeof(float));
-        pipe_.InitBuffer(work_, D_V * sizeof(float));
+        pipe_.InitBuffer(work_, mla4j_ub_work_bytes(dv_));
         pipe_.InitBuffer(vec_, 256 * sizeof(float));
         pipe_.InitBuffer(lseStage_, ROWS_AIV * 8 * sizeof(float));
         CreateVecIndex(idx_.Get<float>(), 0.0f, TN);  // token offsets 0..127 for the masks
@@ -528,32 +559,36 @@ private:
         bool any = false;
         for (int32_t i = 0; i < rv; i++) any |= dn_[i] != 0;
         if (!any) return;  // the common case once the max settles: the accumulator is not touched
-        uint32_t cnt = (uint32_t)rv * D_V;
-        GlobalTensor<float> rows = oWs_[(uint32_t)RowOff() * D_V];
+        uint32_t cnt = (uint32_t)rv * dv_;
+        GlobalTensor<float> rows = oWs_[(uint32_t)RowOff() * dv_];
         LocalTensor<float> o = oInQ_.AllocTensor<float>();
         DataCopy(o, rows, cnt);
         oInQ_.EnQue(o);
         o = oInQ_.DeQue<float>();
-        LocalTensor<float> mul = tmp_.Get<float>(), absv = mul[D_V];
+        // |x| row padded to 64 elements: CompareScalar takes 256-byte multiples; the pad compares zeros whose
+        // mask bits Select never reads (it covers d_v only).
+        const uint32_t pad = mla4j_dv_pad(dv_);
+        LocalTensor<float> mul = tmp_.Get<float>(), absv = mul[pad];
+        if (pad > dv_) Duplicate(absv[dv_], 0.0f, pad - dv_);
         LocalTensor<uint8_t> mask = mask_.Get<uint8_t>();
         for (int32_t i = 0; i < rv; i++) {
             int32_t dn = dn_[i];
             if (dn == 0) continue;
-            LocalTensor<float> row = o[i * D_V];
+            LocalTensor<float> row = o[i * dv_];
             if (dn <= RESCALE_FLOOR) {
-                Duplicate(row, 0.0f, D_V);
+                Duplicate(row, 0.0f, dv_);
                 continue;
             }
 #ifdef MLA4J_RESCALE_BY_MULTIPLY  // test build only: the plain multiply, to show the int add is bit-identical
-            Muls(row, row, Pow2(dn), D_V);
+            Muls(row, row, Pow2(dn), dv_);
             continue;
 #endif
-            Muls(mul, row, Pow2(dn), D_V);
-            Abs(absv, row, D_V);
-            CompareScalar(mask, absv, Pow2(-126 - dn), CMPMODE::GE, D_V);
+            Muls(mul, row, Pow2(dn), dv_);
+            Abs(absv, row, dv_);
+            CompareScalar(mask, absv, Pow2(-126 - dn), CMPMODE::GE, pad);
             LocalTensor<int32_t> bits = row.template ReinterpretCast<int32_t>();
-            Adds(bits, bits, (int32_t)((uint32_t)dn << 23), D_V);  // exponent field += dn
-            Select(row, mask, row, mul, SELMODE::VSEL_TENSOR_TENSOR_MODE, D_V);
+            Adds(bits, bits, (int32_t)((uint32_t)dn << 23), dv_);  // exponent field += dn
+            Select(row, mask, row, mul, SELMODE::VSEL_TENSOR_TENSOR_MODE, dv_);
         }
         SetFlag<HardEvent::V_MTE3>(0);
         WaitFlag<HardEvent::V_MTE3>(0);
@@ -566,9 +601,9 @@ private:
     __aicore__ inline void Finalize(const Task &k, const RowStats &st, bool fromAcc) {
         int32_t rv = MyRows(k);
         if (rv == 0) return;
-        uint32_t cnt = (uint32_t)rv * D_V;
+        uint32_t cnt = (uint32_t)rv * dv_;
         LocalTensor<float> o = oInQ_.AllocTensor<float>();
-        if (fromAcc) DataCopy(o, oWs_[(uint32_t)RowOff() * D_V], cnt);
+        if (fromAcc) DataCopy(o, oWs_[(uint32_t)RowOff() * dv_], cnt);
         else Duplicate(o, 0.0f, cnt);
         oInQ_.EnQue(o);
         o = oInQ_.DeQue<float>();
@@ -578,8 +613,8 @@ private:
         WaitFlag<HardEvent::S_V>(1);
         Ln(lv, lv, rv);
         for (int32_t i = 0; i < rv; i++) {
-            if (st.l[i] > 0.0f) Muls(o[i * D_V], o[i * D_V], 1.0f / st.l[i], D_V);
-            else Duplicate(o[i * D_V], 0.0f, D_V);
+            if (st.l[i] > 0.0f) Muls(o[i * dv_], o[i * dv_], 1.0f / st.l[i], dv_);
+            else Duplicate(o[i * dv_], 0.0f, dv_);
         }
         SetFlag<HardEvent::V_S>(3);
         WaitFlag<HardEvent::V_S>(3);
@@ -596,7 +631,7 @@ private:
             Cast(out, o, RoundMode::CAST_RINT, cnt);
             oOutQ_.EnQue(out);
             out = oOutQ_.DeQue<T>();
-            DataCopy(oGm_[((uint64_t)k.seq * t_->rows + row0) * D_V], out, cnt);
+            DataCopy(oGm_[((uint64_t)k.seq * t_->rows + row0) * dv_], out, cnt);
             oOutQ_.FreeTensor(out);
             SetFlag<HardEvent::S_MTE3>(0);
             WaitFlag<HardEvent::S_MTE3>(0);
@@ -604,7 +639,7 @@ private:
         } else {
             SetFlag<HardEvent::V_MTE3>(1);
             WaitFlag<HardEvent::V_MTE3>(1);
-            DataCopy(partO_[((uint64_t)k.slot * t_->rows + row0) * D_V], o, cnt);
+            DataCopy(partO_[((uint64_t)k.slot * t_->rows + row0) * dv_], o, cnt);
             SetFlag<HardEvent::S_MTE3>(1);
             WaitFlag<HardEvent::S_MTE3>(1);
             DataCopyExtParams p;
@@ -651,7 +686,7 @@ private:
         LocalTensor<float> part = tmp_.Get<float>();
         LocalTensor<float> ls = lseStage_.Get<float>();
         if (mx == -inf) {  // no split saw a key
-            Duplicate(acc, 0.0f, D_V);
+            Duplicate(acc, 0.0f, dv_);
             ls.SetValue(0, inf);
         } else {
             for (int32_t j = 0; j < count; j++) e.SetValue(j, partLse_.GetValue((uint64_t)(first + j) * t_->rows + r) - mx);
@@ -667,27 +702,27 @@ private:
             SetFlag<HardEvent::S_V>(3);
             WaitFlag<HardEvent::S_V>(3);
             Ln(sum[8], sum[8], 1);
-            Duplicate(acc, 0.0f, D_V);
+            Duplicate(acc, 0.0f, dv_);
             for (int32_t j = 0; j < count; j++) {
                 SetFlag<HardEvent::V_MTE2>(0);  // the previous partial row is consumed
                 WaitFlag<HardEvent::V_MTE2>(0);
-                DataCopy(part, partO_[((uint64_t)(first + j) * t_->rows + r) * D_V], D_V);
+                DataCopy(part, partO_[((uint64_t)(first + j) * t_->rows + r) * dv_], dv_);
                 SetFlag<HardEvent::MTE2_V>(0);
                 WaitFlag<HardEvent::MTE2_V>(0);
                 SetFlag<HardEvent::V_S>(5);
                 WaitFlag<HardEvent::V_S>(5);
-                Muls(part, part, e.GetValue(j) / total, D_V);
-                Add(acc, acc, part, D_V);
+                Muls(part, part, e.GetValue(j) / total, dv_);
+                Add(acc, acc, part, dv_);
             }
             SetFlag<HardEvent::V_S>(6);
             WaitFlag<HardEvent::V_S>(6);
             ls.SetValue(0, mx + sum.GetValue(8));
         }
         LocalTensor<T> out = oOutQ_.AllocTensor<T>();
-        Cast(out, acc, RoundMode::CAST_RINT, D_V);
+        Cast(out, acc, RoundMode::CAST_RINT, dv_);
         oOutQ_.EnQue(out);
         out = oOutQ_.DeQue<T>();
-        DataCopy(oGm_[((uint64_t)seq * t_->rows + r) * D_V], out, D_V);
+        DataCopy(oGm_[((uint64_t)seq * t_->rows + r) * dv_], out, dv_);
         oOutQ_.FreeTensor(out);
         oInQ_.FreeTensor(acc);
         SetFlag<HardEvent::S_MTE3>(2);
@@ -697,6 +732,7 @@ private:
     }
 
     const MlaTiling *t_ = nullptr;
+    uint32_t dv_ = 0;
     int32_t sub_ = 0, core_ = 0;
     TaskWalker walker_;
     RowStats stats_, prevStats_;

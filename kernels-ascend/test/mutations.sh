@@ -28,7 +28,10 @@ mutate "no MTE1->MTE2 wait before refilling K" 's/WaitFlag<HardEvent::MTE1_MTE2>
 mutate "lse staging reused before MTE3 is done" 's/Sync<HardEvent::MTE3_S>(0);.*//' "ragged 0" "overwrites a buffer pipe MTE3 read"
 mutate "K tail not zero-filled" 's/InitConstValue(kL1, z);//' "ragged 0" "nan [1-9]"
 mutate "P V overwrites instead of accumulating" 's/if (st > 0) SetAtomicAdd<float>();//' "h_q=64 thousands" "FAIL"
-mutate "second K tile too large for L1" 's/pipe_.InitBuffer(kL1_\[1\], TN \* D_QK \* sizeof(T));/pipe_.InitBuffer(kL1_[1], 2 * TN * D_QK * sizeof(T));/' "single token" "L1 overflow"
-mutate "rescale by the raw int add (no zero guard)" 's/CompareScalar(mask, absv, Pow2(-126 - dn), CMPMODE::GE, D_V);/CompareScalar(mask, absv, -1.0f, CMPMODE::GE, D_V);/' "zero cache column" "FAIL"
+mutate "second K tile too large for L1" 's/pipe_.InitBuffer(kL1_\[1\], mla4j_l1_k_bytes(dqk_));/pipe_.InitBuffer(kL1_[1], 2 * mla4j_l1_k_bytes(dqk_));/' "single token" "L1 overflow"
+mutate "rescale by the raw int add (no zero guard)" 's/CompareScalar(mask, absv, Pow2(-126 - dn), CMPMODE::GE, pad);/CompareScalar(mask, absv, -1.0f, CMPMODE::GE, pad);/' "zero cache column" "FAIL"
+mutate "a K run crosses a page boundary" 's/int32_t run = page_ - row < valid - j ? page_ - row : valid - j;/int32_t run = valid - j;/' "geometry page 16 256+64" "FAIL"
+mutate "last S step taken at full depth" 's/uint32_t kk = dqk_ - kc \* K_STEP < K_STEP ? dqk_ - kc \* K_STEP : K_STEP;/uint32_t kk = K_STEP;/' "80+16 peaky" "FAIL"
+mutate "rescale mask over d_v unpadded" 's/CompareScalar(mask, absv, Pow2(-126 - dn), CMPMODE::GE, pad);/CompareScalar(mask, absv, Pow2(-126 - dn), CMPMODE::GE, dv_);/' "80+16 peaky" "multiple of 256"
 echo "$n mutations, $fails not caught"
 [ $fails -eq 0 ]

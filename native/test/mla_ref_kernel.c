@@ -3,7 +3,7 @@
  * Ascend C kernel: a plain C, fp32-accumulating MLA decode exporting the kernel-binary ABI
  * (ascendc_emu_launch / ascendc_emu_has_kernel) with kernel `mla4j_mla_decode` and the 8 GM_ADDR
  * parameters documented in kernels-ascend/README.md (ABI). It reads only the ABI: the MlaTiling
- * header fields (b, s_q, h_q, max_blocks, dtype, causal, scale) and the input tensors. It ignores the
+ * header fields (b, s_q, h_q, max_blocks, dtype, causal, scale, the geometry) and the input tensors. It ignores the
  * schedule and the workspace (it does poison the workspace's first bytes, to prove nothing relies on
  * them). Test-only; never packed into the jar.
  */
@@ -65,8 +65,15 @@ EXPORT int32_t ascendc_emu_launch(const char *name, uint32_t block_dim, void *co
                 args[3], args[4], args[5], args[6], args[7]);
     if (t->workspace_bytes >= 8) memset(args[6], 0xFF, 8);
     const int b = t->batch, sq = t->q_len, hq = t->num_heads, dt = t->dtype;
-    float *scores = malloc(sizeof(float) * (size_t)(t->max_blocks > 0 ? t->max_blocks : 1) * MLA4J_PAGE);
-    float acc[MLA4J_HEAD_DIM_V];
+    const int page = t->page_size, dqk = t->d_qk, dv = t->d_c;
+    float *scores = malloc(sizeof(float) * (size_t)(t->max_blocks > 0 ? t->max_blocks : 1) * page);
+    float *acc = malloc(sizeof(float) * (size_t)dv);
+    if (!scores || !acc) {
+        free(scores);
+        free(acc);
+        snprintf(err, errLen, "out of memory");
+        return 3;
+    }
     for (int s = 0; s < b; s++) {
         int sk = seqlens[s];
         for (int i = 0; i < sq; i++) {
@@ -77,29 +84,30 @@ EXPORT int32_t ascendc_emu_launch(const char *name, uint32_t block_dim, void *co
                 if (visible > sk) visible = sk;
             }
             for (int h = 0; h < hq; h++) {
-                long qb = (((long)s * sq + i) * hq + h) * MLA4J_HEAD_DIM_QK;
+                long qb = (((long)s * sq + i) * hq + h) * dqk;
                 float mx = -INFINITY;
                 for (int j = 0; j < visible; j++) {
-                    long kb = ((long)table[(long)s * t->max_blocks + j / MLA4J_PAGE] * MLA4J_PAGE + j % MLA4J_PAGE) * MLA4J_HEAD_DIM_QK;
+                    long kb = ((long)table[(long)s * t->max_blocks + j / page] * page + j % page) * dqk;
                     float dot = 0;
-                    for (int d = 0; d < MLA4J_HEAD_DIM_QK; d++) dot += load(q, qb + d, dt) * load(kv, kb + d, dt);
+                    for (int d = 0; d < dqk; d++) dot += load(q, qb + d, dt) * load(kv, kb + d, dt);
                     scores[j] = dot * t->scale;
                     if (scores[j] > mx) mx = scores[j];
                 }
                 float sum = 0;
-                memset(acc, 0, sizeof acc);
+                memset(acc, 0, sizeof(float) * (size_t)dv);
                 for (int j = 0; j < visible; j++) {
-                    long kb = ((long)table[(long)s * t->max_blocks + j / MLA4J_PAGE] * MLA4J_PAGE + j % MLA4J_PAGE) * MLA4J_HEAD_DIM_QK;
+                    long kb = ((long)table[(long)s * t->max_blocks + j / page] * page + j % page) * dqk;
                     float p = expf(scores[j] - mx);
                     sum += p;
-                    for (int d = 0; d < MLA4J_HEAD_DIM_V; d++) acc[d] += p * load(kv, kb + d, dt);
+                    for (int d = 0; d < dv; d++) acc[d] += p * load(kv, kb + d, dt);
                 }
-                long ob = (((long)s * sq + i) * hq + h) * MLA4J_HEAD_DIM_V;
-                for (int d = 0; d < MLA4J_HEAD_DIM_V; d++) store(o, ob + d, visible ? acc[d] / sum : 0.0f, dt);
+                long ob = (((long)s * sq + i) * hq + h) * dv;
+                for (int d = 0; d < dv; d++) store(o, ob + d, visible ? acc[d] / sum : 0.0f, dt);
                 lse[((long)s * hq + h) * sq + i] = visible ? mx + logf(sum) : INFINITY;
             }
         }
     }
     free(scores);
+    free(acc);
     return 0;
 }

@@ -12,7 +12,7 @@ import java.lang.foreign.Arena;
  * <p>The page size, unless given: the largest power of two that divides max_len, at most 64. 64 is
  * DeepSeek's page, the one every backend takes, so a cache whose max_len is a multiple of 64 runs on all of
  * them, with a table of max_len / 64 entries per row (larger pages would save table entries but nothing
- * else: the cpu backend gathers 64-token tiles whatever the page, and cuda and ascend take 64 only); any
+ * else: the cpu backend gathers 64-token tiles whatever the page); any
  * other max_len needs a page that divides it so no page straddles two rows, down to 1 for an odd max_len
  * (reference and cpu backends).
  *

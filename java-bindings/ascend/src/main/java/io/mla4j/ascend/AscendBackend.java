@@ -142,8 +142,10 @@ public final class AscendBackend extends AbstractMlaBackend {
     }
 
     /**
-     * Only {@link io.mla4j.Geometry#DEEPSEEK} (64-token pages, 512 + 64 dims): the AMLA kernel and its tiling
-     * are written for that width pair and one 64-token block per KV tile.
+     * Every page size 1-256 and the width pairs whose tiles fit an Atlas A2 core's L1 and UB (d_c + d_r up to 784,
+     * d_c up to 768: 512 + 64, 256 + 64, 256 + 32, 128 + 64, 128 + 32, ...), bf16/fp16 caches. The host tiling is the
+     * one judge ({@code mla4j_mla_check_geometry}); its reason, naming the buffer a geometry would overflow, is the
+     * message. FP8 caches are refused by name.
      */
     @Override
     public void checkSupported(io.mla4j.Geometry geometry) {
@@ -155,10 +157,10 @@ public final class AscendBackend extends AbstractMlaBackend {
             throw Checks.bad("geometry", "is " + geometry + "; the Ascend kernel reads bf16/fp16 caches only (an FP8 cache"
                     + " needs a dequantising load stage, not written); the cpu and reference backends decode it");
         }
-        if (!geometry.equals(io.mla4j.Geometry.DEEPSEEK)) {
-            throw Checks.bad("geometry", "is " + geometry + "; the Ascend kernel takes only " + io.mla4j.Geometry.DEEPSEEK
-                    + " (Geometry.DEEPSEEK: page size 64, d_c 512, d_r 64); the cpu and reference backends take any geometry");
-        }
+        kernel.geometryRefusal(geometry).ifPresent(why -> {
+            throw Checks.bad("geometry", "is " + geometry + "; the Ascend kernel's tiling refuses it: " + why
+                    + "; the cpu and reference backends take any geometry");
+        });
     }
 
     /** aclrtMalloc, remembered until freed so close() can free what callers leaked. */

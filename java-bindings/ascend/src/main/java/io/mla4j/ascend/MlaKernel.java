@@ -42,6 +42,11 @@ final class MlaKernel {
             MlaTilingInput.dtype(in, spec.dtype() == DType.BF16 ? mla4j_ascend_tiling_h.MLA4J_DT_BF16() : mla4j_ascend_tiling_h.MLA4J_DT_FP16());
             MlaTilingInput.causal(in, spec.effectiveCausal() ? 1 : 0);
             MlaTilingInput.core_num(in, cores);
+            // the cache geometry is tiling data: the kernel gathers pages and loops over the widths from these
+            io.mla4j.Geometry g = spec.geometry();
+            MlaTilingInput.page_size(in, g.pageSize());
+            MlaTilingInput.d_c(in, g.dC());
+            MlaTilingInput.d_r(in, g.dR());
             MlaTilingInput.scale(in, spec.scale());
             MlaTilingInput.seqlens(in, a.allocateFrom(ValueLayout.JAVA_INT, seqlens));
             long size = mla4j_ascend_tiling_h.mla4j_mla_tiling_size(in);
@@ -63,6 +68,18 @@ final class MlaKernel {
         }
     }
 
+    /**
+     * Why the kernel cannot take this geometry's page size and widths (mla4j_mla_check_geometry: a local buffer it
+     * would overflow, a field out of range), or empty when it can. The cache format is not the tiling's business.
+     */
+    java.util.Optional<String> geometryRefusal(io.mla4j.Geometry g) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment err = a.allocate(512);
+            int rc = mla4j_ascend_tiling_h.mla4j_mla_check_geometry(g.pageSize(), g.dC(), g.dR(), err, err.byteSize());
+            return rc == 0 ? java.util.Optional.empty() : java.util.Optional.of(err.getString(0));
+        }
+    }
+
     /** Block-table columns the kernel sees: the table's, or 1 (all -1) for a 0-column table. */
     static int paddedColumns(PlanSpec spec) {
         return (int) Math.max(1, spec.blockTable().dim(1));
@@ -78,6 +95,7 @@ final class MlaKernel {
         if (m.startsWith("num_cache_blocks")) return "numCacheBlocks";
         if (m.startsWith("scale")) return "scale";
         if (m.startsWith("dtype")) return "dtype";
+        if (m.startsWith("page_size") || m.startsWith("d_c") || m.startsWith("d_r")) return "geometry";
         return "spec";
     }
 }

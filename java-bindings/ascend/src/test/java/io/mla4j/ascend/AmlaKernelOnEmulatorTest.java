@@ -41,6 +41,18 @@ class AmlaKernelOnEmulatorTest {
         OracleCheck.run(backend, "AMLA kernel (emulated)", dtype, lens, hq, sq, causal);
     }
 
+    // the geometry as tiling data (issue 22): gathered small pages, split large ones, narrower widths, a d_v of 80
+    @ParameterizedTest(name = "{0} seqlens={1} h_q={2} s_q={3} causal={4} page {5}, {6}+{7}")
+    @CsvSource({
+        "BF16, 17;0;301;1, 16, 2, true, 1, 256, 32",
+        "FP16, 129;64;5;700, 3, 1, false, 16, 128, 64",
+        "BF16, 300;2, 40, 2, true, 128, 512, 64",
+        "FP16, 257;31, 16, 1, true, 256, 80, 16",
+    })
+    void amlaKernelTakesTheGeometry(DType dtype, String lens, int hq, int sq, boolean causal, int page, int dC, int dR) {
+        OracleCheck.run(backend, "AMLA kernel (emulated)", dtype, lens, hq, sq, causal, io.mla4j.Geometry.of(page, dC, dR));
+    }
+
     @AfterAll
     static void close() {
         if (backend == null) return;

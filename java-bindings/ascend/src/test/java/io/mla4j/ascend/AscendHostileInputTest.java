@@ -41,10 +41,17 @@ class AscendHostileInputTest {
             rejects("numHeads", "h_q in [1, 128]", () -> be.checkSupported(129, 1, DType.BF16));
             Tensor sl = Tensor.ofInts(arena, new int[] {10}, 1), bt = Tensor.ofInts(arena, new int[] {0}, 1, 1);
             rejects("numHeads", "h_q in [1, 128]", () -> be.plan(PlanSpec.of(sl, bt, 1, 129, 1, DType.BF16)));
-            // geometry (issue 22): only DeepSeek's, refused by name at checkSupported and at plan
-            rejects("geometry", "takes only page 64, 512+64", () -> be.checkSupported(io.mla4j.Geometry.of(16, 512, 64)));
-            rejects("geometry", "takes only page 64, 512+64",
-                    () -> be.plan(PlanSpec.of(sl, bt, 1, 16, 1, DType.BF16, io.mla4j.Geometry.of(64, 256, 32))));
+            // geometry (issue 22): the widths whose tiles fit are taken at every page size; wider ones are refused at
+            // checkSupported and at plan with the tiling's reason (the buffer they would overflow)
+            for (int page : new int[] {1, 2, 16, 32, 64, 128, 256})
+                for (int[] w : new int[][] {{512, 64}, {256, 64}, {256, 32}, {128, 64}, {128, 32}, {80, 16}, {768, 16}})
+                    assertDoesNotThrow(() -> be.checkSupported(io.mla4j.Geometry.of(page, w[0], w[1])), page + " " + w[0]);
+            rejects("geometry", "bytes of L1", () -> be.checkSupported(io.mla4j.Geometry.of(16, 768, 32)));
+            rejects("geometry", "bytes of UB", () -> be.checkSupported(io.mla4j.Geometry.of(64, 1024, 64)));
+            rejects("geometry", "page 64, 768+32; the Ascend kernel's tiling refuses it: d_c + d_r = 800 needs",
+                    () -> be.plan(PlanSpec.of(sl, bt, 1, 16, 1, DType.BF16, io.mla4j.Geometry.of(64, 768, 32))));
+            rejects("geometry", "bf16/fp16 caches only",
+                    () -> be.checkSupported(io.mla4j.Geometry.DEEPSEEK.withFormat(io.mla4j.CacheFormat.FP8_E4M3)));
             // the C tiling's own words reach the caller when it refuses (here: called directly, past the Java checks)
             rejects("numHeads", "num_heads must be in [1, 128]", () -> new MlaKernel(TestLibs.tiling())
                     .tiling(PlanSpec.of(sl, bt, 1, 200, 1, DType.BF16), new int[] {10}, 4));

@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.mla4j.DType;
-import io.mla4j.Mla;
 import io.mla4j.MlaBackend;
 import io.mla4j.MlaPlan;
 import io.mla4j.PlanSpec;
@@ -24,23 +23,28 @@ final class OracleCheck {
     private OracleCheck() {}
 
     static void run(MlaBackend be, String label, DType dtype, String lens, int hq, int sq, boolean causal) {
+        run(be, label, dtype, lens, hq, sq, causal, io.mla4j.Geometry.DEEPSEEK);
+    }
+
+    /** As above on a cache of geometry {@code g} (pages of g.pageSize() tokens, d_c + d_r wide). */
+    static void run(MlaBackend be, String label, DType dtype, String lens, int hq, int sq, boolean causal, io.mla4j.Geometry g) {
         int[] seqlens = java.util.Arrays.stream(lens.split(";")).mapToInt(Integer::parseInt).toArray();
         long baseline = mla4j_acl_emu_h.mla4j_acl_emu_live_allocations();
         try (Arena arena = Arena.ofConfined()) {
             Random r = new Random();
             int b = seqlens.length, maxBlocks = 1;
-            for (int s : seqlens) maxBlocks = Math.max(maxBlocks, Mla.blocksFor(s));
+            for (int s : seqlens) maxBlocks = Math.max(maxBlocks, g.blocksFor(s));
             int numBlocks = b * maxBlocks + 3;
             int[] perm = new Random(r.nextLong()).ints(0, numBlocks).distinct().limit(numBlocks).toArray();
             int[] table = new int[b * maxBlocks];
             for (int i = 0; i < table.length; i++) table[i] = perm[i];
-            Tensor q = Tensor.allocate(arena, dtype, b, sq, hq, Mla.D_QK);
-            Tensor cache = Tensor.allocate(arena, dtype, numBlocks, Mla.BLOCK_SIZE, 1, Mla.D_QK);
+            Tensor q = Tensor.allocate(arena, dtype, g.queryShape(b, sq, hq));
+            Tensor cache = Tensor.allocate(arena, dtype, g.cacheShape(numBlocks));
             fillRandom(q, r);
             fillRandom(cache, r);
             PlanSpec spec = new PlanSpec(Tensor.ofInts(arena, seqlens, b), Tensor.ofInts(arena, table, b, maxBlocks), numBlocks, hq, sq,
-                    dtype, causal, Mla.defaultScale());
-            Tensor hostO = Tensor.allocate(arena, dtype, b, sq, hq, Mla.D_V);
+                    dtype, causal, g.defaultScale(), g);
+            Tensor hostO = Tensor.allocate(arena, dtype, g.outShape(b, sq, hq));
             Tensor hostLse = Tensor.allocate(arena, DType.FP32, b, hq, sq);
             hostO.fill(Float.NaN);
             hostLse.fill(Float.NaN);
@@ -80,7 +84,7 @@ final class OracleCheck {
                 }
             }
             double rel = den == 0 ? Math.sqrt(num) : Math.sqrt(num / den);
-            System.out.printf("%s %s seqlens=%s h_q=%d s_q=%d causal=%b: o rel L2 %.3e, max abs %.3e; lse max abs %.3e%n", label, dtype, lens,
+            System.out.printf("%s %s %s seqlens=%s h_q=%d s_q=%d causal=%b: o rel L2 %.3e, max abs %.3e; lse max abs %.3e%n", label, g, dtype, lens,
                     hq, sq, causal, rel, maxErr, lseErr);
             double tol = dtype == DType.BF16 ? 8e-3 : 1e-3;  // a few times the dtype's rounding of o
             assertTrue(rel < tol, "relative L2 " + rel + " (max abs " + maxErr + ")");

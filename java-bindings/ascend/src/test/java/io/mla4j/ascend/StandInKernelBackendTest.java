@@ -45,6 +45,15 @@ class StandInKernelBackendTest {
         }
     }
 
+    // the geometry reaches the kernel through the tiling blob (page_size, d_c, d_r, d_qk)
+    @ParameterizedTest(name = "{0} seqlens={1} page {2}, {3}+{4}")
+    @CsvSource({"BF16, 65;0;130, 16, 256, 32", "FP16, 3;200, 1, 128, 64", "BF16, 300, 256, 80, 16"})
+    void takesTheGeometryFromTheTiling(DType dtype, String lens, int page, int dC, int dR) {
+        try (AscendBackend be = open()) {
+            OracleCheck.run(be, "stand-in kernel", dtype, lens, 8, 2, true, io.mla4j.Geometry.of(page, dC, dR));
+        }
+    }
+
     @Test
     void closeFreesWhatCallersLeaked() {
         long baseline = mla4j_acl_emu_h.mla4j_acl_emu_live_allocations();

@@ -7,7 +7,7 @@ import java.util.function.Consumer;
 import static java.lang.foreign.MemoryLayout.PathElement.groupElement;
 import static java.lang.foreign.ValueLayout.*;
 
-/** {@snippet lang=c : typedef struct MlaTiling { uint32_t tiling_bytes; uint32_t block_dim; int32_t batch; int32_t q_len; int32_t num_heads; int32_t max_blocks; int32_t num_cache_blocks; int32_t dtype; int32_t causal; int32_t rows; int32_t row_tiles; int32_t total_splits; float scale; float scale_log2; uint32_t sched_off; uint32_t split_off; uint64_t ws_s_off; uint64_t ws_p_off; uint64_t ws_o_off; uint64_t ws_s_core; uint64_t ws_p_core; uint64_t ws_o_core; uint64_t ws_part_o_off; uint64_t ws_part_lse_off; uint64_t workspace_bytes; } MlaTiling } */
+/** {@snippet lang=c : typedef struct MlaTiling { uint32_t tiling_bytes; uint32_t block_dim; int32_t batch; int32_t q_len; int32_t num_heads; int32_t max_blocks; int32_t num_cache_blocks; int32_t dtype; int32_t causal; int32_t page_size; int32_t d_c; int32_t d_r; int32_t d_qk; int32_t rows; int32_t row_tiles; int32_t total_splits; float scale; float scale_log2; uint32_t sched_off; uint32_t split_off; uint64_t ws_s_off; uint64_t ws_p_off; uint64_t ws_o_off; uint64_t ws_s_core; uint64_t ws_p_core; uint64_t ws_o_core; uint64_t ws_part_o_off; uint64_t ws_part_lse_off; uint64_t workspace_bytes; } MlaTiling } */
 public class MlaTiling {
 
     MlaTiling() {
@@ -24,6 +24,10 @@ public class MlaTiling {
         mla4j_ascend_tiling_h.C_INT.withName("num_cache_blocks"),
         mla4j_ascend_tiling_h.C_INT.withName("dtype"),
         mla4j_ascend_tiling_h.C_INT.withName("causal"),
+        mla4j_ascend_tiling_h.C_INT.withName("page_size"),
+        mla4j_ascend_tiling_h.C_INT.withName("d_c"),
+        mla4j_ascend_tiling_h.C_INT.withName("d_r"),
+        mla4j_ascend_tiling_h.C_INT.withName("d_qk"),
         mla4j_ascend_tiling_h.C_INT.withName("rows"),
         mla4j_ascend_tiling_h.C_INT.withName("row_tiles"),
         mla4j_ascend_tiling_h.C_INT.withName("total_splits"),
@@ -146,10 +150,54 @@ public class MlaTiling {
     /** Setter for field: {@snippet lang=c : int32_t causal } */
     public static void causal(MemorySegment struct, int fieldValue) { struct.set(causal$LAYOUT, causal$OFFSET, fieldValue); }
 
+    private static final OfInt page_size$LAYOUT = (OfInt)$LAYOUT.select(groupElement("page_size"));
+    /** Layout for field: {@snippet lang=c : int32_t page_size } */
+    public static final OfInt page_size$layout() { return page_size$LAYOUT; }
+    private static final long page_size$OFFSET = 36;
+    /** Offset for field: {@snippet lang=c : int32_t page_size } */
+    public static final long page_size$offset() { return page_size$OFFSET; }
+    /** Getter for field: {@snippet lang=c : int32_t page_size } */
+    public static int page_size(MemorySegment struct) { return struct.get(page_size$LAYOUT, page_size$OFFSET); }
+    /** Setter for field: {@snippet lang=c : int32_t page_size } */
+    public static void page_size(MemorySegment struct, int fieldValue) { struct.set(page_size$LAYOUT, page_size$OFFSET, fieldValue); }
+
+    private static final OfInt d_c$LAYOUT = (OfInt)$LAYOUT.select(groupElement("d_c"));
+    /** Layout for field: {@snippet lang=c : int32_t d_c } */
+    public static final OfInt d_c$layout() { return d_c$LAYOUT; }
+    private static final long d_c$OFFSET = 40;
+    /** Offset for field: {@snippet lang=c : int32_t d_c } */
+    public static final long d_c$offset() { return d_c$OFFSET; }
+    /** Getter for field: {@snippet lang=c : int32_t d_c } */
+    public static int d_c(MemorySegment struct) { return struct.get(d_c$LAYOUT, d_c$OFFSET); }
+    /** Setter for field: {@snippet lang=c : int32_t d_c } */
+    public static void d_c(MemorySegment struct, int fieldValue) { struct.set(d_c$LAYOUT, d_c$OFFSET, fieldValue); }
+
+    private static final OfInt d_r$LAYOUT = (OfInt)$LAYOUT.select(groupElement("d_r"));
+    /** Layout for field: {@snippet lang=c : int32_t d_r } */
+    public static final OfInt d_r$layout() { return d_r$LAYOUT; }
+    private static final long d_r$OFFSET = 44;
+    /** Offset for field: {@snippet lang=c : int32_t d_r } */
+    public static final long d_r$offset() { return d_r$OFFSET; }
+    /** Getter for field: {@snippet lang=c : int32_t d_r } */
+    public static int d_r(MemorySegment struct) { return struct.get(d_r$LAYOUT, d_r$OFFSET); }
+    /** Setter for field: {@snippet lang=c : int32_t d_r } */
+    public static void d_r(MemorySegment struct, int fieldValue) { struct.set(d_r$LAYOUT, d_r$OFFSET, fieldValue); }
+
+    private static final OfInt d_qk$LAYOUT = (OfInt)$LAYOUT.select(groupElement("d_qk"));
+    /** Layout for field: {@snippet lang=c : int32_t d_qk } */
+    public static final OfInt d_qk$layout() { return d_qk$LAYOUT; }
+    private static final long d_qk$OFFSET = 48;
+    /** Offset for field: {@snippet lang=c : int32_t d_qk } */
+    public static final long d_qk$offset() { return d_qk$OFFSET; }
+    /** Getter for field: {@snippet lang=c : int32_t d_qk } */
+    public static int d_qk(MemorySegment struct) { return struct.get(d_qk$LAYOUT, d_qk$OFFSET); }
+    /** Setter for field: {@snippet lang=c : int32_t d_qk } */
+    public static void d_qk(MemorySegment struct, int fieldValue) { struct.set(d_qk$LAYOUT, d_qk$OFFSET, fieldValue); }
+
     private static final OfInt rows$LAYOUT = (OfInt)$LAYOUT.select(groupElement("rows"));
     /** Layout for field: {@snippet lang=c : int32_t rows } */
     public static final OfInt rows$layout() { return rows$LAYOUT; }
-    private static final long rows$OFFSET = 36;
+    private static final long rows$OFFSET = 52;
     /** Offset for field: {@snippet lang=c : int32_t rows } */
     public static final long rows$offset() { return rows$OFFSET; }
     /** Getter for field: {@snippet lang=c : int32_t rows } */
@@ -160,7 +208,7 @@ public class MlaTiling {
     private static final OfInt row_tiles$LAYOUT = (OfInt)$LAYOUT.select(groupElement("row_tiles"));
     /** Layout for field: {@snippet lang=c : int32_t row_tiles } */
     public static final OfInt row_tiles$layout() { return row_tiles$LAYOUT; }
-    private static final long row_tiles$OFFSET = 40;
+    private static final long row_tiles$OFFSET = 56;
     /** Offset for field: {@snippet lang=c : int32_t row_tiles } */
     public static final long row_tiles$offset() { return row_tiles$OFFSET; }
     /** Getter for field: {@snippet lang=c : int32_t row_tiles } */
@@ -171,7 +219,7 @@ public class MlaTiling {
     private static final OfInt total_splits$LAYOUT = (OfInt)$LAYOUT.select(groupElement("total_splits"));
     /** Layout for field: {@snippet lang=c : int32_t total_splits } */
     public static final OfInt total_splits$layout() { return total_splits$LAYOUT; }
-    private static final long total_splits$OFFSET = 44;
+    private static final long total_splits$OFFSET = 60;
     /** Offset for field: {@snippet lang=c : int32_t total_splits } */
     public static final long total_splits$offset() { return total_splits$OFFSET; }
     /** Getter for field: {@snippet lang=c : int32_t total_splits } */
@@ -182,7 +230,7 @@ public class MlaTiling {
     private static final OfFloat scale$LAYOUT = (OfFloat)$LAYOUT.select(groupElement("scale"));
     /** Layout for field: {@snippet lang=c : float scale } */
     public static final OfFloat scale$layout() { return scale$LAYOUT; }
-    private static final long scale$OFFSET = 48;
+    private static final long scale$OFFSET = 64;
     /** Offset for field: {@snippet lang=c : float scale } */
     public static final long scale$offset() { return scale$OFFSET; }
     /** Getter for field: {@snippet lang=c : float scale } */
@@ -193,7 +241,7 @@ public class MlaTiling {
     private static final OfFloat scale_log2$LAYOUT = (OfFloat)$LAYOUT.select(groupElement("scale_log2"));
     /** Layout for field: {@snippet lang=c : float scale_log2 } */
     public static final OfFloat scale_log2$layout() { return scale_log2$LAYOUT; }
-    private static final long scale_log2$OFFSET = 52;
+    private static final long scale_log2$OFFSET = 68;
     /** Offset for field: {@snippet lang=c : float scale_log2 } */
     public static final long scale_log2$offset() { return scale_log2$OFFSET; }
     /** Getter for field: {@snippet lang=c : float scale_log2 } */
@@ -204,7 +252,7 @@ public class MlaTiling {
     private static final OfInt sched_off$LAYOUT = (OfInt)$LAYOUT.select(groupElement("sched_off"));
     /** Layout for field: {@snippet lang=c : uint32_t sched_off } */
     public static final OfInt sched_off$layout() { return sched_off$LAYOUT; }
-    private static final long sched_off$OFFSET = 56;
+    private static final long sched_off$OFFSET = 72;
     /** Offset for field: {@snippet lang=c : uint32_t sched_off } */
     public static final long sched_off$offset() { return sched_off$OFFSET; }
     /** Getter for field: {@snippet lang=c : uint32_t sched_off } */
@@ -215,7 +263,7 @@ public class MlaTiling {
     private static final OfInt split_off$LAYOUT = (OfInt)$LAYOUT.select(groupElement("split_off"));
     /** Layout for field: {@snippet lang=c : uint32_t split_off } */
     public static final OfInt split_off$layout() { return split_off$LAYOUT; }
-    private static final long split_off$OFFSET = 60;
+    private static final long split_off$OFFSET = 76;
     /** Offset for field: {@snippet lang=c : uint32_t split_off } */
     public static final long split_off$offset() { return split_off$OFFSET; }
     /** Getter for field: {@snippet lang=c : uint32_t split_off } */
@@ -226,7 +274,7 @@ public class MlaTiling {
     private static final OfLong ws_s_off$LAYOUT = (OfLong)$LAYOUT.select(groupElement("ws_s_off"));
     /** Layout for field: {@snippet lang=c : uint64_t ws_s_off } */
     public static final OfLong ws_s_off$layout() { return ws_s_off$LAYOUT; }
-    private static final long ws_s_off$OFFSET = 64;
+    private static final long ws_s_off$OFFSET = 80;
     /** Offset for field: {@snippet lang=c : uint64_t ws_s_off } */
     public static final long ws_s_off$offset() { return ws_s_off$OFFSET; }
     /** Getter for field: {@snippet lang=c : uint64_t ws_s_off } */
@@ -237,7 +285,7 @@ public class MlaTiling {
     private static final OfLong ws_p_off$LAYOUT = (OfLong)$LAYOUT.select(groupElement("ws_p_off"));
     /** Layout for field: {@snippet lang=c : uint64_t ws_p_off } */
     public static final OfLong ws_p_off$layout() { return ws_p_off$LAYOUT; }
-    private static final long ws_p_off$OFFSET = 72;
+    private static final long ws_p_off$OFFSET = 88;
     /** Offset for field: {@snippet lang=c : uint64_t ws_p_off } */
     public static final long ws_p_off$offset() { return ws_p_off$OFFSET; }
     /** Getter for field: {@snippet lang=c : uint64_t ws_p_off } */
@@ -248,7 +296,7 @@ public class MlaTiling {
     private static final OfLong ws_o_off$LAYOUT = (OfLong)$LAYOUT.select(groupElement("ws_o_off"));
     /** Layout for field: {@snippet lang=c : uint64_t ws_o_off } */
     public static final OfLong ws_o_off$layout() { return ws_o_off$LAYOUT; }
-    private static final long ws_o_off$OFFSET = 80;
+    private static final long ws_o_off$OFFSET = 96;
     /** Offset for field: {@snippet lang=c : uint64_t ws_o_off } */
     public static final long ws_o_off$offset() { return ws_o_off$OFFSET; }
     /** Getter for field: {@snippet lang=c : uint64_t ws_o_off } */
@@ -259,7 +307,7 @@ public class MlaTiling {
     private static final OfLong ws_s_core$LAYOUT = (OfLong)$LAYOUT.select(groupElement("ws_s_core"));
     /** Layout for field: {@snippet lang=c : uint64_t ws_s_core } */
     public static final OfLong ws_s_core$layout() { return ws_s_core$LAYOUT; }
-    private static final long ws_s_core$OFFSET = 88;
+    private static final long ws_s_core$OFFSET = 104;
     /** Offset for field: {@snippet lang=c : uint64_t ws_s_core } */
     public static final long ws_s_core$offset() { return ws_s_core$OFFSET; }
     /** Getter for field: {@snippet lang=c : uint64_t ws_s_core } */
@@ -270,7 +318,7 @@ public class MlaTiling {
     private static final OfLong ws_p_core$LAYOUT = (OfLong)$LAYOUT.select(groupElement("ws_p_core"));
     /** Layout for field: {@snippet lang=c : uint64_t ws_p_core } */
     public static final OfLong ws_p_core$layout() { return ws_p_core$LAYOUT; }
-    private static final long ws_p_core$OFFSET = 96;
+    private static final long ws_p_core$OFFSET = 112;
     /** Offset for field: {@snippet lang=c : uint64_t ws_p_core } */
     public static final long ws_p_core$offset() { return ws_p_core$OFFSET; }
     /** Getter for field: {@snippet lang=c : uint64_t ws_p_core } */
@@ -281,7 +329,7 @@ public class MlaTiling {
     private static final OfLong ws_o_core$LAYOUT = (OfLong)$LAYOUT.select(groupElement("ws_o_core"));
     /** Layout for field: {@snippet lang=c : uint64_t ws_o_core } */
     public static final OfLong ws_o_core$layout() { return ws_o_core$LAYOUT; }
-    private static final long ws_o_core$OFFSET = 104;
+    private static final long ws_o_core$OFFSET = 120;
     /** Offset for field: {@snippet lang=c : uint64_t ws_o_core } */
     public static final long ws_o_core$offset() { return ws_o_core$OFFSET; }
     /** Getter for field: {@snippet lang=c : uint64_t ws_o_core } */
@@ -292,7 +340,7 @@ public class MlaTiling {
     private static final OfLong ws_part_o_off$LAYOUT = (OfLong)$LAYOUT.select(groupElement("ws_part_o_off"));
     /** Layout for field: {@snippet lang=c : uint64_t ws_part_o_off } */
     public static final OfLong ws_part_o_off$layout() { return ws_part_o_off$LAYOUT; }
-    private static final long ws_part_o_off$OFFSET = 112;
+    private static final long ws_part_o_off$OFFSET = 128;
     /** Offset for field: {@snippet lang=c : uint64_t ws_part_o_off } */
     public static final long ws_part_o_off$offset() { return ws_part_o_off$OFFSET; }
     /** Getter for field: {@snippet lang=c : uint64_t ws_part_o_off } */
@@ -303,7 +351,7 @@ public class MlaTiling {
     private static final OfLong ws_part_lse_off$LAYOUT = (OfLong)$LAYOUT.select(groupElement("ws_part_lse_off"));
     /** Layout for field: {@snippet lang=c : uint64_t ws_part_lse_off } */
     public static final OfLong ws_part_lse_off$layout() { return ws_part_lse_off$LAYOUT; }
-    private static final long ws_part_lse_off$OFFSET = 120;
+    private static final long ws_part_lse_off$OFFSET = 136;
     /** Offset for field: {@snippet lang=c : uint64_t ws_part_lse_off } */
     public static final long ws_part_lse_off$offset() { return ws_part_lse_off$OFFSET; }
     /** Getter for field: {@snippet lang=c : uint64_t ws_part_lse_off } */
@@ -314,7 +362,7 @@ public class MlaTiling {
     private static final OfLong workspace_bytes$LAYOUT = (OfLong)$LAYOUT.select(groupElement("workspace_bytes"));
     /** Layout for field: {@snippet lang=c : uint64_t workspace_bytes } */
     public static final OfLong workspace_bytes$layout() { return workspace_bytes$LAYOUT; }
-    private static final long workspace_bytes$OFFSET = 128;
+    private static final long workspace_bytes$OFFSET = 144;
     /** Offset for field: {@snippet lang=c : uint64_t workspace_bytes } */
     public static final long workspace_bytes$offset() { return workspace_bytes$OFFSET; }
     /** Getter for field: {@snippet lang=c : uint64_t workspace_bytes } */

@@ -7,7 +7,7 @@ import java.util.function.Consumer;
 import static java.lang.foreign.MemoryLayout.PathElement.groupElement;
 import static java.lang.foreign.ValueLayout.*;
 
-/** {@snippet lang=c : typedef struct MlaTilingInput { int32_t batch; int32_t q_len; int32_t num_heads; int32_t max_blocks; int32_t num_cache_blocks; int32_t dtype; int32_t causal; int32_t core_num; float scale; const int32_t * seqlens; } MlaTilingInput } */
+/** {@snippet lang=c : typedef struct MlaTilingInput { int32_t batch; int32_t q_len; int32_t num_heads; int32_t max_blocks; int32_t num_cache_blocks; int32_t dtype; int32_t causal; int32_t core_num; int32_t page_size; int32_t d_c; int32_t d_r; float scale; const int32_t * seqlens; } MlaTilingInput } */
 public class MlaTilingInput {
 
     MlaTilingInput() {
@@ -23,8 +23,10 @@ public class MlaTilingInput {
         mla4j_ascend_tiling_h.C_INT.withName("dtype"),
         mla4j_ascend_tiling_h.C_INT.withName("causal"),
         mla4j_ascend_tiling_h.C_INT.withName("core_num"),
+        mla4j_ascend_tiling_h.C_INT.withName("page_size"),
+        mla4j_ascend_tiling_h.C_INT.withName("d_c"),
+        mla4j_ascend_tiling_h.C_INT.withName("d_r"),
         mla4j_ascend_tiling_h.C_FLOAT.withName("scale"),
-        MemoryLayout.paddingLayout(4),
         mla4j_ascend_tiling_h.C_POINTER.withName("seqlens")
     ).withName("MlaTilingInput");
 
@@ -121,10 +123,43 @@ public class MlaTilingInput {
     /** Setter for field: {@snippet lang=c : int32_t core_num } */
     public static void core_num(MemorySegment struct, int fieldValue) { struct.set(core_num$LAYOUT, core_num$OFFSET, fieldValue); }
 
+    private static final OfInt page_size$LAYOUT = (OfInt)$LAYOUT.select(groupElement("page_size"));
+    /** Layout for field: {@snippet lang=c : int32_t page_size } */
+    public static final OfInt page_size$layout() { return page_size$LAYOUT; }
+    private static final long page_size$OFFSET = 32;
+    /** Offset for field: {@snippet lang=c : int32_t page_size } */
+    public static final long page_size$offset() { return page_size$OFFSET; }
+    /** Getter for field: {@snippet lang=c : int32_t page_size } */
+    public static int page_size(MemorySegment struct) { return struct.get(page_size$LAYOUT, page_size$OFFSET); }
+    /** Setter for field: {@snippet lang=c : int32_t page_size } */
+    public static void page_size(MemorySegment struct, int fieldValue) { struct.set(page_size$LAYOUT, page_size$OFFSET, fieldValue); }
+
+    private static final OfInt d_c$LAYOUT = (OfInt)$LAYOUT.select(groupElement("d_c"));
+    /** Layout for field: {@snippet lang=c : int32_t d_c } */
+    public static final OfInt d_c$layout() { return d_c$LAYOUT; }
+    private static final long d_c$OFFSET = 36;
+    /** Offset for field: {@snippet lang=c : int32_t d_c } */
+    public static final long d_c$offset() { return d_c$OFFSET; }
+    /** Getter for field: {@snippet lang=c : int32_t d_c } */
+    public static int d_c(MemorySegment struct) { return struct.get(d_c$LAYOUT, d_c$OFFSET); }
+    /** Setter for field: {@snippet lang=c : int32_t d_c } */
+    public static void d_c(MemorySegment struct, int fieldValue) { struct.set(d_c$LAYOUT, d_c$OFFSET, fieldValue); }
+
+    private static final OfInt d_r$LAYOUT = (OfInt)$LAYOUT.select(groupElement("d_r"));
+    /** Layout for field: {@snippet lang=c : int32_t d_r } */
+    public static final OfInt d_r$layout() { return d_r$LAYOUT; }
+    private static final long d_r$OFFSET = 40;
+    /** Offset for field: {@snippet lang=c : int32_t d_r } */
+    public static final long d_r$offset() { return d_r$OFFSET; }
+    /** Getter for field: {@snippet lang=c : int32_t d_r } */
+    public static int d_r(MemorySegment struct) { return struct.get(d_r$LAYOUT, d_r$OFFSET); }
+    /** Setter for field: {@snippet lang=c : int32_t d_r } */
+    public static void d_r(MemorySegment struct, int fieldValue) { struct.set(d_r$LAYOUT, d_r$OFFSET, fieldValue); }
+
     private static final OfFloat scale$LAYOUT = (OfFloat)$LAYOUT.select(groupElement("scale"));
     /** Layout for field: {@snippet lang=c : float scale } */
     public static final OfFloat scale$layout() { return scale$LAYOUT; }
-    private static final long scale$OFFSET = 32;
+    private static final long scale$OFFSET = 44;
     /** Offset for field: {@snippet lang=c : float scale } */
     public static final long scale$offset() { return scale$OFFSET; }
     /** Getter for field: {@snippet lang=c : float scale } */
@@ -135,7 +170,7 @@ public class MlaTilingInput {
     private static final AddressLayout seqlens$LAYOUT = (AddressLayout)$LAYOUT.select(groupElement("seqlens"));
     /** Layout for field: {@snippet lang=c : const int32_t * seqlens } */
     public static final AddressLayout seqlens$layout() { return seqlens$LAYOUT; }
-    private static final long seqlens$OFFSET = 40;
+    private static final long seqlens$OFFSET = 48;
     /** Offset for field: {@snippet lang=c : const int32_t * seqlens } */
     public static final long seqlens$offset() { return seqlens$OFFSET; }
     /** Getter for field: {@snippet lang=c : const int32_t * seqlens } */

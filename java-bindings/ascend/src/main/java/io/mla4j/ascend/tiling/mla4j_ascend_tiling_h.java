@@ -49,22 +49,10 @@ public class mla4j_ascend_tiling_h {
         return MLA4J_DT_FP16;
     }
 
-    private static final int MLA4J_HEAD_DIM_QK = 576;
-    /** {@snippet lang=c : MLA4J_HEAD_DIM_QK = 576 } */
-    public static int MLA4J_HEAD_DIM_QK() {
-        return MLA4J_HEAD_DIM_QK;
-    }
-
-    private static final int MLA4J_HEAD_DIM_V = 512;
-    /** {@snippet lang=c : MLA4J_HEAD_DIM_V = 512 } */
-    public static int MLA4J_HEAD_DIM_V() {
-        return MLA4J_HEAD_DIM_V;
-    }
-
-    private static final int MLA4J_PAGE = 64;
-    /** {@snippet lang=c : MLA4J_PAGE = 64 } */
-    public static int MLA4J_PAGE() {
-        return MLA4J_PAGE;
+    private static final int MLA4J_SCHED_TILE = 64;
+    /** {@snippet lang=c : MLA4J_SCHED_TILE = 64 } */
+    public static int MLA4J_SCHED_TILE() {
+        return MLA4J_SCHED_TILE;
     }
 
     private static final int MLA4J_TILE_M = 64;
@@ -85,10 +73,50 @@ public class mla4j_ascend_tiling_h {
         return MLA4J_FIXED_OVERHEAD;
     }
 
+    private static final int MLA4J_MAX_PAGE = 256;
+    /** {@snippet lang=c : MLA4J_MAX_PAGE = 256 } */
+    public static int MLA4J_MAX_PAGE() {
+        return MLA4J_MAX_PAGE;
+    }
+
+    private static final int MLA4J_WIDTH_UNIT = 16;
+    /** {@snippet lang=c : MLA4J_WIDTH_UNIT = 16 } */
+    public static int MLA4J_WIDTH_UNIT() {
+        return MLA4J_WIDTH_UNIT;
+    }
+
     private static final int MLA4J_META_INTS = 8;
     /** {@snippet lang=c : MLA4J_META_INTS = 8 } */
     public static int MLA4J_META_INTS() {
         return MLA4J_META_INTS;
+    }
+
+    private static class mla4j_mla_check_geometry {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(mla4j_ascend_tiling_h.C_INT, mla4j_ascend_tiling_h.C_INT, mla4j_ascend_tiling_h.C_INT, mla4j_ascend_tiling_h.C_INT, mla4j_ascend_tiling_h.C_POINTER, mla4j_ascend_tiling_h.C_LONG);
+        public static final MemorySegment ADDR = mla4j_ascend_tiling_h.findOrThrow("mla4j_mla_check_geometry");
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /** Function descriptor for: {@snippet lang=c : int32_t mla4j_mla_check_geometry(int32_t page_size, int32_t d_c, int32_t d_r, char * err, size_t err_len) } */
+    public static FunctionDescriptor mla4j_mla_check_geometry$descriptor() { return mla4j_mla_check_geometry.DESC; }
+    /** Downcall method handle for: {@snippet lang=c : int32_t mla4j_mla_check_geometry(int32_t page_size, int32_t d_c, int32_t d_r, char * err, size_t err_len) } */
+    public static MethodHandle mla4j_mla_check_geometry$handle() { return mla4j_mla_check_geometry.HANDLE; }
+    /** Address for: {@snippet lang=c : int32_t mla4j_mla_check_geometry(int32_t page_size, int32_t d_c, int32_t d_r, char * err, size_t err_len) } */
+    public static MemorySegment mla4j_mla_check_geometry$address() { return mla4j_mla_check_geometry.ADDR; }
+
+    /** {@snippet lang=c : int32_t mla4j_mla_check_geometry(int32_t page_size, int32_t d_c, int32_t d_r, char * err, size_t err_len) } */
+    public static int mla4j_mla_check_geometry(int page_size, int d_c, int d_r, MemorySegment err, long err_len) {
+        var mh$ = mla4j_mla_check_geometry.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mla4j_mla_check_geometry", page_size, d_c, d_r, err, err_len);
+            }
+            return (int) mh$.invokeExact(page_size, d_c, d_r, err, err_len);
+        } catch (Error | RuntimeException ex) {
+            throw ex;
+        } catch (Throwable ex$) {
+            throw new AssertionError("should not reach here", ex$);
+        }
     }
 
     private static class mla4j_mla_tiling_size {
