@@ -133,8 +133,9 @@ public final class CudaBackend extends AbstractMlaBackend {
      * the other width pairs the portable kernel is instantiated for ({@link #widthPairs}: 256+64, 256+32, 128+64,
      * 128+32) at every page size on its entry for that pair, on any device, Hopper included (the sm90 kernel's tiles
      * are DeepSeek's). Paging is data (MlaParams.page_shift, kernels-cuda/include/mla4j/paging.h). Other pairs are
-     * refused by name (the cpu and reference backends take them). Cache formats: plain, and fp8_e4m3 on the sm90
-     * kernel (512 + 64) at pages of 16 tokens or more; the block-scaled fp8 layout is refused by name.
+     * refused by name (the cpu and reference backends take them). Cache formats: plain, and fp8_e4m3 (512 + 64) on the
+     * sm90 kernel at pages of 16 tokens or more and on the sm80 kernel at any page size; the block-scaled fp8 layout is
+     * refused by name.
      */
     @Override
     public void checkSupported(io.mla4j.Geometry geometry) {
