@@ -11,7 +11,8 @@ import io.mla4j.spi.Checks;
  * <p>Valid (checked here, by {@link Checks#geometry}): the page size a power of two in [1, {@value #MAX_PAGE_SIZE}],
  * d_c and d_r positive multiples of {@value #WIDTH_MULTIPLE}, d_qk at most {@value #MAX_D_QK}. Backends
  * take some geometries ({@link MlaBackend#checkSupported(Geometry)}): the reference and cpu backends take
- * every valid one, cuda 512 + 64, 256 + 64, 256 + 32, 128 + 64 and 128 + 32 at every page size, ascend every page size with d_c + d_r &lt;= 784 and d_c &lt;= 768.
+ * every valid one, cuda 512 + 64, 256 + 64, 256 + 32, 128 + 64 and 128 + 32 at every page size, ascend every page
+ * size with d_c + d_r &lt;= 784 and d_c &lt;= 768.
  *
  * <p>The {@link CacheFormat} says how a token is stored (q's bf16/fp16, or one of the FP8 layouts); it
  * sets the cache tensor's dtype and last dim ({@link #cacheShape}) and the bytes a decode reads ({@link #bytes}).
