@@ -99,16 +99,32 @@ extern "C" __global__ void __launch_bounds__(MLA4J_STEP_THREADS) mla4j_step(cons
     __shared__ int len_sh;
     const int s = blockIdx.x;
     int32_t* row = const_cast<int32_t*>(p.block_table) + static_cast<size_t>(s) * p.max_blocks;
-    // One pass over the row, its loads issued together with the seqlen's (one round trip to the host memory): each
-    // thread notes the first position holding an id out of range, which is judged once the seqlen is known.
+    // One pass over the row, its loads issued together with the seqlen's: each thread notes the first position holding
+    // an id out of range, which is judged once the seqlen is known. Loads go out kStepBatch at a time before any store,
+    // the seqlen's stored to shared memory only after the row's: a store waits for its load's data and the compiler
+    // keeps a later load behind it (it cannot tell src from row), and each load from the mapped host memory is a PCIe
+    // round trip of a few us, so a row of n ids costs n / (128 * kStepBatch) round trips, not n / 128 plus one (the
+    // update measured 25 us at 66 ids a row and 40 at 514: docs/PERF.md, issue 26).
     const int32_t* src = p.staged != nullptr ? p.staged + p.b + static_cast<size_t>(s) * p.max_blocks : row;
-    if (threadIdx.x == 0) len_sh = p.staged != nullptr ? p.staged[s] : p.seqlens[s];
+    const int len0 = threadIdx.x == 0 ? (p.staged != nullptr ? p.staged[s] : p.seqlens[s]) : 0;
     int first_bad = INT_MAX;
-    for (int j = threadIdx.x; j < p.max_blocks; j += MLA4J_STEP_THREADS) {
-        const int id = src[j];
-        if (p.staged != nullptr) row[j] = id;
-        if ((id < 0 || id >= p.num_blocks) && j < first_bad) first_bad = j;
+    constexpr int kStepBatch = 8;
+    for (int j0 = threadIdx.x; j0 < p.max_blocks; j0 += MLA4J_STEP_THREADS * kStepBatch) {
+        int id[kStepBatch];
+#pragma unroll
+        for (int u = 0; u < kStepBatch; ++u) {
+            const int j = j0 + u * MLA4J_STEP_THREADS;
+            id[u] = j < p.max_blocks ? src[j] : 0;
+        }
+#pragma unroll
+        for (int u = 0; u < kStepBatch; ++u) {
+            const int j = j0 + u * MLA4J_STEP_THREADS;
+            if (j >= p.max_blocks) break;
+            if (p.staged != nullptr) row[j] = id[u];
+            if ((id[u] < 0 || id[u] >= p.num_blocks) && j < first_bad) first_bad = j;
+        }
     }
+    if (threadIdx.x == 0) len_sh = len0;
     __syncthreads();
     const int len = len_sh;
     if (p.staged != nullptr && threadIdx.x == 0) const_cast<int32_t*>(p.seqlens)[s] = len;
