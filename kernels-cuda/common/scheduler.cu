@@ -19,12 +19,16 @@
 // memory: at b = 128 the walk took ~300 us reading seqlens and counts from L2 one dependent access at a time
 // (the GPU bench's plan line, 2026-12-04). Larger batches walk global memory as before.
 constexpr int kSchedStaged = 4096;
+// Schedules of up to this many parts are written to shared memory by the walking lane and copied out by the warp: one
+// lane's 8 x num_parts global stores, one after another, cost more than the walk (mla4j_step took 33 us at b = 1 under
+// ncu, docs/PERF.md, issue 26). More parts (no GPU has that many SMs today) store straight to global memory.
+constexpr int kSchedParts = 256;
 
 // The schedule, by one warp (lane = its lane). invalid: the step failed its device check: every sequence is
 // scheduled empty, and p.seqlens is zeroed for the kernels after it.
-__device__ void schedule_warp(const MlaParams& p, int lane, bool invalid, int* tiles_sh, int* counts_sh) {
+__device__ void schedule_warp(const MlaParams& p, int lane, bool invalid, int* tiles_sh, int* counts_sh, int* sched_sh) {
     const int b = p.b, parts = p.num_parts, F = p.split_overhead;
-    const bool staged = b <= kSchedStaged;
+    const bool staged = b <= kSchedStaged, sched_staged = parts <= kSchedParts;
     if (invalid)
         for (int s = lane; s < b; s += 32) const_cast<int32_t*>(p.seqlens)[s] = 0;
     int* offs = staged ? counts_sh : p.split_offsets;  // [b + 1]: per-sequence split counts shifted by one, then summed
@@ -67,7 +71,7 @@ __device__ void schedule_warp(const MlaParams& p, int lane, bool invalid, int* t
                     break;
                 }
             }
-            int* m = p.sched + part * MLA4J_SCHED_INTS;
+            int* m = (sched_staged ? sched_sh : p.sched) + part * MLA4J_SCHED_INTS;
             m[0] = begin_idx; m[1] = begin_blk; m[2] = end_idx; m[3] = end_blk; m[4] = begin_split;
             m[5] = 0; m[6] = 0; m[7] = 0;
         }
@@ -76,6 +80,8 @@ __device__ void schedule_warp(const MlaParams& p, int lane, bool invalid, int* t
     __syncwarp();
     if (staged)
         for (int s = lane; s <= b; s += 32) p.split_offsets[s] = counts_sh[s];
+    if (sched_staged)
+        for (int i = lane; i < parts * MLA4J_SCHED_INTS; i += 32) p.sched[i] = sched_sh[i];
 }
 
 static_assert(MLA4J_SCHEDULE_THREADS == 32, "the scheduler is one warp: its reductions are warp shuffles");
@@ -83,7 +89,8 @@ static_assert(MLA4J_SCHEDULE_THREADS == 32, "the scheduler is one warp: its redu
 extern "C" __global__ void __launch_bounds__(MLA4J_SCHEDULE_THREADS) mla4j_schedule(const __grid_constant__ MlaParams p) {
     __shared__ int tiles_sh[kSchedStaged];
     __shared__ int counts_sh[kSchedStaged + 1];
-    schedule_warp(p, threadIdx.x, false, tiles_sh, counts_sh);
+    __shared__ int sched_sh[kSchedParts * MLA4J_SCHED_INTS];
+    schedule_warp(p, threadIdx.x, false, tiles_sh, counts_sh, sched_sh);
 }
 
 // An updatable plan's step (its buffers may have been written past the host's checks, e.g. straight into the
@@ -95,6 +102,7 @@ extern "C" __global__ void __launch_bounds__(MLA4J_SCHEDULE_THREADS) mla4j_sched
 extern "C" __global__ void __launch_bounds__(MLA4J_STEP_THREADS) mla4j_step(const __grid_constant__ MlaParams p) {
     __shared__ int tiles_sh[kSchedStaged];
     __shared__ int counts_sh[kSchedStaged + 1];
+    __shared__ int sched_sh[kSchedParts * MLA4J_SCHED_INTS];
     __shared__ bool last;
     __shared__ int len_sh;
     const int s = blockIdx.x;
@@ -146,5 +154,5 @@ extern "C" __global__ void __launch_bounds__(MLA4J_STEP_THREADS) mla4j_step(cons
         p.status[1] = 0;
         p.status[2] = 0;
     }
-    schedule_warp(p, threadIdx.x, bits != 0, tiles_sh, counts_sh);
+    schedule_warp(p, threadIdx.x, bits != 0, tiles_sh, counts_sh, sched_sh);
 }
