@@ -6,13 +6,14 @@
 // publishes the status word and runs the same schedule (one node in a captured graph instead of five: copies,
 // memset, check, scheduler).
 //
-// Cost: a warp-parallel sum over b, then one lane walks the O(b + num_parts) greedy loop, which is
-// inherently sequential (each part starts where the previous ended). At b = 128, num_parts = 132 this is
-// a few microseconds with the tile counts staged in shared memory, paid once per decode step (the plan), not per layer.
+// Cost: a warp-parallel sum over b, then the greedy walk (mla4j/schedule_walk.h), sequential over the sequences (each
+// part starts where the previous ended) but not over the parts a long sequence spans: those are one division, their
+// metadata written by the warp's lanes. Paid once per decode step (the plan), not per layer.
 #include <limits.h>
 
 #include "mla4j/paging.h"
 #include "mla4j/schedule.h"
+#include "mla4j/schedule_walk.h"
 
 // Batches of up to this many sequences are scheduled in shared memory (their tile counts and split counts), so
 // the greedy walk below (one lane, a step per sequence and part) and the prefix sum after it touch no global
@@ -42,39 +43,17 @@ __device__ void schedule_warp(const MlaParams& p, int lane, bool invalid, int* t
     for (int o = 16; o > 0; o >>= 1) total += __shfl_xor_sync(0xffffffffu, total, o);
     for (int s = lane; s <= b; s += 32) offs[s] = 0;
     __syncwarp();
+    const long long per_part = max((total + parts - 1) / parts + F, 2LL * F);
+    int* counts = offs + 1;  // counts[s] = splits of sequence s
+    int* meta = sched_staged ? sched_sh : p.sched;
+    if (staged) {
+        mla4j_walk(lane, 32, b, parts, F, per_part, [&](int i) { return tiles_sh[i]; }, meta, counts);
+    } else {
+        mla4j_walk(lane, 32, b, parts, F, per_part,
+                   [&](int i) { return invalid ? 0 : mla4j_tiles(__ldcg(p.seqlens + i)); }, meta, counts);
+    }
+    __syncwarp();
     if (lane == 0) {
-        const long long per_part = max((total + parts - 1) / parts + F, 2LL * F);
-        int s = 0, blk = 0;
-        int* counts = offs + 1;  // counts[s] = splits of sequence s
-        for (int part = 0; part < parts; ++part) {
-            const int begin_idx = s, begin_blk = blk, begin_split = s < b ? counts[s] : 0;
-            int end_idx = s - 1, end_blk = 0;
-            long long remain = part == parts - 1 ? (1LL << 62) : per_part;
-            while (s < b) {
-                const int nb = staged ? tiles_sh[s] : (invalid ? 0 : mla4j_tiles(__ldcg(p.seqlens + s)));
-                const long long rest = nb - blk;
-                if (remain >= rest + F) {
-                    remain -= rest + F;
-                    counts[s] += 1;
-                    end_idx = s;
-                    end_blk = nb;
-                    ++s;
-                    blk = 0;
-                } else {
-                    const long long take = remain - F;
-                    if (take > 0) {
-                        blk += (int)take;
-                        counts[s] += 1;
-                        end_idx = s;
-                        end_blk = blk;
-                    }
-                    break;
-                }
-            }
-            int* m = (sched_staged ? sched_sh : p.sched) + part * MLA4J_SCHED_INTS;
-            m[0] = begin_idx; m[1] = begin_blk; m[2] = end_idx; m[3] = end_blk; m[4] = begin_split;
-            m[5] = 0; m[6] = 0; m[7] = 0;
-        }
         for (int i = 0; i < b; ++i) offs[i + 1] += offs[i];
     }
     __syncwarp();
