@@ -56,7 +56,8 @@ class ScheduleWalkTest {
         assertEquals(2 * lens.size(), out.size(), "two lines per case");
         for (int c = 0; c < lens.size(); c++) {
             SplitSchedule want = SplitSchedule.compute(lens.get(c), shape.get(c)[0], shape.get(c)[1]);
-            String what = "case " + c + " (b " + lens.get(c).length + ", parts " + shape.get(c)[0] + ", F " + shape.get(c)[1] + ")";
+            String what = "case " + c + " (b " + lens.get(c).length + ", parts " + shape.get(c)[0] + ", F " + shape.get(c)[1]
+                    + ")";
             assertArrayEquals(want.metadata(), ints(out.get(2 * c)), what + ": part metadata");
             assertArrayEquals(want.splitOffsets(), ints(out.get(2 * c + 1)), what + ": split offsets");
         }
