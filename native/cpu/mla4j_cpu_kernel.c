@@ -37,6 +37,9 @@ struct mla4j_ws {
     uint16_t *p, *pl;        /* [rp][256] */
     uint32_t *vp, *vpl;      /* [128][512] */
     float *o;                /* [rp][512] */
+    float *pf;               /* block-scaled only: [rp][256] fp32 P */
+    uint16_t *pg;            /* block-scaled only: [4][rp][256] P times each latent group's scales */
+    float *sc;               /* block-scaled only: [4][256] the chunk's scales, group-major */
     float *m, *l, *alpha, *ref, *bm, *rs;
     int32_t *lim;
     float *tmp;              /* [16][64] */
@@ -63,6 +66,9 @@ static size_t mla4j_carve(struct mla4j_ws *w, void *base, int rp) {
     TAKE(vp, (size_t) MLA4J_CHUNK / 2 * MLA4J_DV * 4);
     TAKE(vpl, (size_t) MLA4J_CHUNK / 2 * MLA4J_DV * 4);
     TAKE(o, (size_t) rp * MLA4J_DV * 4);
+    TAKE(pf, (size_t) rp * MLA4J_CHUNK * 4);
+    TAKE(pg, (size_t) MLA4J_GROUPS * rp * MLA4J_CHUNK * 2);
+    TAKE(sc, (size_t) MLA4J_GROUPS * MLA4J_CHUNK * 4);
     TAKE(m, (size_t) rp * 4);
     TAKE(l, (size_t) rp * 4);
     TAKE(alpha, (size_t) rp * 4);
@@ -80,7 +86,9 @@ int64_t mla4j_cpu_scratch_bytes(int32_t rows) {
     return (int64_t) mla4j_carve(NULL, NULL, mla4j_rows_padded(rows)) + 64; /* + 64: the caller may align */
 }
 
-int32_t mla4j_cpu_abi_version(void) { return 2; } /* 2: the fp8 cache arguments of mla4j_cpu_split */
+/* 2: the fp8 cache arguments of mla4j_cpu_split; 3: fp8 = 2, the block-scaled format (a library of ABI 2 would read
+ * such a cache as 576-byte e4m3 rows, so the Java side must know the library takes it) */
+int32_t mla4j_cpu_abi_version(void) { return 3; }
 
 /* O row update shared by the tile paths: dst = dst * alpha + src over n floats. */
 #define MLA4J_PV_ROW(dst, src, n, a)                                              \
@@ -146,6 +154,7 @@ static inline emu_vf emu_dp(emu_vf acc, emu_vi a, emu_vi b) {
 }
 static inline void emu_store(float *p, emu_vf v) { memcpy(p, &v, sizeof v); }
 static inline void emu_axpy(float *p, float a, emu_vf v) { for (int i = 0; i < 16; i++) p[i] = p[i] * a + v.f[i]; }
+static inline emu_vf emu_fmas(emu_vf acc, emu_vf v, float s) { for (int i = 0; i < 16; i++) acc.f[i] += v.f[i] * s; return acc; }
 
 /* amx-emu: the tile kernels with emulated tiles */
 #define SUFFIX amx_emu
@@ -175,6 +184,7 @@ static inline void emu_axpy(float *p, float a, emu_vf v) { for (int i = 0; i < 1
 #define V_DP(acc, a, b) emu_dp(acc, a, b)
 #define V_STORE(p, v) emu_store(p, v)
 #define V_AXPY(p, a, v) emu_axpy(p, a, v)
+#define V_FMAS(acc, v, s) emu_fmas(acc, v, s)
 #include "mla4j_cpu_avx512.inc"
 #include "mla4j_cpu_driver.inc"
 #undef SUFFIX
@@ -186,6 +196,7 @@ static inline void emu_axpy(float *p, float a, emu_vf v) { for (int i = 0; i < 1
 #undef V_DP
 #undef V_STORE
 #undef V_AXPY
+#undef V_FMAS
 
 /* ------------------------------------------------------------------ the real paths (x86-64) ----- */
 #if defined(__x86_64__)
@@ -206,6 +217,7 @@ static inline __m512i mla4j_bcast32(const uint16_t *p) {
 #define V_DP(acc, a, b) _mm512_dpbf16_ps((acc), (__m512bh) (a), (__m512bh) (b))
 #define V_STORE(p, v) _mm512_storeu_ps((p), (v))
 #define V_AXPY(p, a, v) _mm512_storeu_ps((p), _mm512_fmadd_ps(_mm512_loadu_ps(p), _mm512_set1_ps(a), (v)))
+#define V_FMAS(acc, v, s) _mm512_fmadd_ps((v), _mm512_set1_ps(s), (acc))
 #include "mla4j_cpu_avx512.inc"
 #include "mla4j_cpu_driver.inc"
 #undef SUFFIX
@@ -217,6 +229,7 @@ static inline __m512i mla4j_bcast32(const uint16_t *p) {
 #undef V_DP
 #undef V_STORE
 #undef V_AXPY
+#undef V_FMAS
 
 /* VDPBF16PS peak: 16 independent accumulators (latency x ports), operands in registers. */
 static int64_t dp_loop_avx512bf16(int64_t iterations) {
@@ -355,6 +368,7 @@ int32_t mla4j_cpu_split(int32_t path, int32_t fp16, const uint16_t *q, const voi
                         const int32_t *blocks, int32_t sk, int32_t hq, int32_t sq, int32_t causal, float scale,
                         int32_t block_begin, int32_t block_end, void *scratch, float *partial_o, float *partial_lse) {
     if (!path_allowed(path)) return -1; /* never execute an instruction the CPU or OS lacks */
+    if (fp8 < 0 || fp8 > 2) return -2;
     if (fp8 && fp16) return -2; /* fp8 caches with bf16 q only: the fp16 path's hi/lo split is not written for them */
     if (hq < 1 || sq < 1 || sk < 0 || block_begin < 0 || block_end < block_begin
         || (long) block_end * MLA4J_BLOCK > (long) sk + MLA4J_BLOCK - 1) return -2;
