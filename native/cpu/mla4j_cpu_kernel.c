@@ -157,6 +157,8 @@ static inline void emu_axpy(float *p, float a, emu_vf v) { for (int i = 0; i < 1
 static inline emu_vf emu_fmas(emu_vf acc, emu_vf v, float s) { for (int i = 0; i < 16; i++) acc.f[i] += v.f[i] * s; return acc; }
 
 /* amx-emu: the tile kernels with emulated tiles */
+#define W_WIDEN(src, rows, n, sstride, dst, dstride)                                               \
+    for (int r_ = 0; r_ < (rows); r_++) mla4j_e4m3_to_bf16_n((src) + r_ * (long) (sstride), n, (dst) + r_ * (long) (dstride))
 #define SUFFIX amx_emu
 #define T_BEGIN() ((void) 0)
 #define T_END() ((void) 0)
@@ -197,12 +199,37 @@ static inline emu_vf emu_fmas(emu_vf acc, emu_vf v, float s) { for (int i = 0; i
 #undef V_STORE
 #undef V_AXPY
 #undef V_FMAS
+#undef W_WIDEN
 
 /* ------------------------------------------------------------------ the real paths (x86-64) ----- */
 #if defined(__x86_64__)
 
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,fma,f16c")
+/*
+ * e4m3 -> bf16 for the real paths (both have AVX512-BW): a 128-entry table of the magnitudes' bf16 codes (the
+ * portable function's results, so the same exact values and NaNs) in four registers, two VPERMT2W on the low 6
+ * bits, bit 6 picks, the sign ORed in. 32 values per step, against 16 for the vectorised bit arithmetic.
+ */
+static void mla4j_widen_avx512(const uint8_t *src, int rows, long n, long sstride, uint16_t *dst, long dstride) {
+    uint16_t tab[128] __attribute__((aligned(64)));
+    for (int c = 0; c < 128; c++) tab[c] = mla4j_e4m3_to_bf16((uint32_t) c);
+    __m512i t0 = _mm512_load_si512(tab), t1 = _mm512_load_si512(tab + 32);
+    __m512i t2 = _mm512_load_si512(tab + 64), t3 = _mm512_load_si512(tab + 96);
+    __m512i bit6 = _mm512_set1_epi16(0x40), sign = _mm512_set1_epi16((short) 0x8000);
+    for (int r = 0; r < rows; r++) {
+        const uint8_t *s = src + r * sstride;
+        uint16_t *d = dst + r * dstride;
+        for (long i = 0; i < n; i += 32) {
+            __m512i c = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *) (s + i)));
+            __m512i lo = _mm512_permutex2var_epi16(t0, c, t1), hi = _mm512_permutex2var_epi16(t2, c, t3);
+            __m512i v = _mm512_mask_blend_epi16(_mm512_test_epi16_mask(c, bit6), lo, hi);
+            v = _mm512_or_si512(v, _mm512_and_si512(_mm512_slli_epi16(c, 8), sign));
+            _mm512_storeu_si512((void *) (d + i), v);
+        }
+    }
+}
+#define W_WIDEN(src, rows, n, sstride, dst, dstride) mla4j_widen_avx512(src, rows, n, sstride, dst, dstride)
 #define SUFFIX avx512bf16
 #define VF __m512
 #define VI __m512i
@@ -279,6 +306,7 @@ static void mla4j_tile_config(void) {
 #undef T_LOAD
 #undef T_STORE
 #undef T_DP
+#undef W_WIDEN
 
 /* TDPBF16PS peak: four independent C tiles, A and B resident. */
 static int64_t dp_loop_amx(int64_t iterations) {

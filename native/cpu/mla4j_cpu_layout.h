@@ -130,8 +130,9 @@ MLA4J_INLINE uint16_t mla4j_e4m3_to_bf16(uint32_t c) {
     return (uint16_t) (mag == 0x7Fu ? (0x7FC0u | sign) : v);
 }
 
-MLA4J_INLINE void mla4j_e4m3_rows_to_bf16(const uint8_t *src, int n, uint16_t *dst) {
-    for (long i = 0; i < (long) n * MLA4J_DQK; i++) dst[i] = mla4j_e4m3_to_bf16(src[i]);
+/* n e4m3 bytes to bf16: the portable loop; the real paths use a table lookup instead (W_WIDEN, mla4j_cpu_kernel.c). */
+MLA4J_INLINE void mla4j_e4m3_to_bf16_n(const uint8_t *src, long n, uint16_t *dst) {
+    for (long i = 0; i < n; i++) dst[i] = mla4j_e4m3_to_bf16(src[i]);
 }
 
 /*
@@ -139,6 +140,7 @@ MLA4J_INLINE void mla4j_e4m3_rows_to_bf16(const uint8_t *src, int n, uint16_t *d
  * 64 bf16 RoPE values. e4m3 times an arbitrary fp32 scale is not a bf16 value, so the rows are widened without
  * their scales (exact, as above, the RoPE copied as it is) and the scales go to sc[group][token] (row stride
  * MLA4J_CHUNK): the kernel applies them per group to the fp32 partial scores and to P (see mla4j_scale_p).
+ * This function does the RoPE and the scales; the caller widens the latent bytes (W_WIDEN).
  */
 #define MLA4J_DS_TOKEN 656
 #define MLA4J_DS_SCALES 512
@@ -146,11 +148,10 @@ MLA4J_INLINE void mla4j_e4m3_rows_to_bf16(const uint8_t *src, int n, uint16_t *d
 #define MLA4J_GROUPS 4
 #define MLA4J_GROUP 128
 
-MLA4J_INLINE void mla4j_e4m3ds_rows_to_bf16(const uint8_t *src, int n, uint16_t *dst, float *sc) {
+MLA4J_INLINE void mla4j_e4m3ds_tails(const uint8_t *src, int n, uint16_t *dst, float *sc) {
     for (int j = 0; j < n; j++) {
         const uint8_t *t = src + (long) j * MLA4J_DS_TOKEN;
         uint16_t *d = dst + (long) j * MLA4J_DQK;
-        for (int i = 0; i < MLA4J_DV; i++) d[i] = mla4j_e4m3_to_bf16(t[i]);
         memcpy(d + MLA4J_DV, t + MLA4J_DS_ROPE, (MLA4J_DQK - MLA4J_DV) * 2);
         for (int g = 0; g < MLA4J_GROUPS; g++) memcpy(sc + (long) g * MLA4J_CHUNK + j, t + MLA4J_DS_SCALES + 4 * g, 4);
     }
