@@ -21,8 +21,12 @@
 int32_t mla4j_cpu_features(void);
 int32_t mla4j_cpu_abi_version(void);
 int64_t mla4j_cpu_scratch_bytes(int32_t rows);
-/* cache: 16-bit rows (fp8 = 0) or e4m3 rows of 576 bytes (fp8 = 1, bf16 q only; scale already holds the cache's
- * per-tensor scale, v_scale multiplies o); v_scale is 1 for a 16-bit cache. */
+/* cache (fp8 = MLA4J_CACHE_*): 16-bit rows (0); e4m3 rows of 576 bytes (1, bf16 q only; scale already holds the
+ * cache's per-tensor scale, v_scale multiplies o); DeepSeek-V3.2's block-scaled rows of 656 bytes (2, bf16 q only:
+ * 512 e4m3, 4 fp32 scales per 128 of them, 64 bf16 RoPE values; v_scale 1). v_scale is 1 for a 16-bit cache. */
+#define MLA4J_CACHE_16BIT 0
+#define MLA4J_CACHE_E4M3 1
+#define MLA4J_CACHE_E4M3_BLOCKSCALE 2
 int32_t mla4j_cpu_split(int32_t path, int32_t fp16, const uint16_t *q, const void *cache, int32_t fp8, float v_scale,
                         const int32_t *blocks, int32_t sk, int32_t hq, int32_t sq, int32_t causal, float scale,
                         int32_t block_begin, int32_t block_end, void *scratch, float *partial_o, float *partial_lse);

@@ -120,15 +120,40 @@ MLA4J_INLINE void mla4j_split_rows(const uint16_t *src, int n, uint16_t *hi, uin
  * denormals), one multiply by 2^120, the top half. The NaN codes (S.1111.111) give a bf16 NaN. Branch-free, so
  * the loop vectorises with the path's target options.
  */
-MLA4J_INLINE void mla4j_e4m3_rows_to_bf16(const uint8_t *src, int n, uint16_t *dst) {
-    for (long i = 0; i < (long) n * MLA4J_DQK; i++) {
-        uint32_t c = src[i], mag = c & 0x7Fu, sign = (c & 0x80u) << 8, u = mag << 20, b;
-        float f;
-        memcpy(&f, &u, 4);
-        f *= 0x1p120f;
-        memcpy(&b, &f, 4);
-        uint32_t v = (b >> 16) | sign;
-        dst[i] = (uint16_t) (mag == 0x7Fu ? (0x7FC0u | sign) : v);
+MLA4J_INLINE uint16_t mla4j_e4m3_to_bf16(uint32_t c) {
+    uint32_t mag = c & 0x7Fu, sign = (c & 0x80u) << 8, u = mag << 20, b;
+    float f;
+    memcpy(&f, &u, 4);
+    f *= 0x1p120f;
+    memcpy(&b, &f, 4);
+    uint32_t v = (b >> 16) | sign;
+    return (uint16_t) (mag == 0x7Fu ? (0x7FC0u | sign) : v);
+}
+
+/* n e4m3 bytes to bf16: the portable loop; the real paths use a table lookup instead (W_WIDEN, mla4j_cpu_kernel.c). */
+MLA4J_INLINE void mla4j_e4m3_to_bf16_n(const uint8_t *src, long n, uint16_t *dst) {
+    for (long i = 0; i < n; i++) dst[i] = mla4j_e4m3_to_bf16(src[i]);
+}
+
+/*
+ * DeepSeek-V3.2's block-scaled token (656 bytes): 512 e4m3 latent values, 4 fp32 scales (one per 128 of them),
+ * 64 bf16 RoPE values. e4m3 times an arbitrary fp32 scale is not a bf16 value, so the rows are widened without
+ * their scales (exact, as above, the RoPE copied as it is) and the scales go to sc[group][token] (row stride
+ * MLA4J_CHUNK): the kernel applies them per group to the fp32 partial scores and to P (see mla4j_scale_p).
+ * This function does the RoPE and the scales; the caller widens the latent bytes (W_WIDEN).
+ */
+#define MLA4J_DS_TOKEN 656
+#define MLA4J_DS_SCALES 512
+#define MLA4J_DS_ROPE 528
+#define MLA4J_GROUPS 4
+#define MLA4J_GROUP 128
+
+MLA4J_INLINE void mla4j_e4m3ds_tails(const uint8_t *src, int n, uint16_t *dst, float *sc) {
+    for (int j = 0; j < n; j++) {
+        const uint8_t *t = src + (long) j * MLA4J_DS_TOKEN;
+        uint16_t *d = dst + (long) j * MLA4J_DQK;
+        memcpy(d + MLA4J_DV, t + MLA4J_DS_ROPE, (MLA4J_DQK - MLA4J_DV) * 2);
+        for (int g = 0; g < MLA4J_GROUPS; g++) memcpy(sc + (long) g * MLA4J_CHUNK + j, t + MLA4J_DS_SCALES + 4 * g, 4);
     }
 }
 
@@ -173,6 +198,27 @@ MLA4J_INLINE void mla4j_transpose_p(const float *st, int rp, int t, int fp16, ui
                 }
             }
         }
+    }
+}
+
+/*
+ * The block-scaled format's P: probabilities st[j][r] transposed to fp32 pf[r][j] (row stride CHUNK), then per
+ * latent group g pg[g][r][j] = bf16(pf[r][j] * sc[g][j]): V's per-token scale enters P * V through P, rounded to
+ * bf16 once, as the plain path rounds P. The scaling pass is contiguous in j, so it vectorises.
+ */
+MLA4J_INLINE void mla4j_transpose_pf(const float *st, int rp, int t, float *pf) {
+    for (int r0 = 0; r0 < rp; r0 += 16)
+        for (int j0 = 0; j0 < t; j0 += 16)
+            for (int r = r0; r < r0 + 16; r++)
+                for (int j = j0; j < j0 + 16; j++) pf[(long) r * MLA4J_CHUNK + j] = st[(long) j * rp + r];
+}
+
+MLA4J_INLINE void mla4j_scale_p(const float *pf, int rp, int t, const float *sc, uint16_t *pg) {
+    for (int g = 0; g < MLA4J_GROUPS; g++) {
+        const float *s = sc + (long) g * MLA4J_CHUNK;
+        uint16_t *dst = pg + (long) g * rp * MLA4J_CHUNK;
+        for (int r = 0; r < rp; r++)
+            for (int j = 0; j < t; j++) dst[(long) r * MLA4J_CHUNK + j] = mla4j_f2bf(pf[(long) r * MLA4J_CHUNK + j] * s[j]);
     }
 }
 

@@ -28,6 +28,7 @@ import org.openjdk.jmh.runner.options.TimeValue;
  * java --add-modules jdk.incubator.vector -jar bench/target/benchmarks.jar [--warmup N] [--warmup-time S]
  *      [--iterations N] [--time S] [--forks N] [--amla] [--no-reference] [--out DIR] [--kernels vector,native]
  *      [--shapes b8_sk8192_h16_sq1,b8_sk8192_h16_sq1_d256x32,...]  (DecodeShape: _pN page size, _dCxR widths)
+ *      [--dtypes bf16,fp16]
  * </pre>
  */
 public final class BenchMain {
@@ -47,7 +48,7 @@ public final class BenchMain {
         int wi = 3, w = 2, it = 5, t = 3, forks = 1;
         boolean amla = false, reference = true;
         String[] kernels = {"vector", "native"};
-        String[] shapes = null;
+        String[] shapes = null, dtypes = null;
         Path out = Path.of("bench/target");
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
@@ -59,6 +60,7 @@ public final class BenchMain {
                 case "--amla" -> amla = true;
                 case "--kernels" -> kernels = args[++i].split(",");
                 case "--shapes" -> shapes = args[++i].split(","); // e.g. b8_sk8192_h16_sq1_d256x32 (DecodeShape)
+                case "--dtypes" -> dtypes = args[++i].split(",");
                 case "--no-reference" -> reference = false;
                 case "--out" -> out = Path.of(args[++i]);
                 default -> {
@@ -76,6 +78,7 @@ public final class BenchMain {
         if (amla) main.param("rescale", "plain", "amla");
         main.param("kernel", kernels);
         if (shapes != null) main.param("shape", shapes);
+        if (dtypes != null) main.param("dtype", dtypes);
         String lib = System.getProperty(io.mla4j.cpu.CpuKernel.LIBRARY_PROPERTY);
         if (lib != null) main.jvmArgsAppend("-D" + io.mla4j.cpu.CpuKernel.LIBRARY_PROPERTY + "=" + lib);
         List<RunResult> results = new ArrayList<>(new Runner(main.build()).run());

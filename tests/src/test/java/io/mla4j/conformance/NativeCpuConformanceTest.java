@@ -4,7 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.mla4j.CacheFormat;
 import io.mla4j.DType;
+import io.mla4j.Geometry;
 import io.mla4j.Mla;
 import io.mla4j.MlaPlan;
 import io.mla4j.Tensor;
@@ -70,11 +72,38 @@ class NativeCpuConformanceTest {
             // the Vector API behind the same backend
             BackendSuite.cases(() -> be, Oracle.REFERENCE, Conformance.fp8Cases(), 900)
                     .forEach(n -> tests.add(DynamicTest.dynamicTest(k.id() + " fp8 " + n.name(), n.check()::run)));
+            // DeepSeek-V3.2's block-scaled cache with bf16 q: on the native kernel itself (checked first)
+            tests.add(DynamicTest.dynamicTest(k.id() + " runs the block-scaled format with bf16 q", () -> blockScaledIsNative(be)));
+            BackendSuite.cases(() -> be, Oracle.REFERENCE, BLOCK_SCALED, 1900)
+                    .forEach(n -> tests.add(DynamicTest.dynamicTest(k.id() + " fp8ds " + n.name(), n.check()::run)));
         }
         System.out.println("[native cpu] ran: " + (ran.isEmpty() ? "none" : String.join(", ", ran))
                 + "; skipped: " + (skipped.isEmpty() ? "none" : String.join("; ", skipped)));
         Assumptions.assumeFalse(ran.isEmpty(), "no native cpu kernel can run here: " + skipped);
         return tests.stream();
+    }
+
+    private static final Geometry DS = Geometry.DEEPSEEK.withFormat(CacheFormat.FP8_E4M3_BLOCKSCALE_ROPE_BF16);
+
+    /**
+     * The block-scaled format at DeepSeek's geometry with bf16 q (what the native kernel widens itself): ragged batches
+     * (empty, single-token, block-edge and multi-chunk sequences), causal s_q 2..4 (rows that see no key), h_q 1 to 128.
+     */
+    private static final List<Case> BLOCK_SCALED = List.of(
+            new Case(new int[] {65, 0, 2049, 1, 63, 64}, 16, 1, DType.BF16, false, DS),
+            new Case(new int[] {2, 3, 0, 70}, 16, 4, DType.BF16, true, DS),
+            new Case(new int[] {70, 3, 513}, 5, 3, DType.BF16, true, DS),
+            new Case(new int[] {300, 1, 129}, 64, 2, DType.BF16, true, DS),
+            new Case(new int[] {257, 1000}, 128, 2, DType.BF16, true, DS),
+            new Case(new int[] {1, 255, 256, 257}, 1, 2, DType.BF16, false, DS));
+
+    /** Plans of the block-scaled format run on the native kernel with bf16 q, on the Vector API with fp16 q. */
+    private static void blockScaledIsNative(CpuBackend be) {
+        try (Workload bf16 = new Workload(BLOCK_SCALED.get(1), 1);
+             Workload fp16 = new Workload(new Case(new int[] {2, 3, 0, 70}, 16, 4, DType.FP16, true, DS), 1)) {
+            assertEquals(be.kernel(), be.kernelFor(bf16.spec()), be.description());
+            assertEquals(CpuKernel.VECTOR, be.kernelFor(fp16.spec()), "fp16 q with an fp8 cache: the Vector API");
+        }
     }
 
     /** A forced kernel that cannot run falls back to the Vector API and says why, never throws. */

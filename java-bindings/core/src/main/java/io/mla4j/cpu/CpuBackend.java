@@ -135,16 +135,22 @@ public final class CpuBackend extends HostBackend {
 
     @Override
     protected MlaPlan createPlan(PlanSpec spec, SplitSchedule schedule, int[] seqlens, int[] blockTable) {
-        if (kernel.isNative() && nativeTakes(spec) && !vectorFaster(spec)) {
+        if (kernelFor(spec).isNative()) {
             return new NativeCpuPlan(this, spec, schedule, seqlens, blockTable, pool.size(), kernel, nativeLib);
         }
         return new CpuPlan(this, spec, schedule, seqlens, blockTable, pool.size());
     }
 
     /**
-     * What the native kernel reads: DeepSeek's geometry, a 16-bit cache, or an fp8_e4m3 one with bf16 q (it widens
-     * e4m3 to bf16 exactly; with fp16 q its hi/lo split is not written for fp8). Everything else runs on the Vector API.
+     * The kernel a (non-updatable) plan of {@code spec} runs on: {@link #kernel()} where the native kernel takes the
+     * spec (DeepSeek's geometry: a 16-bit cache, or an FP8 one with bf16 q) and AUTO did not send it to the Vector API
+     * (fp16 on AVX512-BF16), else {@link CpuKernel#VECTOR}. Tensors on the Java heap still run on the Vector API.
      */
+    public CpuKernel kernelFor(PlanSpec spec) {
+        if (spec == null) throw io.mla4j.spi.Checks.bad("spec", "is null");
+        return kernel.isNative() && nativeTakes(spec) && !vectorFaster(spec) ? kernel : CpuKernel.VECTOR;
+    }
+
     /**
      * AUTO's per-plan exception: fp16 on the AVX512-BF16 kernel (its exact hi/lo split triples the bf16 dot products)
      * measured 3.9x (h_q 16) and 1.6x (h_q 128 s_q 2) slower than the Vector API on a 2-vCPU AMD EPYC with AVX512-BF16
@@ -155,9 +161,17 @@ public final class CpuBackend extends HostBackend {
         return autoKernel && kernel == CpuKernel.AVX512BF16 && spec.dtype() == DType.FP16;
     }
 
+    /**
+     * What the native kernel reads: DeepSeek's geometry with a 16-bit cache, or an fp8_e4m3 or block-scaled one with
+     * bf16 q (it widens e4m3 to bf16 exactly; with fp16 q its hi/lo split is not written for fp8). Everything else
+     * runs on the Vector API.
+     */
     private static boolean nativeTakes(PlanSpec spec) {
         io.mla4j.Geometry g = spec.geometry(), d = io.mla4j.Geometry.DEEPSEEK;
-        return g.equals(d) || (g.equals(d.withFormat(io.mla4j.CacheFormat.FP8_E4M3)) && spec.dtype() == DType.BF16);
+        if (g.equals(d)) return true;
+        boolean fp8 = g.equals(d.withFormat(io.mla4j.CacheFormat.FP8_E4M3))
+                || g.equals(d.withFormat(io.mla4j.CacheFormat.FP8_E4M3_BLOCKSCALE_ROPE_BF16));
+        return fp8 && spec.dtype() == DType.BF16;
     }
 
     /**

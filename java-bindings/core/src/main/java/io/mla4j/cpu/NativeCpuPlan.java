@@ -54,8 +54,13 @@ final class NativeCpuPlan extends MlaPlan {
         SplitSchedule s = schedule();
         int fp16 = spec.dtype() == DType.FP16 ? 1 : 0, causal = spec.effectiveCausal() ? 1 : 0;
         int hq = spec.numHeads(), sq = spec.queryLen(), mb = maxBlocks();
-        // an fp8_e4m3 cache: widened exactly in the kernel, its scale folded into the scores' and o's (as on the GPU)
-        int fp8 = spec.geometry().format() == io.mla4j.CacheFormat.FP8_E4M3 ? 1 : 0;
+        // fp8 caches are widened exactly in the kernel. fp8_e4m3 (1): its scale folded into the scores' and o's (as on
+        // the GPU); block-scaled (2): the kernel applies each token's per-128 scales itself (mla4j_cpu_kernel.h)
+        int fp8 = switch (spec.geometry().format()) {
+            case PLAIN -> 0;
+            case FP8_E4M3 -> 1;
+            case FP8_E4M3_BLOCKSCALE_ROPE_BF16 -> 2;
+        };
         float scale = fp8 == 1 ? spec.scale() * kvScale : spec.scale(), vScale = fp8 == 1 ? kvScale : 1f;
         long qRow = (long) rows * Mla.D_QK * 2, oRow = (long) rows * Mla.D_V * 2, part = (long) rows * Mla.D_V * 4;
         pool.run(s.numParts(), (p, worker) -> s.forEachSplit(p, (seq, from, to, slot) -> {

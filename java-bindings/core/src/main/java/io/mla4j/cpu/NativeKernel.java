@@ -77,8 +77,11 @@ final class NativeKernel {
         return Optional.of(k.id() + " is not supported here (" + l.get().featureText() + ")");
     }
 
-    /** mla4j_cpu_abi_version() this binding is written for (2: mla4j_cpu_split takes an fp8 cache). */
-    static final int ABI = 2;
+    /**
+     * mla4j_cpu_abi_version() this binding is written for (2: mla4j_cpu_split takes an fp8_e4m3 cache; 3: and the
+     * block-scaled one, fp8 = 2, which a library of ABI 2 would misread as 576-byte e4m3 rows).
+     */
+    static final int ABI = 3;
 
     private static Lib load() throws IOException {
         if (!NativeKernel.class.getModule().isNativeAccessEnabled()) {
