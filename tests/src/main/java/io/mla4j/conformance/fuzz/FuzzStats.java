@@ -57,7 +57,8 @@ public final class FuzzStats {
     /** The one-line summary (parsed back by the long mode's parent: keep it key=value). */
     String summary(String backend, String mode, long seed, double seconds) {
         return String.format("FUZZ backend=%s mode=%s seed=%d calls=%d cases=%d classes=%d crashes=%d hangs=%d wrong=%d"
-                        + " refused=%d silent-wrong=%d misuse-accepted=%d bad-errors=%d unexpected=%d memory-failures=%d memory=%s seconds=%.1f result=%s",
+                        + " refused=%d silent-wrong=%d misuse-accepted=%d bad-errors=%d unexpected=%d memory-failures=%d"
+                        + " memory=%s seconds=%.1f result=%s",
                 backend, mode, seed, calls.get(), totalCases(), cases.size(), crashes, hangs, wrong(), refused,
                 failures(Kind.SILENT_WRONG), failures(Kind.MISUSE_ACCEPTED), failures(Kind.BAD_ERROR), failures(Kind.UNEXPECTED),
                 failures(Kind.MEMORY), memory, seconds, ok() ? "PASS" : "FAIL");
