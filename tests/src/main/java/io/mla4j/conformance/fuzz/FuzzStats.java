@@ -20,6 +20,11 @@ public final class FuzzStats {
 
     synchronized void cas(String cls) { cases.merge(cls, 1L, Long::sum); }
 
+    /** Steps a backend refused up front by checkSupported (a geometry it does not take): counted, not run. */
+    long refused;
+
+    synchronized void refuse() { refused++; }
+
     final Map<String, Long> nanos = new TreeMap<>();
 
     synchronized void time(String cls, long ns) { nanos.merge(cls, ns, Long::sum); }
@@ -52,8 +57,9 @@ public final class FuzzStats {
     /** The one-line summary (parsed back by the long mode's parent: keep it key=value). */
     String summary(String backend, String mode, long seed, double seconds) {
         return String.format("FUZZ backend=%s mode=%s seed=%d calls=%d cases=%d classes=%d crashes=%d hangs=%d wrong=%d"
-                        + " silent-wrong=%d misuse-accepted=%d bad-errors=%d unexpected=%d memory-failures=%d memory=%s seconds=%.1f result=%s",
-                backend, mode, seed, calls.get(), totalCases(), cases.size(), crashes, hangs, wrong(),
+                        + " refused=%d silent-wrong=%d misuse-accepted=%d bad-errors=%d unexpected=%d memory-failures=%d"
+                        + " memory=%s seconds=%.1f result=%s",
+                backend, mode, seed, calls.get(), totalCases(), cases.size(), crashes, hangs, wrong(), refused,
                 failures(Kind.SILENT_WRONG), failures(Kind.MISUSE_ACCEPTED), failures(Kind.BAD_ERROR), failures(Kind.UNEXPECTED),
                 failures(Kind.MEMORY), memory, seconds, ok() ? "PASS" : "FAIL");
     }

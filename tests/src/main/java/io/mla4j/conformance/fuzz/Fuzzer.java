@@ -1,6 +1,9 @@
 package io.mla4j.conformance.fuzz;
 
+import io.mla4j.CacheFormat;
 import io.mla4j.DType;
+import io.mla4j.Fp8Cache;
+import io.mla4j.Geometry;
 import io.mla4j.Mla;
 import io.mla4j.MlaBackend;
 import io.mla4j.MlaPlan;
@@ -106,6 +109,7 @@ public final class Fuzzer implements AutoCloseable {
         c.add(new Cls("valid.concurrentPlan", 3, this::concurrent));
         c.add(new Cls("valid.manyPlans", 3, this::manyPlans));
         c.add(new Cls("valid.update", 5, this::updatedPlan));
+        c.add(new Cls("valid.geometry", 8, this::validGeometry));
         c.add(new Cls("bad.seqlen", 6, this::badSeqlen));
         c.add(new Cls("bad.blockTable", 6, this::badBlockTable));
         c.add(new Cls("bad.counts", 6, this::badCounts));
@@ -123,7 +127,15 @@ public final class Fuzzer implements AutoCloseable {
         c.add(new Cls("bad.copy", 5, this::badCopy));
         c.add(new Cls("bad.tensorApi", 3, this::badTensorApi));
         c.add(new Cls("bad.unsupported", 2, this::unsupported));
+        c.add(new Cls("bad.geometry", 6, this::badGeometry));
         c.add(new Cls("closedBackend", 1, this::closedBackend));
+        // -Dmla4j.fuzz.classes=a,b: only those classes (a campaign on one axis); unset: all
+        String only = System.getProperty("mla4j.fuzz.classes");
+        if (only != null && !only.isBlank()) {
+            List<String> keep = Arrays.asList(only.split(","));
+            c.removeIf(k -> !keep.contains(k.name));
+            if (c.isEmpty()) throw new IllegalArgumentException("mla4j.fuzz.classes: no class named in '" + only + "'");
+        }
         return c;
     }
 
@@ -200,7 +212,11 @@ public final class Fuzzer implements AutoCloseable {
 
     // ------------------------------------------------------------------ shapes and inputs
 
-    record Shape(int[] seqlens, int hq, int sq, DType dt, boolean causal, float scale) {}
+    record Shape(int[] seqlens, int hq, int sq, DType dt, boolean causal, float scale, Geometry geo) {
+        Shape(int[] seqlens, int hq, int sq, DType dt, boolean causal, float scale) {
+            this(seqlens, hq, sq, dt, causal, scale, Geometry.DEEPSEEK);
+        }
+    }
 
     private int pickLen(int max) {
         return switch (rnd.nextInt(10)) {
@@ -241,14 +257,17 @@ public final class Fuzzer implements AutoCloseable {
         final Arena arena = Arena.ofShared();
         final int b, numBlocks, maxBlocks;
         final Tensor seqlens, table, q, cache;
+        /** The decode's kvScale: an fp8_e4m3 cache's own scale, else 1. */
+        final float kvScale;
 
         Inputs(Shape s, boolean zeroColumns) {
             this.s = s;
             b = s.seqlens.length;
             int need = 0, maxNeed = 0;
+            Geometry g = s.geo;
             for (int l : s.seqlens) {
-                need += Mla.blocksFor(l);
-                maxNeed = Math.max(maxNeed, Mla.blocksFor(l));
+                need += g.blocksFor(l);
+                maxNeed = Math.max(maxNeed, g.blocksFor(l));
             }
             maxBlocks = zeroColumns && maxNeed == 0 ? 0 : Math.max(1, maxNeed + rnd.nextInt(3));
             numBlocks = Math.max(1, need + rnd.nextInt(4));
@@ -262,11 +281,19 @@ public final class Fuzzer implements AutoCloseable {
             int next = 0;
             for (int i = 0; i < b; i++)
                 for (int j = 0; j < maxBlocks; j++)
-                    t[i * maxBlocks + j] = j < Mla.blocksFor(s.seqlens[i]) ? perm[next++] : garbage();
+                    t[i * maxBlocks + j] = j < g.blocksFor(s.seqlens[i]) ? perm[next++] : garbage();
             seqlens = Tensor.ofInts(arena, s.seqlens, b);
             table = Tensor.ofInts(arena, t, b, maxBlocks);
-            q = random(s.dt, b, s.sq, s.hq, Mla.D_QK);
-            cache = random(s.dt, numBlocks, Mla.BLOCK_SIZE, 1, Mla.D_QK);
+            q = random(s.dt, g.queryShape(b, s.sq, s.hq));
+            Tensor plain = random(s.dt, g.withFormat(CacheFormat.PLAIN).cacheShape(numBlocks));
+            if (g.format().isFp8()) { // quantised as engines write it; the oracle decodes the same bytes
+                Fp8Cache.Quantized fq = Fp8Cache.quantize(plain, g, arena);
+                cache = fq.cache();
+                kvScale = fq.kvScale();
+            } else {
+                cache = plain;
+                kvScale = 1f;
+            }
         }
 
         private int garbage() {
@@ -285,7 +312,7 @@ public final class Fuzzer implements AutoCloseable {
         }
 
         PlanSpec spec() {
-            return new PlanSpec(seqlens, table, numBlocks, s.hq, s.sq, s.dt, s.causal, s.scale);
+            return new PlanSpec(seqlens, table, numBlocks, s.hq, s.sq, s.dt, s.causal, s.scale, s.geo);
         }
 
         /**
@@ -299,7 +326,7 @@ public final class Fuzzer implements AutoCloseable {
             return t;
         }
 
-        Case asCase() { return new Case(s.seqlens, s.hq, s.sq, s.dt, s.causal); }
+        Case asCase() { return new Case(s.seqlens, s.hq, s.sq, s.dt, s.causal, s.geo); }
 
         @Override public void close() { arena.close(); }
     }
@@ -337,7 +364,7 @@ public final class Fuzzer implements AutoCloseable {
         Device(Inputs in, Tensor q, Tensor cache) throws Exception {
             this.q = q;
             this.cache = cache;
-            o = own(alloc(in.s.dt, in.b, in.s.sq, in.s.hq, Mla.D_V));
+            o = own(alloc(in.s.dt, in.s.geo.outShape(in.b, in.s.sq, in.s.hq)));
             lse = own(alloc(DType.FP32, in.b, in.s.hq, in.s.sq));
             try (Tensor po = in.poisoned(in.s.dt, o.shape()); Tensor pl = in.poisoned(DType.FP32, lse.shape())) {
                 copy(po, o);
@@ -362,7 +389,7 @@ public final class Fuzzer implements AutoCloseable {
 
     private Device upload(Inputs in) throws Exception {
         Tensor q = alloc(in.s.dt, in.q.shape());
-        Tensor c = alloc(in.s.dt, in.cache.shape());
+        Tensor c = alloc(in.cache.dtype(), in.cache.shape());
         copy(in.q, q);
         copy(in.cache, c);
         Device d = new Device(in, q, c);
@@ -373,7 +400,7 @@ public final class Fuzzer implements AutoCloseable {
 
     /** Decodes on the backend and returns o and lse as host floats. */
     private float[][] decodeAndRead(MlaPlan plan, Inputs in, Device d) throws Exception {
-        callV(() -> be.decode(plan, d.q, d.cache, d.o, d.lse));
+        callV(() -> be.decode(plan, d.q, d.cache, in.kvScale, d.o, d.lse));
         callV(be::synchronize);
         try (Tensor ho = in.poisoned(in.s.dt, d.o.shape()); Tensor hl = in.poisoned(DType.FP32, d.lse.shape())) {
             copy(d.o, ho);
@@ -384,7 +411,7 @@ public final class Fuzzer implements AutoCloseable {
 
     private ReferenceBackend.Result truth(Inputs in, Tensor q, Tensor cache) {
         try (MlaPlan p = oracle.plan(in.spec())) {
-            return ReferenceBackend.compute(p, q, cache);
+            return ReferenceBackend.compute(p, q, cache, in.kvScale);
         }
     }
 
@@ -861,6 +888,245 @@ public final class Fuzzer implements AutoCloseable {
             Tensor dst = Tensor.wrap(in.arena.allocate(d.lse.byteSize(), 64).asReadOnly(), DType.FP32, d.lse.shape());
             expectArg("bad.readOnly", "dst", "copy into a read-only host tensor", () -> be.copy(d.lse, dst));
         });
+    }
+
+    // ------------------------------------------------------------------ the cache-geometry axis
+
+    /** Width pairs (d_c, d_r) models use, DeepSeek's first; random multiples of 16 are drawn beside them. */
+    private static final int[][] WIDTHS = {{512, 64}, {256, 64}, {256, 32}, {128, 64}, {128, 32}, {80, 16}};
+
+    /** Widest random d_qk: in CI twice DeepSeek's (cost), else the limit. */
+    private int maxDqk() { return budget == Budget.CI ? 2 * Mla.D_QK : Geometry.MAX_D_QK; }
+
+    private CacheFormat randomFormat() {
+        CacheFormat[] fs = CacheFormat.values();
+        return rnd.nextBoolean() ? CacheFormat.PLAIN : fs[1 + rnd.nextInt(fs.length - 1)];
+    }
+
+    /** A valid geometry: page 1..256, a known pair or random widths (d_qk <= maxDqk), any format. */
+    private Geometry randomGeometry(int maxDqk) {
+        int page = 1 << rnd.nextInt(9);
+        if (rnd.nextInt(5) < 3) {
+            int[] w = WIDTHS[rnd.nextInt(WIDTHS.length)];
+            return new Geometry(page, w[0], w[1], randomFormat());
+        }
+        int units = maxDqk / Geometry.WIDTH_MULTIPLE;
+        int dr = 1 + rnd.nextInt(Math.min(8, units - 1)); // RoPE parts stay narrow (16..128), as in models
+        int dc = 1 + rnd.nextInt(units - dr);
+        return new Geometry(page, dc * Geometry.WIDTH_MULTIPLE, dr * Geometry.WIDTH_MULTIPLE, randomFormat());
+    }
+
+    /** d_qk at the limit (or just under it), for steps of one row. */
+    private Geometry limitGeometry() {
+        int dr = new int[] {16, 64, 512}[rnd.nextInt(3)];
+        int dqk = Geometry.MAX_D_QK - Geometry.WIDTH_MULTIPLE * rnd.nextInt(2);
+        return new Geometry(1 << rnd.nextInt(9), dqk - dr, dr, randomFormat());
+    }
+
+    /** A geometry the backend takes (a few draws, else DeepSeek's, which every backend takes). */
+    private Geometry supportedGeometry() {
+        for (int i = 0; i < 8; i++) {
+            Geometry g = randomGeometry(maxDqk());
+            try {
+                be.checkSupported(g);
+                return g;
+            } catch (IllegalArgumentException e) {
+                // draw again
+            }
+        }
+        return Geometry.DEEPSEEK;
+    }
+
+    /** Whether the backend takes g; a refusal must be an IllegalArgumentException naming "geometry" (counted). */
+    private boolean takes(Geometry g, String cls) {
+        stats.calls.incrementAndGet();
+        try {
+            be.checkSupported(g);
+            return true;
+        } catch (IllegalArgumentException e) {
+            if (e.getMessage() == null || !e.getMessage().startsWith("geometry:")) {
+                stats.fail(Kind.BAD_ERROR, cls, "checkSupported(" + g + ") refused without naming 'geometry': " + e.getMessage()
+                        + " (case " + caseNo + ")");
+            }
+            stats.refuse();
+            return false;
+        }
+    }
+
+    /** 0, 1, the edges of the first two pages, or anything up to max. */
+    private int pagedLen(int max, int page) {
+        int v = switch (rnd.nextInt(8)) {
+            case 0 -> 0;
+            case 1 -> 1;
+            case 2 -> page - 1 + rnd.nextInt(3);
+            case 3 -> 2 * page - 1 + rnd.nextInt(3);
+            default -> rnd.nextInt(max + 1);
+        };
+        return Math.min(v, max);
+    }
+
+    /**
+     * A ragged step of geometry g: s_q 1..4 (causal three times in four), bf16/fp16, lengths shorter as rows and
+     * d_qk grow (cost ~ rows * s_k * d_qk) but long enough to span two pages where that stays cheap. One row if tiny.
+     */
+    private Shape geometryShape(Geometry g, boolean tiny) {
+        int sq = tiny ? 1 : 1 + rnd.nextInt(4);
+        int cap = tiny ? 1 : budget.maxRows;
+        List<Integer> fit = new ArrayList<>();
+        for (int h : heads) if ((long) h * sq <= cap) fit.add(h);
+        if (fit.isEmpty()) { fit.add(heads[0]); sq = 1; }
+        int hq = fit.get(rnd.nextInt(fit.size()));
+        long work = (long) budget.maxSeqlen * 16 * Mla.D_QK;
+        int maxLen = (int) Math.max(Math.min(2L * g.pageSize() + 2, 300), work / ((long) hq * sq * g.dQk()));
+        maxLen = Math.min(maxLen, 4 * budget.maxSeqlen);
+        int[] lens = new int[1 + rnd.nextInt(budget.maxBatch + 1)];
+        for (int i = 0; i < lens.length; i++) lens[i] = pagedLen(maxLen, g.pageSize());
+        float scale = rnd.nextBoolean() ? g.defaultScale() : 0.02f + 0.1f * rnd.nextFloat();
+        DType dt = rnd.nextBoolean() ? DType.BF16 : DType.FP16;
+        return new Shape(lens, hq, sq, dt, rnd.nextInt(4) != 0, scale, g);
+    }
+
+    /**
+     * valid.geometry: a random geometry and a ragged step of it on scattered pages, judged against the fp64 oracle
+     * like valid.step. A geometry the backend refuses (checkSupported) is counted, plan must refuse it too, and a
+     * geometry it takes is run instead (so backends that take few, ascend, still run a step per case).
+     */
+    private void validGeometry() throws Exception {
+        boolean tiny = rnd.nextInt(10) == 0;
+        Geometry g = tiny ? limitGeometry() : randomGeometry(maxDqk());
+        if (!takes(g, "valid.geometry")) {
+            Shape one = new Shape(new int[] {1}, heads[0], 1, DType.BF16, true, g.defaultScale(), g);
+            try (Inputs in = new Inputs(one, false)) {
+                expectArg("valid.geometry", "geometry", "plan of refused " + g, () -> be.plan(in.spec()).close());
+            }
+            g = supportedGeometry();
+            tiny = false;
+        }
+        validStep(geometryShape(g, tiny), false, "valid.geometry");
+    }
+
+    /**
+     * bad.geometry: malformed geometries (page size, widths, d_qk, nulls), decode tensors or kvScale that disagree
+     * with the plan's geometry, and a table too narrow for a smaller page: each an IllegalArgumentException naming
+     * the argument the library names (Checks.geometry, Checks.decodeGeometry, Checks.kvScale, Checks.stepContents).
+     */
+    private void badGeometry() throws Exception {
+        String cls = "bad.geometry";
+        switch (rnd.nextInt(9)) {
+            case 0 -> {
+                int[] bad = {0, -1, 3, 6, 12, 100, 255, 257, 384, 512, 1024, 1 << 30, Integer.MIN_VALUE, Integer.MAX_VALUE};
+                int p = bad[rnd.nextInt(bad.length)];
+                Geometry ok = randomGeometry(Mla.D_QK);
+                if (rnd.nextBoolean()) expectArg(cls, "pageSize", "page size " + p, () -> new Geometry(p, ok.dC(), ok.dR()));
+                else expectArg(cls, "pageSize", "withPageSize(" + p + ")", () -> ok.withPageSize(p));
+            }
+            case 1 -> { // one width no positive multiple of 16, the other valid
+                int[] bad = {0, -16, -1, 1, 8, 15, 17, 24, 100, 520, Integer.MIN_VALUE, Integer.MIN_VALUE + 16,
+                        Integer.MAX_VALUE};
+                int w = bad[rnd.nextInt(bad.length)], page = 1 << rnd.nextInt(9);
+                boolean latent = rnd.nextBoolean();
+                CacheFormat f = randomFormat();
+                expectArg(cls, latent ? "dC" : "dR", (latent ? "d_c " : "d_r ") + w,
+                        () -> new Geometry(page, latent ? w : 512, latent ? 64 : w, f));
+            }
+            case 2 -> { // both widths valid, the sum over the limit (in long math): Checks.geometry names dC
+                int[][] pairs = {{4096, 16}, {4000, 112}, {2048, 2064}, {16, 4096}, {1 << 30, 64}, {0x7FFFFFF0, 0x7FFFFFF0}};
+                int[] w = pairs[rnd.nextInt(pairs.length)];
+                CacheFormat f = randomFormat();
+                expectArg(cls, "dC", "d_qk " + ((long) w[0] + w[1]), () -> new Geometry(1 << rnd.nextInt(9), w[0], w[1], f));
+            }
+            case 3 -> nullGeometry(cls);
+            case 4, 5, 6, 7 -> geometryDecodeMisuse(cls);
+            default -> narrowTable(cls);
+        }
+    }
+
+    private void nullGeometry(String cls) throws Exception {
+        switch (rnd.nextInt(4)) {
+            case 0 -> expectArg(cls, "format", "null format", () -> new Geometry(64, 512, 64, null));
+            case 1 -> expectArg(cls, "geometry", "checkSupported(null)", () -> be.checkSupported((Geometry) null));
+            default -> {
+                try (Inputs in = new Inputs(smallShape(), false)) {
+                    PlanSpec s = in.spec();
+                    if (rnd.nextBoolean()) expectArg(cls, "geometry", "withGeometry(null)", () -> s.withGeometry(null));
+                    else expectArg(cls, "geometry", "PlanSpec.of(..., null)", () -> PlanSpec.of(s.seqlens(), s.blockTable(),
+                            s.numCacheBlocks(), s.numHeads(), s.queryLen(), s.dtype(), null));
+                }
+            }
+        }
+    }
+
+    /** A width next to w: one multiple of 16 off, or off the grid. */
+    private long otherWidth(long w) {
+        return switch (rnd.nextInt(3)) {
+            case 0 -> w + Geometry.WIDTH_MULTIPLE;
+            case 1 -> w > Geometry.WIDTH_MULTIPLE ? w - Geometry.WIDTH_MULTIPLE : 2 * w;
+            default -> w + 1;
+        };
+    }
+
+    /** A valid step of a geometry the backend takes; one decode argument disagrees with the plan's geometry. */
+    private void geometryDecodeMisuse(String cls) throws Exception {
+        Geometry g = supportedGeometry();
+        try (Inputs in = new Inputs(geometryShape(g, false), false); Device d = upload(in); MlaPlan plan = plan(in.spec())) {
+            Tensor[] a = args(d);
+            float kv = in.kvScale;
+            int k = rnd.nextInt(4);
+            if (k == 3) { // kvScale: fp8_e4m3 needs a finite positive normal one, every other format exactly 1
+                float[] bad = g.format().takesTensorScale()
+                        ? new float[] {Float.NaN, 0f, -0f, -kv, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, Float.MIN_VALUE}
+                        : new float[] {0f, 2f, 0.5f, -1f, Float.NaN, Float.POSITIVE_INFINITY, Math.nextUp(1f)};
+                float v = bad[rnd.nextInt(bad.length)];
+                expectArg(cls, "kvScale", "kvScale " + v + " on " + g, () -> be.decode(plan, a[0], a[1], v, a[2], a[3]));
+            } else {
+                long[] shape = a[k].shape();
+                DType dt = a[k].dtype();
+                String what;
+                int last = shape.length - 1;
+                if (k == 1 && rnd.nextBoolean()) {
+                    if (rnd.nextBoolean()) { // a cache of another page size
+                        shape[1] = rnd.nextBoolean() ? 2 * shape[1] : Math.max(1, shape[1] / 2) + (shape[1] == 1 ? 1 : 0);
+                        what = "kCache page " + shape[1];
+                    } else { // the other storage: 16-bit for an fp8 plan, fp8 bytes for a plain one
+                        dt = g.format().isFp8() ? in.s.dt : DType.FP8_E4M3;
+                        shape = g.withFormat(g.format().isFp8() ? CacheFormat.PLAIN : CacheFormat.FP8_E4M3).cacheShape(shape[0]);
+                        what = "kCache of " + dt;
+                    }
+                } else if (k == 0 && rnd.nextBoolean()) {
+                    shape[last] = g.dV(); // the value width where the key width belongs
+                    what = "q of d_v";
+                } else if (k == 2 && rnd.nextBoolean()) {
+                    shape[last] = g.dQk();
+                    what = "out of d_qk";
+                } else {
+                    shape[last] = otherWidth(shape[last]);
+                    what = NAMES[k] + " last dim " + shape[last];
+                }
+                Tensor wrong = alloc(dt, shape);
+                a[k] = wrong;
+                try {
+                    expectArg(cls, NAMES[k], what + " against " + g, () -> be.decode(plan, a[0], a[1], kv, a[2], a[3]));
+                } finally {
+                    wrong.close();
+                }
+            }
+            if (rnd.nextInt(3) == 0) { // the plan and tensors are untouched: still right
+                judge("state.afterMisuse", in, truth(in, in.q, in.cache), decodeAndRead(plan, in, d), false);
+            }
+        }
+    }
+
+    /** A spec of a page a quarter (or less) of the table's: whole pages then need more columns than it has. */
+    private void narrowTable(String cls) throws Exception {
+        int page = 4 << rnd.nextInt(7);
+        Geometry g = new Geometry(page, 128, 32);
+        int[] lens = new int[1 + rnd.nextInt(2)];
+        Arrays.fill(lens, page * (1 + rnd.nextInt(2))); // one length: the first sequence checked already overflows
+        try (Inputs in = new Inputs(new Shape(lens, heads[0], 1, DType.BF16, true, g.defaultScale(), g), false)) {
+            Geometry small = g.withPageSize(page >> (2 + rnd.nextInt(Integer.numberOfTrailingZeros(page) - 1)));
+            expectArg(cls, "seqlens", "page " + page + " table under " + small,
+                    () -> be.plan(in.spec().withGeometry(small)).close());
+        }
     }
 
     // ------------------------------------------------------------------ invalid classes (allocate, copy, Tensor)

@@ -43,5 +43,9 @@ class FuzzCiTest {
         System.out.println("FUZZ-TIMING " + stats.timing());
         assertTrue(stats.ok(), () -> summary + "\n  " + String.join("\n  ", stats.examples)
                 + "\n(replay: -Dmla4j.fuzz.seed=" + SEED + ")");
+        // the geometry axis runs on every backend of the profile (ascend refuses some geometries, never all cases)
+        for (String cls : new String[] {"valid.geometry", "bad.geometry"}) {
+            assertTrue(stats.cases.getOrDefault(cls, 0L) > 0, () -> cls + " ran no case: " + summary);
+        }
     }
 }
