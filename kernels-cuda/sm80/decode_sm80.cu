@@ -7,13 +7,13 @@
 // (blockIdx.x = part of the split schedule, blockIdx.y = 64-row tile of packed query rows r = i_q*h_q + head;
 // the same grid as mla4j_decode_sm90, which is how io.mla4j.cuda.DecodeKernels launches both).
 //
-// One CTA walks the splits of its part (schedule.h). Per split: Q tile (64 x 576) stays in smem; the KV
+// One CTA walks the splits of its part (schedule.h). Per split: Q tile (64 x d_qk) stays in smem; the KV
 // blocks stream through smem in KT-token stages with cp.async, stages-1 of them in flight (2 stages keep the
 // kernel under the A100's 163 KB of shared memory; deeper ones fit on Hopper but measured no faster). Per stage:
 //   S = Q K^T     8 warps as 4 row groups x 2 key halves (16 rows x KT/2 keys each)
 //   softmax       fp32 online softmax in log2 units; the two key halves exchange row max/sum through smem
 //   O += P V      8 warps x d_v / 8 output columns, all 64 rows (512 + 64: 4 x 8 m16n8 tiles = 128 fp32 regs)
-//                 V is the first 512 columns of the same smem stage.
+//                 V is the first d_v columns of the same smem stage.
 // Row groups past p.rows skip their mma work (h_q = 16, s_q = 1 fills 16 of 64 rows).
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -124,8 +124,8 @@ __device__ __forceinline__ float ex2(float x) {  // ex2.approx(-inf) = +0, which
 }
 
 struct Smem {
-    uint16_t* q;     // [64][576] swizzled
-    uint16_t* k;     // stages x [KT][576] swizzled
+    uint16_t* q;     // [64][kStride] swizzled
+    uint16_t* k;     // stages x [KT][kStride] swizzled
     int stages;      // K buffers (2..4), from the dynamic smem size of the launch
     uint16_t* p;     // [64][kPStride]
     float* red_max;  // [2][64] row max of each key half

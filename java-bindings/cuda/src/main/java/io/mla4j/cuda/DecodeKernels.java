@@ -106,7 +106,7 @@ final class DecodeKernels {
         pdl = opt.pdl();
     }
 
-    /** A width pair's entry of the portable kernel and its dynamic shared memory (the K stages that fit, at the image's size). */
+    /** A width pair's entry of the portable kernel and its dynamic shared memory (two K stages of the image's size). */
     record Width(Kernel kernel, int smem) {}
 
     /*
