@@ -32,7 +32,8 @@ import java.util.Random;
  * the CPU cost of one eager call. Writes bench.csv / bench.json / bench.jsonl (the CLI's schema,
  * {@link BenchSchema}) and ceilings.json to --out; a progress line per config.
  *
- * <pre>java ... io.mla4j.gpubench.GpuBench [--out DIR] [--quick] [--limit N] [--kernels sm80,sm90] [--no-baseline]</pre>
+ * <pre>java ... io.mla4j.gpubench.GpuBench [--out DIR] [--quick] [--limit N] [--kernels sm80,sm90] [--no-baseline]
+ *      [--pages 1,16,64] [--dims 512+64,256+32] [--cache fp8] [--anchors FILE]</pre>
  */
 public final class GpuBench {
     private static final PrintStream OUT = System.out;
@@ -81,6 +82,7 @@ public final class GpuBench {
     private final Map<String, String> baselineErr = new HashMap<>();
 
     private final int limit;
+    private List<Anchors.Anchor> anchors = List.of(); // printed beside the small-batch rows
     private int errors; // configs that threw instead of giving a row
     private String device = "", driver = ""; // provenance of every row, from the first backend opened
 
@@ -98,6 +100,7 @@ public final class GpuBench {
         List<String> kernels = List.of("sm80", "sm90");
         int[] pages = null;
         int[][] dims = null;
+        Path anchorsFile = null;
         boolean cacheGrid = false;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
@@ -108,6 +111,7 @@ public final class GpuBench {
                 case "--kernels" -> kernels = Arrays.asList(args[++i].split(","));
                 case "--pages" -> pages = Arrays.stream(args[++i].split(",")).mapToInt(Integer::parseInt).toArray();
                 case "--dims" -> dims = parseDims(args[++i]);
+                case "--anchors" -> anchorsFile = Path.of(args[++i]); // CSV of other implementations' times (Anchors)
                 case "--cache" -> { // the cache-format grid: each config with a bf16 and an fp8_e4m3 cache
                     if (io.mla4j.CacheFormat.parse(args[++i]) != io.mla4j.CacheFormat.FP8_E4M3) {
                         throw new IllegalArgumentException("--cache: the GPU bench times fp8 (fp8_e4m3) against bf16; not " + args[i]);
@@ -119,6 +123,7 @@ public final class GpuBench {
         }
         Files.createDirectories(out);
         GpuBench bench = new GpuBench(out, quick, baseline, limit);
+        bench.anchors = Anchors.load(anchorsFile);
         List<Config> g = cacheGrid ? cacheGrid() : dims != null ? widthGrid(dims) : pages == null ? grid(quick) : pageGrid(pages);
         long failed = bench.run(kernels, g);
         // a timing whose output is wrong is no timing: the run fails, so no script or reader takes it as a result
@@ -630,6 +635,11 @@ public final class GpuBench {
                     r.us(), r.gbps(), r.tflops(), 100 * r.fracRoofline(), r.cpuUsPerCall(), r.graphUs(), r.baselineUs(),
                     r.baselineUs() / r.us(), portableUs(r.c()) / r.us(), r.ok() ? "ok" : "FAIL");
         }
+        // graph-replayed small-batch rows against the floor and the anchors of this device (issue 21)
+        List<Anchors.Timed> timed = rows.stream()
+                .map(r -> new Anchors.Timed(r.c(), r.kernel(), r.graphUs(), r.fracRoofline() * r.us())).toList();
+        String small = Anchors.table(timed, anchors, device);
+        if (!small.isEmpty()) OUT.print("\n" + small);
         overheadLines.forEach(OUT::println);
         long fails = rows.stream().filter(r -> !r.ok()).count();
         OUT.println("bench: " + rows.size() + " runs, " + fails + " failed the oracle check" + (fails > 0 ? ": FAILED" : ""));
