@@ -97,11 +97,12 @@ public abstract class AbstractMlaBackend implements MlaBackend {
             Checks.accessible("seqlens", spec.seqlens());
             Checks.accessible("blockTable", spec.blockTable());
         }
-        int[] seqlens = Checks.planSpec(spec);
+        Checks.Step step = Checks.planStep(spec);
+        int[] seqlens = step.seqlens();
         checkSupported(spec.numHeads(), spec.queryLen(), spec.dtype());
         checkSupported(spec.geometry());
         checkPlan(spec);
-        int[] table = spec.blockTable().toIntArray();
+        int[] table = step.table();
         SplitSchedule schedule = SplitSchedule.compute(seqlens, Math.max(1, parallelism(spec)), splitOverheadBlocks(spec));
         return updatable ? createUpdatablePlan(spec, schedule, seqlens, table) : createPlan(spec, schedule, seqlens, table);
     }

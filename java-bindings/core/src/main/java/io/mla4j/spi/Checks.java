@@ -114,11 +114,20 @@ public final class Checks {
         }
     }
 
+    /** A validated step's contents, as the checks read them: b seqlens and the b x max_blocks table, row-major. */
+    public record Step(int[] seqlens, int[] table) {}
+
     /**
      * Validates a plan spec completely (host-side contents included: every sequence length and every
      * block id a sequence uses), so an out-of-range id never reaches a kernel. Returns the seqlens.
      */
-    public static int[] planSpec(PlanSpec spec) {
+    public static int[] planSpec(PlanSpec spec) { return planStep(spec).seqlens(); }
+
+    /**
+     * {@link #planSpec}, returning the seqlens and the block table it read (one copy of each: at b = 128 a table
+     * copy is ~45 us, which plan() used to make twice).
+     */
+    public static Step planStep(PlanSpec spec) {
         if (spec == null) throw bad("spec", "is null");
         Geometry g = spec.geometry(); // valid by construction (Geometry's constructor runs geometry() below)
         rank("seqlens", spec.seqlens(), 1, "[b]");
@@ -153,9 +162,9 @@ public final class Checks {
             throw bad("scale", "is " + scale + ", expected a finite positive number in [Mla.MIN_SCALE, Mla.MAX_SCALE] = ["
                     + Mla.MIN_SCALE + ", " + Mla.MAX_SCALE + "] (default d_qk^-0.5 = " + g.defaultScale() + ")");
         }
-        int[] seqlens = spec.seqlens().toIntArray();
-        stepContents(spec, seqlens, spec.blockTable().toIntArray());
-        return seqlens;
+        int[] seqlens = spec.seqlens().toIntArray(), table = spec.blockTable().toIntArray();
+        stepContents(spec, seqlens, table);
+        return new Step(seqlens, table);
     }
 
     /**
