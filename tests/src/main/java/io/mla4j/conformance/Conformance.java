@@ -44,6 +44,10 @@ public final class Conformance {
         return cases;
     }
 
+    /** A ragged batch for pages of {@code page} tokens: just over a page, empty, one short of three pages, one token,
+     *  and two lengths that are no page multiple. */
+    private static int[] raggedFor(int page) { return new int[] {page + 1, 0, 3 * page - 1, 1, 301, 2 * 64 + 5}; }
+
     /** Page sizes of the geometry matrix (1 to 256) and the width pairs (d_c, d_r) it crosses them with. */
     public static final int[] GEOMETRY_PAGES = {1, 16, 32, 64, 128, 256};
     public static final int[][] GEOMETRY_WIDTHS = {{512, 64}, {256, 64}, {256, 32}, {128, 64}, {128, 32}};
@@ -69,7 +73,7 @@ public final class Conformance {
                 int sq = 1 + (i / 2) % 2;
                 boolean causal = i % 3 != 0;
                 int hq = new int[] {16, 3, 40, 1}[i % 4];
-                int[] lens = {page + 1, 0, 3 * page - 1, 1, 301, 2 * 64 + 5};
+                int[] lens = raggedFor(page);
                 cases.add(new Case(lens, hq, sq, dt, causal, g));
                 i++;
             }
@@ -77,7 +81,7 @@ public final class Conformance {
         int[][] heads = {{2, 64, 1}, {4, 16, 4}, {8, 128, 2}, {1, 16, 2}};
         for (int[] h : heads) {
             int page = h[0];
-            int[] lens = {page + 1, 0, 3 * page - 1, 1, 301, 2 * 64 + 5};
+            int[] lens = raggedFor(page);
             cases.add(new Case(lens, h[1], h[2], page == 4 ? DType.FP16 : DType.BF16, page != 2,
                     new io.mla4j.Geometry(page, 512, 64)));
         }
@@ -86,7 +90,7 @@ public final class Conformance {
         int[][] wide = {{256, 32, 16, 128, 2}, {128, 64, 64, 64, 1}, {256, 64, 1, 32, 2}, {128, 32, 128, 16, 4}};
         for (int j = 0; j < wide.length; j++) {
             int[] w = wide[j];
-            int[] lens = {w[2] + 1, 0, 3 * w[2] - 1, 1, 301, 2 * 64 + 5};
+            int[] lens = raggedFor(w[2]);
             cases.add(new Case(lens, w[3], w[4], j % 2 == 0 ? DType.BF16 : DType.FP16, j != 1,
                     new io.mla4j.Geometry(w[2], w[0], w[1])));
         }
@@ -111,7 +115,7 @@ public final class Conformance {
                 io.mla4j.CacheFormat.FP8_E4M3_BLOCKSCALE_ROPE_BF16})
             for (io.mla4j.Geometry g : geos) {
                 int page = g.pageSize();
-                int[] lens = {page + 1, 0, 3 * page - 1, 1, 301, 2 * 64 + 5};
+                int[] lens = raggedFor(page);
                 int hq = new int[] {16, 128, 3, 64}[i % 4];
                 int sq = 1 + i % 2;
                 cases.add(new Case(lens, hq, sq, i % 3 == 1 ? DType.FP16 : DType.BF16, i % 2 == 1, g.withFormat(f)));

@@ -7,14 +7,12 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.mla4j.Mla;
 import io.mla4j.SplitSchedule;
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -29,10 +27,10 @@ class ScheduleWalkTest {
 
     @Test
     void walkBuildsTheJavaSchedule() throws Exception {
-        String cxx = findCompiler();
+        String cxx = HostCxx.find();
         assumeTrue(cxx != null, "no C++ compiler (c++/g++/clang++) on the PATH: the schedule walk not checked here");
         Path dir = Files.createTempDirectory("mla4j-walk"), exe = dir.resolve("walk");
-        run(List.of(cxx, "-std=c++17", "-O1", "-I" + KC.resolve("include").toAbsolutePath(), "-o", exe.toString(),
+        HostCxx.run(List.of(cxx, "-std=c++17", "-O1", "-I" + KC.resolve("include").toAbsolutePath(), "-o", exe.toString(),
                 KC.resolve("test/schedule_walk_harness.cpp").toAbsolutePath().toString()), null);
         Random r = new Random(20261204L);
         List<int[]> lens = new ArrayList<>();
@@ -52,7 +50,7 @@ class ScheduleWalkTest {
             for (int x : s) in.append(' ').append(Mla.blocksFor(x));
             in.append('\n');
         }
-        List<String> out = run(List.of(exe.toString()), in.toString());
+        List<String> out = HostCxx.run(List.of(exe.toString()), in.toString());
         assertEquals(2 * lens.size(), out.size(), "two lines per case");
         for (int c = 0; c < lens.size(); c++) {
             SplitSchedule want = SplitSchedule.compute(lens.get(c), shape.get(c)[0], shape.get(c)[1]);
@@ -66,26 +64,5 @@ class ScheduleWalkTest {
 
     private static int[] ints(String line) {
         return Arrays.stream(line.trim().split(" +")).mapToInt(Integer::parseInt).toArray();
-    }
-
-    private static String findCompiler() {
-        for (String c : new String[] {"c++", "g++", "clang++"}) {
-            for (String d : System.getenv().getOrDefault("PATH", "").split(":")) {
-                if (Files.isExecutable(Path.of(d, c))) return Path.of(d, c).toString();
-            }
-        }
-        return null;
-    }
-
-    private static List<String> run(List<String> cmd, String stdin) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        if (stdin != null) {
-            try (var w = p.outputWriter()) { w.write(stdin); }
-        } else {
-            p.getOutputStream().close();
-        }
-        List<String> lines = new ArrayList<>(p.inputReader().lines().toList());
-        if (!p.waitFor(120, TimeUnit.SECONDS) || p.exitValue() != 0) throw new AssertionError(cmd + " failed: " + lines);
-        return lines;
     }
 }

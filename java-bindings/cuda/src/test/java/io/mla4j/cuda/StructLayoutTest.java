@@ -8,11 +8,9 @@ import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.StructLayout;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -50,7 +48,7 @@ class StructLayoutTest {
     /** Compiles and runs a program printing "field offset" lines and "SIZEOF n" for struct {@code name}. */
     private static Map<String, Long> offsets(String include, String name, StructLayout layout, Path incDir, String extra)
             throws IOException, InterruptedException {
-        String cxx = findCompiler();
+        String cxx = HostCxx.find();
         assumeTrue(cxx != null, "no C++ compiler (c++/g++/clang++) on the PATH: struct layouts not checked here");
         Path dir = Files.createTempDirectory("mla4j-layout");
         StringBuilder src = new StringBuilder("#include <stddef.h>\n#include <stdio.h>\n" + include + "\nint main(){\n");
@@ -62,28 +60,12 @@ class StructLayoutTest {
         src.append("printf(\"SIZEOF %zu\\n\", sizeof(").append(name).append("));\n").append(extra).append("return 0;}\n");
         Path cpp = dir.resolve("layout.cpp"), exe = dir.resolve("layout");
         Files.writeString(cpp, src);
-        run(List.of(cxx, "-std=c++17", "-I" + incDir.toAbsolutePath(), "-o", exe.toString(), cpp.toString()));
+        HostCxx.run(List.of(cxx, "-std=c++17", "-I" + incDir.toAbsolutePath(), "-o", exe.toString(), cpp.toString()), null);
         Map<String, Long> out = new HashMap<>();
-        for (String line : run(List.of(exe.toString()))) {
+        for (String line : HostCxx.run(List.of(exe.toString()), null)) {
             String[] kv = line.trim().split(" ");
             out.put(kv[0], Long.parseLong(kv[1]));
         }
         return out;
-    }
-
-    private static String findCompiler() {
-        for (String c : new String[] {"c++", "g++", "clang++"}) {
-            for (String d : System.getenv().getOrDefault("PATH", "").split(":")) {
-                if (Files.isExecutable(Path.of(d, c))) return Path.of(d, c).toString();
-            }
-        }
-        return null;
-    }
-
-    private static List<String> run(List<String> cmd) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        List<String> lines = new ArrayList<>(p.inputReader().lines().toList());
-        if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0) throw new AssertionError(cmd + " failed: " + lines);
-        return lines;
     }
 }
