@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Prints the kernels' launch constants (kernels-cuda/sm90/sm90_launch.h, include/mla4j/schedule.h for the
+# Prints the kernels' launch constants (kernels-cuda/sm90/sm90_launch.h,
+# kernels-cuda/sm90_etap/etap_launch.h, include/mla4j/schedule.h for the
 # combine and the scheduler, the sm80 kernel's constants) as Java properties,
 # packaged next to the fatbin as io/mla4j/cuda/mla4j_kernels.properties so Java always launches an image
 # with the numbers of the same source snapshot. Run by scripts/gpu-build-kernels.sh.
@@ -11,6 +12,13 @@ get() { sed -n "s/^#define $1 \([0-9][0-9]*\).*/\1/p" "$2"; }
 if [ -f "$h" ]; then
   echo "sm90.threads=$(get MLA4J_SM90_THREADS "$h")"
   echo "sm90.smem=$(get MLA4J_SM90_SMEM_BYTES "$h")"
+fi
+e="$root/kernels-cuda/sm90_etap/etap_launch.h"
+if [ -f "$e" ]; then
+  echo "etap.threads=$(get MLA4J_ETAP_THREADS "$e")"
+  echo "etap.smem=$(get MLA4J_ETAP_SMEM_BYTES "$e")"
+  echo "etap.maxRows=$(get MLA4J_ETAP_MAX_ROWS "$e")"
+  echo "etap.minPageShift=$(get MLA4J_ETAP_MIN_PAGE_SHIFT "$e")"
 fi
 s="$root/kernels-cuda/include/mla4j/schedule.h"
 echo "combine.threads=$(get MLA4J_COMBINE_THREADS "$s")"

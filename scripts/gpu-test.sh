@@ -5,7 +5,8 @@
 #      cuBLAS baseline vs the oracle, device memory back to its cuMemGetInfo baseline;
 #   3. compute-sanitizer memcheck, racecheck and synccheck over a few small harness shapes per variant.
 # Writes $OUT/test.log and $OUT/sanitizer.log; prints a summary last; exits non-zero on any failure.
-# Environment: MLA4J_VARIANTS (default "sm80 sm90"), MLA4J_SANITIZE=0 (skip the sanitizers), MLA4J_SANITIZE_TIMEOUT (s).
+# Environment: MLA4J_VARIANTS (default "sm80 sm90 etap": etap = the relay kernel plus the transposed one where it
+# serves), MLA4J_SANITIZE=0 (skip the sanitizers), MLA4J_SANITIZE_TIMEOUT (s).
 # usage: OUT=$(mktemp -d) bash scripts/gpu-test.sh
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/gpu-env.sh"
@@ -24,7 +25,7 @@ step() { # name, then the command
   [ $rc -ne 0 ] && status=1
   return 0
 }
-variants="${MLA4J_VARIANTS:-sm80 sm90}"
+variants="${MLA4J_VARIANTS:-sm80 sm90 etap}"
 for k in $variants; do
   step "conformance cuda kernel=$k" "$JAVA" "${JOPTS[@]}" -Dmla4j.cuda.kernel=$k -cp "$CP" \
     io.mla4j.conformance.ConformanceMain --backend cuda

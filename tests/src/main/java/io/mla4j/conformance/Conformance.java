@@ -41,6 +41,10 @@ public final class Conformance {
         cases.add(new Case(new int[] {2, 3, 0, 70}, 16, 4, DType.BF16, true));
         // one long sequence, split across many workers
         cases.add(new Case(new int[] {3001}, 16, 1, DType.FP16, false));
+        // few-row shapes the transposed GPU kernel serves (issue 19): a head count no power of two with s_q = 3, causal,
+        // fp16, a ragged batch with an empty sequence; and a very long sequence beside an empty and a short one
+        cases.add(new Case(new int[] {1, 190, 0, 77, 4097}, 5, 3, DType.FP16, true));
+        cases.add(new Case(new int[] {12000, 0, 17}, 16, 1, DType.BF16, true));
         return cases;
     }
 

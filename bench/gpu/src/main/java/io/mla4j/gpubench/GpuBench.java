@@ -33,7 +33,9 @@ import java.util.Random;
  * {@link BenchSchema}) and ceilings.json to --out; a progress line per config.
  *
  * <pre>java ... io.mla4j.gpubench.GpuBench [--out DIR] [--quick] [--limit N] [--kernels sm80,sm90] [--no-baseline]
- *      [--pages 1,16,64] [--dims 512+64,256+32] [--cache fp8] [--anchors FILE]</pre>
+ *      [--pages 1,16,64] [--dims 512+64,256+32] [--cache fp8] [--anchors FILE] [--choice]</pre>
+ * {@code --kernels} takes sm80, sm90 (the relay kernel for every plan), etap (the transposed kernel where it serves) and
+ * auto (the backend's choice per plan); {@code --choice} times the grid where the Hopper kernels' choice matters.
  */
 public final class GpuBench {
     private static final PrintStream OUT = System.out;
@@ -69,7 +71,7 @@ public final class GpuBench {
     /** One config on one kernel; {@code samples}: the per-call times (us) of the batches behind {@code us}. */
     record Row(Config c, String kernel, long sumSk, double us, double eagerUs, double graphUs, double cpuUsPerCall,
                double graphCpuUsPerLayer, double gbps, double tflops, double fracRoofline, String error, boolean ok,
-               double baselineUs, String baselineError, Sampled.Error err, long seed, double[] samples) {}
+               double baselineUs, String baselineError, Sampled.Error err, long seed, double[] samples, String run) {}
 
     private final Path outDir;
     private final boolean quick, baseline;
@@ -101,7 +103,7 @@ public final class GpuBench {
         int[] pages = null;
         int[][] dims = null;
         Path anchorsFile = null;
-        boolean cacheGrid = false;
+        boolean cacheGrid = false, choice = false;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--out" -> out = Path.of(args[++i]);
@@ -111,6 +113,7 @@ public final class GpuBench {
                 case "--kernels" -> kernels = Arrays.asList(args[++i].split(","));
                 case "--pages" -> pages = Arrays.stream(args[++i].split(",")).mapToInt(Integer::parseInt).toArray();
                 case "--dims" -> dims = parseDims(args[++i]);
+                case "--choice" -> choice = true;
                 case "--anchors" -> anchorsFile = Path.of(args[++i]); // CSV of other implementations' times (Anchors)
                 case "--cache" -> { // the cache-format grid: each config with a bf16 and an fp8_e4m3 cache
                     if (io.mla4j.CacheFormat.parse(args[++i]) != io.mla4j.CacheFormat.FP8_E4M3) {
@@ -124,7 +127,7 @@ public final class GpuBench {
         Files.createDirectories(out);
         GpuBench bench = new GpuBench(out, quick, baseline, limit);
         bench.anchors = Anchors.load(anchorsFile);
-        List<Config> g = cacheGrid ? cacheGrid() : dims != null ? widthGrid(dims) : pages == null ? grid(quick) : pageGrid(pages);
+        List<Config> g = choice ? choiceGrid() : cacheGrid ? cacheGrid() : dims != null ? widthGrid(dims) : pages == null ? grid(quick) : pageGrid(pages);
         long failed = bench.run(kernels, g);
         // a timing whose output is wrong is no timing: the run fails, so no script or reader takes it as a result
         if (failed > 0) System.exit(1);
@@ -143,6 +146,22 @@ public final class GpuBench {
                 : new int[][] {{1, 4096}, {1, 32768}, {1, 65536}, {4, 32768}, {16, 32768}, {16, 65536}};
         for (int[] bs : small)
             for (int hq : smallHqs) g.add(new Config(bs[0], bs[1], hq, 1, bs[0] > 4));
+        return g;
+    }
+
+    /**
+     * Where the choice between the Hopper kernels matters (issue 19): h_q * s_q = 16 at b = 128 over the four context
+     * lengths, at pages of 16 and 256 too, and at small batch; 32 rows as the control where the relay kernel serves.
+     */
+    static List<Config> choiceGrid() {
+        List<Config> g = new ArrayList<>();
+        for (int sk : new int[] {4096, 8192, 16384, 32768}) g.add(new Config(128, sk, 16, 1, true));
+        for (int hq : new int[] {1, 5, 8}) g.add(new Config(128, 8192, hq, hq == 5 ? 3 : 1, true));
+        g.add(new Config(128, 32768, 16, 1, true, 16));
+        g.add(new Config(128, 32768, 16, 1, true, 256));
+        g.add(new Config(128, 8192, 16, 2, true));
+        g.add(new Config(128, 8192, 32, 1, true));
+        for (int[] bs : new int[][] {{1, 4096}, {1, 32768}, {1, 65536}, {4, 32768}, {16, 32768}}) g.add(new Config(bs[0], bs[1], 16, 1, bs[0] > 4));
         return g;
     }
 
@@ -203,7 +222,8 @@ public final class GpuBench {
             measureCeilings(be);
         }
         for (String k : kernels) {
-            System.setProperty("mla4j.cuda.kernel", k);
+            if (k.equals("auto")) System.clearProperty("mla4j.cuda.kernel"); // the backend's own choice per plan
+            else System.setProperty("mla4j.cuda.kernel", k);
             CudaBackend be;
             try {
                 be = CudaBackend.open();
@@ -552,7 +572,7 @@ public final class GpuBench {
                     baselineErr.put(c.label(), baseErr);
                 }
                 Row row = new Row(c, ((io.mla4j.cuda.CudaPlan) plan).kernel(), sumSk, us, eagerUs, graphUs, median(cpu), graphCpu, bytes / (us * 1e-6) / 1e9,
-                        flops / (us * 1e-6) / 1e12, floorUs / us, err.toString(), err.passed(), baseUs, baseErr, err, seed, samples);
+                        flops / (us * 1e-6) / 1e12, floorUs / us, err.toString(), err.passed(), baseUs, baseErr, err, seed, samples, kernel);
                 OUT.printf(Locale.ROOT, "  %-32s [%s] %9.1f us (eager %.1f, graph %.1f) %7.0f GB/s %6.1f TFLOP/s %5.1f%% roofline | cpu/call %.2f us | %s%s%n",
                         c.label(), kernel, us, eagerUs, graphUs, row.gbps(), row.tflops(), 100 * row.fracRoofline(), row.cpuUsPerCall(),
                         err, Double.isNaN(baseUs) && baseErr.isEmpty() ? "" : String.format(Locale.ROOT, " | cuBLAS %.1f us (%.2fx) %s", baseUs, baseUs / us, baseErr));
@@ -624,14 +644,40 @@ public final class GpuBench {
         return Double.isNaN(v) ? "" : String.format(Locale.ROOT, "%.4g", v);
     }
 
+    /**
+     * Per config timed with more than one decode kernel: each kernel's time (the best of its runs), the one an
+     * automatic backend chose (the "auto" run), and FAIL when that choice is more than 3% slower than the best.
+     */
+    private long printChoice() {
+        java.util.Map<Config, List<Row>> by = new java.util.LinkedHashMap<>();
+        for (Row r : rows) by.computeIfAbsent(r.c(), c -> new ArrayList<>()).add(r);
+        StringBuilder sb = new StringBuilder();
+        long fails = 0;
+        for (var e : by.entrySet()) {
+            java.util.Map<String, Double> best = new java.util.TreeMap<>();
+            for (Row r : e.getValue()) best.merge(r.kernel(), r.us(), Math::min);
+            Row chosen = e.getValue().stream().filter(r -> r.run().equals("auto")).findFirst().orElse(null);
+            if (best.size() < 2 || chosen == null) continue;
+            double min = best.values().stream().mapToDouble(Double::doubleValue).min().orElse(Double.NaN);
+            double ratio = best.get(chosen.kernel()) / min;
+            boolean bad = ratio > 1.03;
+            if (bad) fails++;
+            StringBuilder ks = new StringBuilder();
+            best.forEach((k, us) -> ks.append(String.format(Locale.ROOT, "%s %.1f us (%.3f)  ", k, us, us / min)));
+            sb.append(String.format(Locale.ROOT, "%-30s %s-> chosen %s%s%n", e.getKey().label(), ks, chosen.kernel(), bad ? "  FAIL (> 3% off the best)" : ""));
+        }
+        if (sb.length() > 0) OUT.print("\nkernel choice (each kernel's best time, x of the fastest; the automatic backend's pick):\n" + sb);
+        return fails;
+    }
+
     private long printTable() {
         OUT.println();
         OUT.printf(Locale.ROOT, "ceilings: copy %.0f GB/s, bf16 GEMM %.0f TFLOP/s%n", copyBytesPerS / 1e9, gemmFlopsPerS / 1e12);
         // x cuBLAS / x sm80: speedup over the unfused cuBLAS baseline and over the portable kernel, same config, same run
-        OUT.printf(Locale.ROOT, "%-30s %-5s %9s %8s %7s %6s %9s %9s %9s %8s %7s %-4s%n", "config", "kern", "us", "GB/s", "TFLOP/s",
+        OUT.printf(Locale.ROOT, "%-30s %-9s %9s %8s %7s %6s %9s %9s %9s %8s %7s %-4s%n", "config", "kern", "us", "GB/s", "TFLOP/s",
                 "roof%", "cpu us", "graph us", "cuBLAS", "x cuBLAS", "x sm80", "ok");
         for (Row r : rows) {
-            OUT.printf(Locale.ROOT, "%-30s %-5s %9.1f %8.0f %7.1f %6.1f %9.2f %9.1f %9.1f %8.2f %7.2f %-4s%n", r.c().label(), r.kernel(),
+            OUT.printf(Locale.ROOT, "%-30s %-9s %9.1f %8.0f %7.1f %6.1f %9.2f %9.1f %9.1f %8.2f %7.2f %-4s%n", r.c().label(), r.kernel(),
                     r.us(), r.gbps(), r.tflops(), 100 * r.fracRoofline(), r.cpuUsPerCall(), r.graphUs(), r.baselineUs(),
                     r.baselineUs() / r.us(), portableUs(r.c()) / r.us(), r.ok() ? "ok" : "FAIL");
         }
@@ -640,8 +686,9 @@ public final class GpuBench {
                 .map(r -> new Anchors.Timed(r.c(), r.kernel(), r.graphUs(), r.fracRoofline() * r.us())).toList();
         String small = Anchors.table(timed, anchors, device);
         if (!small.isEmpty()) OUT.print("\n" + small);
+        long choiceFails = printChoice();
         overheadLines.forEach(OUT::println);
-        long fails = rows.stream().filter(r -> !r.ok()).count();
+        long fails = rows.stream().filter(r -> !r.ok()).count() + choiceFails;
         OUT.println("bench: " + rows.size() + " runs, " + fails + " failed the oracle check" + (fails > 0 ? ": FAILED" : ""));
         return fails;
     }

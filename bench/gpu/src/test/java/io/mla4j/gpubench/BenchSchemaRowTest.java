@@ -14,7 +14,7 @@ class BenchSchemaRowTest {
         GpuBench.Config c = new GpuBench.Config(128, 4096, 16, 2, true);
         Sampled.Error err = new Sampled.Error(8.4e-5, 1e-3, 7.7e-5, 1.0e-6, 0);
         GpuBench.Row r = new GpuBench.Row(c, "sm90", 541621, 289.0, 292.6, 289.0, 9.6, 0.55, 2175, 65.25, 0.73,
-                err.toString(), err.passed(), 1764, "", err, 4242L, new double[] {290.5, 289.0, 288.1, 295.0, 289.2});
+                err.toString(), err.passed(), 1764, "", err, 4242L, new double[] {290.5, 289.0, 288.1, 295.0, 289.2}, "sm90");
         BenchSchema.Row row = GpuBench.schemaRow(r, "NVIDIA H100 80GB HBM3 (sm_90, 132 SMs)", "CUDA 13.0, 580.159.04");
         Map<String, Object> csv = null;
         for (String f : List.of("csv", "json", "jsonl")) {

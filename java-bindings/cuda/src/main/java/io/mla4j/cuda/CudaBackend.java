@@ -78,8 +78,16 @@ public final class CudaBackend extends AbstractMlaBackend {
     /** The Hopper kernel, when picked automatically, must pass {@link SelfCheck} on this machine. */
     private void verifyHopperKernel() {
         if (!kernels.variant.equals("sm90") || kernels.forced || !options.selfCheck()) return;
-        String problem = SelfCheck.run(this);
-        if (problem == null) return;
+        String problem = SelfCheck.run(this, 2);
+        if (problem == null) {
+            if (!kernels.etapInUse()) return;
+            String etapProblem = SelfCheck.run(this, 1); // 16 rows: the transposed kernel
+            if (etapProblem == null) return;
+            kernels.disableEtap();
+            fallbackReason = "mla4j_decode_sm90_etap failed its self-check (" + etapProblem + "): using mla4j_decode_sm90 for every plan";
+            LOG.log(System.Logger.Level.WARNING, fallbackReason);
+            return;
+        }
         if (kernels.fallBackToSm80()) {
             fallbackReason = "mla4j_decode_sm90 failed its self-check (" + problem + "): using mla4j_decode_sm80";
             LOG.log(System.Logger.Level.WARNING, fallbackReason);

@@ -41,6 +41,8 @@ public final class CudaPlan extends MlaPlan {
     int tiles, combineGridY, combineGridZ;
     DecodeKernels.Width width; // the portable kernel's entry for a plan of other widths than DeepSeek's, else null
     String kernel;             // what kernel() says
+    String kernelReason;       // what kernelReason() says
+    boolean etap;              // launches the transposed kernel (mla4j_decode_sm90_etap)
     LaunchConfig decodeLaunch, combineLaunch; // cuLaunchKernelEx configs, null when the plain launch is used
 
     CudaPlan(CudaBackend be, PlanSpec spec, SplitSchedule schedule, int[] seqlens, int[] table,
@@ -131,8 +133,14 @@ public final class CudaPlan extends MlaPlan {
         MemorySegment.copy(table, 0, dst, ValueLayout.JAVA_INT, 4L * seqlens.length, table.length);
     }
 
-    /** The decode kernel this plan launches: "sm90", "sm80", or the portable kernel's entry for its widths ("sm80_256x32"). */
+    /**
+     * The decode kernel this plan launches: "sm90" (the relay kernel), "sm90_etap" (the transposed kernel, h_q * s_q <= 16),
+     * "sm80", or the portable kernel's entry for its widths ("sm80_256x32").
+     */
     public String kernel() { return kernel; }
+
+    /** Why {@link #kernel()} was chosen for this plan, in a sentence (also logged at DEBUG by io.mla4j.cuda). */
+    public String kernelReason() { return kernelReason; }
 
     /** Off-heap memory that lives as long as the plan (launch configs, the tensor map). */
     Arena arena() { return arena; }

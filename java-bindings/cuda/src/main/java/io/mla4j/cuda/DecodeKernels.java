@@ -13,7 +13,9 @@ import java.util.Properties;
  * data; a plan never calls back.
  *
  * <p>Choice of decode kernel: {@code mla4j_decode_sm90} on compute capability 9.x when the fatbin has it,
- * else the portable {@code mla4j_decode_sm80}; {@code -Dmla4j.cuda.kernel=sm80|sm90} forces one.
+ * else the portable {@code mla4j_decode_sm80}; {@code -Dmla4j.cuda.kernel=sm80|sm90} forces one. With the Hopper
+ * kernel, plans of h_q * s_q <= 16 get the transposed {@code mla4j_decode_sm90_etap} ({@link #etapWhyNot} says when
+ * not; {@code -Dmla4j.cuda.kernel=etap} asks for it explicitly, {@code sm90} rules it out).
  *
  * <p>Launch geometry comes with the image: {@code mla4j_kernels.properties}, written when the fatbin is built
  * (scripts/gpu-launch-props.sh) from kernels-cuda/sm90/sm90_launch.h, include/mla4j/schedule.h (combine and
@@ -21,6 +23,7 @@ import java.util.Properties;
  * compares them, so a build without the properties file launches the same shapes.
  */
 final class DecodeKernels {
+    private static final System.Logger LOG = System.getLogger("io.mla4j.cuda");
     static final String FATBIN_RESOURCE = "io/mla4j/cuda/mla4j_kernels.fatbin";
     static final String LAUNCH_RESOURCE = "io/mla4j/cuda/mla4j_kernels.properties";
 
@@ -35,12 +38,18 @@ final class DecodeKernels {
     // MLA4J_SCHEDULE_THREADS). Combine grid (b, ceil(rows / rpc), column parts); scheduler grid 1.
     static final int COMBINE_THREADS_DEFAULT = 256, COMBINE_COLUMNS_DEFAULT = 128, SCHEDULE_THREADS_DEFAULT = 32;
     static final int STEP_THREADS_DEFAULT = 128; // MLA4J_STEP_THREADS
+    // mla4j_decode_sm90_etap: kernels-cuda/sm90_etap/etap_launch.h (grid (parts, 1))
+    static final int ETAP_THREADS_DEFAULT = 384, ETAP_SMEM_DEFAULT = 232448, ETAP_MAX_ROWS_DEFAULT = 16, ETAP_MIN_PAGE_SHIFT_DEFAULT = 4;
 
     final Module module;
     final Kernel schedule, combine, sm80, sm90;
     final Kernel step; // mla4j_step: an updatable plan's update (copy from staging, device-side check, schedule)
     final Kernel sm90fp8; // mla4j_decode_sm90 over an fp8_e4m3 cache: used for such plans while decode is sm90
     final Kernel sm80fp8; // mla4j_decode_sm80 over an fp8_e4m3 cache: used for such plans while decode is sm80
+    final Kernel etap;    // mla4j_decode_sm90_etap: the transposed kernel for few query rows (kernels-cuda/sm90_etap)
+    final int etapThreads, etapSmem, etapMaxRows, etapMinPageShift;
+    /** Whether plans the transposed kernel serves launch it (see {@link #etapWhyNot}); off once it failed its self-check. */
+    private boolean etapOn, etapFailed;
     Kernel decode;
     String variant;
     final boolean forced;
@@ -66,6 +75,10 @@ final class DecodeKernels {
         combineColumns = get(launch, "combine.columns", COMBINE_COLUMNS_DEFAULT);
         scheduleThreads = get(launch, "schedule.threads", SCHEDULE_THREADS_DEFAULT);
         stepThreads = get(launch, "step.threads", STEP_THREADS_DEFAULT);
+        etapThreads = get(launch, "etap.threads", ETAP_THREADS_DEFAULT);
+        etapSmem = get(launch, "etap.smem", ETAP_SMEM_DEFAULT);
+        etapMaxRows = get(launch, "etap.maxRows", ETAP_MAX_ROWS_DEFAULT);
+        etapMinPageShift = get(launch, "etap.minPageShift", ETAP_MIN_PAGE_SHIFT_DEFAULT);
         // Without the GPU scheduler the plan uploads the host's SplitSchedule (the one definition);
         // without the combine kernel every sequence must get exactly one split (one part: slow, for bring-up).
         schedule = opt.hostSchedule() ? null : optional(module, "mla4j_schedule");
@@ -75,11 +88,13 @@ final class DecodeKernels {
         sm80fp8 = optional(module, "mla4j_decode_sm80_fp8");
         sm90 = ctx.ccMajor == 9 ? optional(module, "mla4j_decode_sm90") : null;
         sm90fp8 = ctx.ccMajor == 9 ? optional(module, "mla4j_decode_sm90_fp8") : null;
+        etap = ctx.ccMajor == 9 ? optional(module, "mla4j_decode_sm90_etap") : null;
         checkBlock(combine, combineThreads);
         checkBlock(schedule, scheduleThreads);
         checkBlock(step, stepThreads);
         checkBlock(sm90, sm90Threads);
         checkBlock(sm90fp8, sm90Threads);
+        checkBlock(etap, etapThreads);
         checkBlock(sm80, sm80Threads);
         checkBlock(sm80fp8, sm80Threads);
         forced = opt.kernel() != null;
@@ -89,7 +104,13 @@ final class DecodeKernels {
                 case "sm80" -> need(sm80, "mla4j_decode_sm80");
                 case "sm90" -> need(sm90, ctx.ccMajor == 9 ? "mla4j_decode_sm90" : "mla4j_decode_sm90 (needs compute capability 9.x, this is "
                         + ctx.ccMajor + "." + ctx.ccMinor + ")");
-                default -> throw new IllegalArgumentException("-D" + CudaOptions.KERNEL + "=" + variant + ": expected sm80 or sm90");
+                case "etap" -> { // the transposed kernel wherever it serves a plan, the relay kernel elsewhere
+                    need(etap, ctx.ccMajor == 9 ? "mla4j_decode_sm90_etap" : "mla4j_decode_sm90_etap (needs compute capability 9.x, this is "
+                            + ctx.ccMajor + "." + ctx.ccMinor + ")");
+                    variant = "sm90";
+                    yield need(sm90, "mla4j_decode_sm90");
+                }
+                default -> throw new IllegalArgumentException("-D" + CudaOptions.KERNEL + "=" + variant + ": expected sm80, sm90 or etap");
             };
         } else if (sm90 != null) {
             variant = "sm90";
@@ -100,6 +121,9 @@ final class DecodeKernels {
         }
         if (smemDecode() > 48 * 1024) decode.allowSharedMemory(smemDecode());
         if (sm90fp8 != null) sm90fp8.allowSharedMemory(sm90Smem); // the same shared-memory plan
+        if (etap != null) etap.allowSharedMemory(etapSmem);
+        // forced sm90 (or sm80): that kernel for every plan; forced etap: the transposed kernel wherever it serves
+        etapOn = etap != null && decode == sm90 && (forced ? "etap".equals(opt.kernel()) : ETAP_BY_DEFAULT);
         widths = widthKernels(module, launch, ctx.ccMajor == 9 && ctx.ccMinor == 0);
         if (sm80fp8 != null && sm80Smem > 48 * 1024) sm80fp8.allowSharedMemory(sm80Smem);
         sm90Clusters = sm90 != null && decode == sm90 && opt.sm90Clusters() && clusterPairsCoverSms();
@@ -166,10 +190,56 @@ final class DecodeKernels {
     /** Switches to the portable kernel (after the Hopper kernel failed its self-check); false if there is none. */
     boolean fallBackToSm80() {
         if (sm80 == null) return false;
+        etapOn = false;
         decode = sm80;
         variant = "sm80";
         if (smemDecode() > 48 * 1024) decode.allowSharedMemory(smemDecode());
         return true;
+    }
+
+    /*
+     * Whether an automatic backend gives the transposed kernel the plans it serves. Off until this build of it has run
+     * on a GPU: the lab's kernel was checked and timed on the H200 (lab/etap, runs 1-3: level with or faster than the
+     * relay kernel at 16 rows), but the product's port adds page sizes other than 64 and has not run yet (no device
+     * was lent that session; docs/PERF.md, "2026-12-04 (late night)"). lab/scripts/i19-etap-run.sh is the run that
+     * decides; -Dmla4j.cuda.kernel=etap uses it meanwhile.
+     */
+    static final boolean ETAP_BY_DEFAULT = false;
+
+    /** Whether plans that the transposed kernel serves use it (then {@link SelfCheck} runs on such a plan too). */
+    boolean etapInUse() { return etapOn; }
+
+    /** Stops choosing the transposed kernel (it failed its self-check on this machine). */
+    void disableEtap() {
+        etapOn = false;
+        etapFailed = true;
+    }
+
+    /*
+     * The choice between the two Hopper kernels, per plan. The transposed kernel (kernels-cuda/sm90_etap) puts the KV
+     * block in wgmma's M and the query rows in N = 16, so at h_q * s_q <= 16 it spends no tensor work or operand reads
+     * on padding rows, where the relay kernel pads the rows to M = 64. Measured on the H200 (lab/etap, issue 19): at 16
+     * rows the lab build was level with or faster than the relay kernel at b = 128 and at small batch; at 32 and 64 rows
+     * the lab's transposed builds lost (0.69-0.93x), so it is built for 16 rows only. The rule is therefore the
+     * kernel's reach: every plan it serves gets it (once ETAP_BY_DEFAULT is on). Null when it serves the plan, else why
+     * not (for kernelReason()).
+     */
+    String etapWhyNot(CudaPlan p) {
+        if (etap == null) return "the image has no mla4j_decode_sm90_etap";
+        if (!etapOn) return decode != sm90 ? "the relay kernel is not in use" : forced ? "-D" + CudaOptions.KERNEL + "=sm90 forces the relay kernel"
+                : etapFailed ? "mla4j_decode_sm90_etap failed its self-check"
+                : "the transposed kernel is not chosen automatically yet (not run on a GPU in this build; -D" + CudaOptions.KERNEL + "=etap)";
+        return etapRefusal(p.rows, p.fp8, p.spec().geometry(), etapMaxRows, etapMinPageShift);
+    }
+
+    /** What keeps the transposed kernel from a plan of these rows and geometry, or null when it serves it. */
+    static String etapRefusal(int rows, boolean fp8, io.mla4j.Geometry g, int maxRows, int minPageShift) {
+        if (rows > maxRows) return "h_q * s_q = " + rows + " > " + maxRows + " (the transposed kernel's wgmma N)";
+        if (fp8) return "an fp8 cache (the transposed kernel reads 16-bit caches)";
+        if (!deepSeekWidths(g)) return "widths " + g.dC() + "+" + g.dR();
+        if (Integer.numberOfTrailingZeros(g.pageSize()) < minPageShift)
+            return "pages of " + g.pageSize() + " tokens (the transposed kernel loads pages of >= " + (1 << minPageShift) + " by TMA)";
+        return null;
     }
 
     /** The launch constants shipped with the image: FILE.properties beside a given image FILE, else the packaged resource. */
@@ -255,10 +325,17 @@ final class DecodeKernels {
         io.mla4j.Geometry g = p.spec().geometry();
         p.width = deepSeekWidths(g) ? null : widths.get(widthKey(g)); // checkSupported made sure it exists
         p.combineGridZ = g.dV() / combineColumns;
-        p.kernel = p.width != null ? "sm80_" + widthKey(g) : variant;
+        String whyNot = p.width == null && decode == sm90 ? etapWhyNot(p) : "";
+        p.etap = whyNot == null;
+        p.kernel = p.width != null ? "sm80_" + widthKey(g) : p.etap ? "sm90_etap" : variant;
+        p.kernelReason = p.width != null ? "widths " + widthKey(g) + ": the portable kernel's entry for them"
+                : p.etap ? "h_q * s_q = " + p.rows + " <= " + etapMaxRows + ": the transposed kernel (no padding rows)"
+                : decode == sm90 ? "the relay kernel: " + whyNot
+                : variant.equals("sm80") && forced ? "-D" + CudaOptions.KERNEL + "=sm80" : "the portable kernel (no Hopper kernel on this device)";
+        LOG.log(System.Logger.Level.DEBUG, () -> "plan b=" + p.batch() + " rows=" + p.rows + ": " + p.kernel + " (" + p.kernelReason + ")");
         int rpc = combineRowsPerCta(p.mostSplits, combineThreads);
         p.combineGridY = (p.rows + rpc - 1) / rpc;
-        if (p.width == null && decode == sm90 && sm90Clusters && p.tiles % 2 == 0) {
+        if (p.width == null && !p.etap && decode == sm90 && sm90Clusters && p.tiles % 2 == 0) {
             p.decodeLaunch = LaunchConfig.cluster(p.arena(), p.numParts, p.tiles, 1, sm90Threads, sm90Smem, stream, 1, 2, 1);
         }
         if (combine != null && p.needsCombine && pdl && decode == sm90 && p.width == null) {
@@ -294,6 +371,8 @@ final class DecodeKernels {
         long stream = ctx.streamHandle();
         if (p.width != null) { // another width pair: its entry of the portable kernel
             p.width.kernel().launch(p.numParts, p.tiles, 1, sm80Threads, 1, 1, p.width.smem(), stream, p.params.kernelParams());
+        } else if (p.etap) { // h_q * s_q <= 16: the transposed kernel, one CTA per part
+            etap.launch(p.numParts, 1, 1, etapThreads, 1, 1, etapSmem, stream, p.params.kernelParams());
         } else if (decode == sm90 && p.decodeLaunch != null) {
             decodeFor(p).launch(p.decodeLaunch, p.params.kernelParams());
         } else if (decode == sm90) {

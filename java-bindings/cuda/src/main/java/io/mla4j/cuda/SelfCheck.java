@@ -18,10 +18,13 @@ import java.util.Random;
 final class SelfCheck {
     private SelfCheck() {}
 
-    /** Null when the decode looks right, else what is wrong. */
-    static String run(CudaBackend be) {
+    /**
+     * Null when the decode looks right, else what is wrong. {@code sq} 2 (32 query rows) reaches the relay kernel,
+     * 1 (16 rows) the transposed one where it is in use.
+     */
+    static String run(CudaBackend be, int sq) {
         int[] lens = {300, 70, 0, 1};
-        int hq = 16, sq = 2, b = lens.length, maxBlocks = 6, numBlocks = 12;
+        int hq = 16, b = lens.length, maxBlocks = 6, numBlocks = 12;
         DType dt = DType.BF16;
         Random rnd = new Random(7);
         int[] table = new int[b * maxBlocks];

@@ -50,6 +50,10 @@ class LaunchGeometryTest {
         assertEquals(String.valueOf(DecodeKernels.SCHEDULE_THREADS_DEFAULT), props.getProperty("schedule.threads"));
         assertEquals(String.valueOf(DecodeKernels.SM90_THREADS_DEFAULT), props.getProperty("sm90.threads"), "sm90.threads");
         assertEquals(String.valueOf(DecodeKernels.SM90_SMEM_DEFAULT), props.getProperty("sm90.smem"), "sm90.smem");
+        assertEquals(String.valueOf(DecodeKernels.ETAP_THREADS_DEFAULT), props.getProperty("etap.threads"), "etap.threads");
+        assertEquals(String.valueOf(DecodeKernels.ETAP_SMEM_DEFAULT), props.getProperty("etap.smem"), "etap.smem");
+        assertEquals(String.valueOf(DecodeKernels.ETAP_MAX_ROWS_DEFAULT), props.getProperty("etap.maxRows"), "etap.maxRows");
+        assertEquals(String.valueOf(DecodeKernels.ETAP_MIN_PAGE_SHIFT_DEFAULT), props.getProperty("etap.minPageShift"), "etap.minPageShift");
     }
 
     /** The combine's rows per CTA: a power of two dividing its 8 warps, more warps per row for more splits. */
@@ -73,6 +77,11 @@ class LaunchGeometryTest {
         String h = Files.readString(KC.resolve("sm90/sm90_launch.h"));
         assertEquals(DecodeKernels.SM90_THREADS_DEFAULT, define(h, "MLA4J_SM90_THREADS"), "sm90 block size");
         assertEquals(DecodeKernels.SM90_SMEM_DEFAULT, define(h, "MLA4J_SM90_SMEM_BYTES"), "sm90 dynamic shared memory");
+        String e = Files.readString(KC.resolve("sm90_etap/etap_launch.h"));
+        assertEquals(DecodeKernels.ETAP_THREADS_DEFAULT, define(e, "MLA4J_ETAP_THREADS"), "etap block size");
+        assertEquals(DecodeKernels.ETAP_SMEM_DEFAULT, define(e, "MLA4J_ETAP_SMEM_BYTES"), "etap dynamic shared memory");
+        assertEquals(DecodeKernels.ETAP_MAX_ROWS_DEFAULT, define(e, "MLA4J_ETAP_MAX_ROWS"), "etap rows");
+        assertEquals(DecodeKernels.ETAP_MIN_PAGE_SHIFT_DEFAULT, define(e, "MLA4J_ETAP_MIN_PAGE_SHIFT"), "etap pages");
     }
 
     /**

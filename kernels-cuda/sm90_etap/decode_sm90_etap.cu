@@ -1,0 +1,519 @@
+// mla4j dense MLA decode for Hopper (sm_90a) in the ETAP style, for few query rows (h_q * s_q <= 16): the
+// products are transposed (the idea: arXiv 2506.01969; this code is written here), per KV block of 64 keys
+//     S^T = K Q^T      wgmma M = the 64 keys, N = 16 query rows, K = 576 (36 m64n16k16)
+//     P^T = softmax along the keys (M: the accumulator's rows, spread over the warpgroup's 4 warps)
+//     O^T += V^T P^T   wgmma M = d_v in 8 m64 tiles, N = 16 query rows, K = the 64 keys (32 m64n16k16)
+// so the 16 rows cost no tensor work or shared-memory operand reads on padding, where the row-major relay kernel
+// (kernels-cuda/sm90) pads them to M = 64. Design, measurements and what each piece bought: README.md beside this.
+//
+// CTA = one split-KV part of the shared schedule (include/mla4j/schedule.h), one 16-row query tile.
+// Threads: two consumer warpgroups (0..255) take alternate KV blocks of the part, each its own online softmax over
+// all 16 rows (block-parallel); their states (m, l, O^T) merge at each split's end. The producer warpgroup's first
+// thread (256) issues every TMA load.
+//
+// Shared memory (base aligned to 1024; offsets below):
+//   Q      9 boxes of 16 rows x 128 B (64 features each, 128B swizzle): the K-major B operand of S^T; at a split's
+//          end also the merge scratch (both warpgroups are past their S^T then)
+//   P^T    per warpgroup, 16 rows (query) x 64 keys, 16-bit, 128B swizzle: the K-major B operand of O^T
+//   red    per warpgroup [max, sum][4 warps][16]: column maxima / sums exchanged among the 4 warps
+//   ring   R boxes of 64 keys x 64 features (8 KiB, 128B swizzle), filled in block order (9 boxes per block; box j =
+//          features 64j..64j+63, V = boxes 0..7): all the rest of the budget, R = 25 (2.8 blocks in flight)
+//   bars   full[R] (producer arrive + tx bytes), empty[R] (lane 0 of each of the 4 warps that read the box)
+// A box is released as soon as its readers retired: the RoPE box after S^T, V box t after the t-th m64 tile of O^T
+// (one commit group per tile), so the producer refills the ring box by box, not block by block.
+// Softmax in base 2 with a lazy running max (moves only when a block max exceeds it by > 8), LSE in natural log.
+// Outputs follow schedule.h: a sequence with one split writes o/lse directly, otherwise o_accum/lse_accum (normalised by
+// the split's own sum; lse -inf for a split that saw no key), merged by the shared mla4j_combine.
+#include <cuda.h>
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <math.h>
+
+#include "mla4j/paging.h"
+#include "mla4j/params.h"
+#include "mla4j/schedule.h"
+#include "sm90/split.cuh"
+#include "sm90/sm90_ptx.cuh"
+#include "sm90/sm90_wgmma.cuh"
+#include "sm90_etap/etap_launch.h"
+
+namespace mla4j_etap {
+using namespace mla4j_sm90;  // the PTX wrappers and the part's work (split.cuh) are the relay kernel's
+
+constexpr int kBoxBytes = 64 * 128;
+constexpr int kBoxes = MLA4J_D_QK / 64;  // 9
+constexpr int kN = MLA4J_ETAP_MAX_ROWS;  // query columns of the tile: wgmma N
+constexpr int kNQ = kN / 4;              // query columns per thread in an accumulator fragment
+constexpr int kAcc = kN / 2;             // accumulator registers per m64 tile
+constexpr int kSChains = 3;              // independent S^T accumulator chains (box b -> chain b % 3)
+constexpr int kThreads = MLA4J_ETAP_THREADS, kConsumers = 256;
+constexpr float kLazyMax = 8.f;
+constexpr int kQBox = kN * 128;  // one 64-feature box of the Q tile
+constexpr int kOffQ = 0;
+constexpr int kOffP = kOffQ + kBoxes * kQBox;  // [2 warpgroups][16 rows x 128 B]
+constexpr int kOffRed = kOffP + 2 * kN * 128;  // float [2 warpgroups][max, sum][4 warps][16]
+constexpr int kOffRing = (kOffRed + 2 * 2 * 4 * kN * 4 + 1023) / 1024 * 1024;
+constexpr int R = (MLA4J_ETAP_SMEM_BYTES - 1024 - kOffRing) / (kBoxBytes + 16);
+constexpr int kOffBar = kOffRing + R * kBoxBytes;  // u64 full[R], empty[R]
+static_assert(kOffBar + 2 * R * 8 + 1024 <= MLA4J_ETAP_SMEM_BYTES, "shared memory budget (1024: the base alignment)");
+static_assert(kOffP % 1024 == 0 && kOffRing % 1024 == 0 && (kN * 128) % 1024 == 0, "swizzled tiles on 1024-byte boundaries");
+static_assert(R >= kBoxes + 1, "the ring holds more than a block");
+static_assert(kThreads == kConsumers + 128, "update etap_launch.h");
+// merge scratch: warpgroup 1's m and l (2 kNQ words per thread) and two O^T tiles (2 kAcc) per round, all distinct
+// words (a word reused across rounds made racecheck report a WAR hazard the barriers rule out: lab/etap run 3)
+static_assert((2 * kNQ + 2 * kAcc) * 128 * 4 <= kBoxes * kQBox, "merge scratch fits the Q tile");
+
+enum : uint32_t {
+    kBarQ = 3,   // all 256 consumers: the Q tile copied (both halves), and the split-end merge rounds
+    kBarWg = 1,  // + warpgroup: its own 128 threads (max exchange, P^T published, stale V rows zeroed)
+};
+
+template <bool BF>
+__device__ __forceinline__ void mma(float (&d)[kAcc], uint64_t a, uint64_t b, int acc, bool trans_a) {
+    if (trans_a) {
+        if constexpr (BF) wgmma_m64n16k16_bf16<1, 0>(d, a, b, acc);
+        else wgmma_m64n16k16_f16<1, 0>(d, a, b, acc);
+    } else {
+        if constexpr (BF) wgmma_m64n16k16_bf16<0, 0>(d, a, b, acc);
+        else wgmma_m64n16k16_f16<0, 0>(d, a, b, acc);
+    }
+}
+template <bool BF>
+__device__ __forceinline__ uint32_t pack2(float x, float y) {
+    if constexpr (BF) {
+        __nv_bfloat162 v = __floats2bfloat162_rn(x, y);
+        return *reinterpret_cast<uint32_t*>(&v);
+    } else {
+        __half2 v = __floats2half2_rn(x, y);
+        return *reinterpret_cast<uint32_t*>(&v);
+    }
+}
+template <bool BF>
+__device__ __forceinline__ uint16_t to16(float x) {
+    if constexpr (BF) return __bfloat16_as_ushort(__float2bfloat16_rn(x));
+    else return __half_as_ushort(__float2half_rn(x));
+}
+__device__ __forceinline__ float ex2(float x) {
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
+}
+
+// The physical pages of the 64-token block blk of sequence s (pages >= 16 tokens: at most 4; pages past the
+// sequence's last load its last again, never used: keys past the end are masked and their V rows zeroed).
+__device__ __forceinline__ void block_pages(const MlaParams& p, int s, int blk, int (&pg)[4]) {
+    const int shift = p.page_shift;
+    const int* bt = p.block_table + static_cast<size_t>(s) * p.max_blocks;
+    const int last = (p.seqlens[s] - 1) >> shift, first = (blk * MLA4J_TILE) >> shift;
+#pragma unroll
+    for (int k = 0; k < 4; ++k) pg[k] = (k << shift) < MLA4J_TILE ? bt[min(first + k, last)] : 0;
+}
+
+// ------------------------------------------------------------------------------------------------ producer
+// One thread walks the part's blocks (all its splits, in order) and TMA-loads each block's 9 boxes into the next 9
+// ring slots, one load per page's rows (64 / page of them below 64-token pages). The next block's pages are read
+// before the current block's waits, so the table reads hide under them.
+__device__ void produce(const MlaParams& p, const CUtensorMap* tm, const PartWork& w, uint8_t* smem) {
+    const uint32_t ring = smem_addr(smem + kOffRing);
+    const uint32_t full = smem_addr(smem + kOffBar), empty = full + R * 8;
+    const uint64_t pol = policy_evict_first();  // the KV stream is read once (lab/etap run 1: +2.7%)
+    const int shift = p.page_shift;
+    const int loads = shift < 6 ? MLA4J_TILE >> shift : 1;
+    const uint32_t load_bytes = shift < 6 ? 128u << shift : kBoxBytes;
+    const int in_page = shift < 6 ? 0 : (1 << shift) - 1;  // below 64-token pages a block starts its pages
+    int s = w.begin_idx, blk = split_first_block(w, s);
+    auto settle = [&](int& ss, int& bb) {  // skips splits with no block left
+        while (ss <= w.end_idx && bb >= split_end_block(p, w, ss)) {
+            ++ss;
+            bb = 0;
+        }
+    };
+    settle(s, blk);
+    int pg[4] = {0, 0, 0, 0};
+    if (s <= w.end_idx) block_pages(p, s, blk, pg);
+    uint32_t slot = 0, phase = 0;
+    while (s <= w.end_idx) {
+        int ns = s, nb = blk + 1;
+        settle(ns, nb);
+        int npg[4] = {0, 0, 0, 0};
+        if (ns <= w.end_idx) block_pages(p, ns, nb, npg);
+        const int tok0 = blk * MLA4J_TILE;
+#pragma unroll 1
+        for (int b = 0; b < kBoxes; ++b) {
+            mbar_wait(empty + slot * 8, phase ^ 1);  // the first use of a slot passes at once
+            mbar_arrive_expect_tx(full + slot * 8, kBoxBytes);
+#pragma unroll
+            for (int k = 0; k < 4; ++k)
+                if (k < loads)
+                    tma_load_2d_hint(ring + slot * kBoxBytes + k * load_bytes, tm, b * 64, (pg[k] << shift) + (tok0 & in_page),
+                                     full + slot * 8, pol);
+            if (++slot == R) {
+                slot = 0;
+                phase ^= 1;
+            }
+        }
+        s = ns;
+        blk = nb;
+#pragma unroll
+        for (int k = 0; k < 4; ++k) pg[k] = npg[k];
+    }
+}
+
+// ------------------------------------------------------------------------------------------------ consumers
+// Sequence s's query rows into the K-major 128B-swizzled Q tile (rows past p.rows zero-filled), by all 256 consumer
+// threads with cp.async (completed by cp_async_wait_all).
+__device__ __forceinline__ void load_q(const MlaParams& p, int s, int t, uint8_t* smem) {
+    constexpr int kChunks = MLA4J_D_QK / 8;  // 72 x 16 B per row
+    const uint4* q = reinterpret_cast<const uint4*>(p.q) + static_cast<size_t>(s) * p.rows * kChunks;
+    const uint32_t base = smem_addr(smem + kOffQ);
+#pragma unroll 1
+    for (int idx = t; idx < kN * kChunks; idx += kConsumers) {
+        const int r = idx / kChunks, c = idx % kChunks;
+        const bool real = r < p.rows;
+        const uint4* src = real ? q + static_cast<size_t>(r) * kChunks + c : q;
+        cp_async_16_zfill(base + (c >> 3) * kQBox + r * 128 + (((c & 7) ^ (r & 7)) << 4), src, real ? 16 : 0);
+    }
+    cp_async_commit();
+}
+
+// Warpgroup wg (thread tw of it) over the part: its blocks are every other one of the CTA's (it & 1 == wg).
+template <bool BF>
+__device__ void consume(const MlaParams& p, const PartWork& w, uint8_t* smem, int wg, int tw) {
+    const int warp = tw >> 5, lane = tw & 31;
+    const uint32_t barw = kBarWg + wg;
+    const uint32_t ring = smem_addr(smem + kOffRing);
+    const uint32_t full = smem_addr(smem + kOffBar), empty = full + R * 8;
+    float* red_max = reinterpret_cast<float*>(smem + kOffRed) + wg * 2 * 4 * kN;
+    float* red_sum = red_max + 4 * kN;
+    const uint32_t pt = smem_addr(smem + kOffP) + wg * kN * 128;  // this warpgroup's P^T tile
+    const uint64_t dq = make_desc_sw128(smem_addr(smem + kOffQ), 16, 1024);
+    const uint64_t dp = make_desc_sw128(pt, 16, 1024);
+    const uint64_t dring = make_desc_sw128(ring, 16, 1024);           // a K-major K box; + slot * 512 (16-byte units)
+    const uint64_t dvring = make_desc_sw128(ring, kBoxBytes, 1024);   // an MN-major V^T box (one m64 tile)
+    const int key_in = 16 * warp + (lane >> 2);  // accumulator rows key_in, key_in + 8 (keys; dims for O^T)
+    const int cq = 2 * (lane & 3);               // accumulator columns 8j + cq, 8j + cq + 1 (query rows)
+
+    // stmatrix.trans row addresses: fragment f = 2j + h (8 query columns 8j.., 8 keys 16*warp + 8h ..); lane 8i + b
+    // addresses memory row (query) 8j + b of matrix i.
+    uint32_t st_addr;
+    {
+        const int f = lane >> 3, b = lane & 7;
+        const int j = f >> 1, h = f & 1;
+        st_addr = pt + (8 * j + b) * 128 + (((2 * warp + h) ^ b) << 4);
+    }
+
+    int it = 0;  // blocks of the CTA so far (ring position 9 * it)
+    for (int s = w.begin_idx; s <= w.end_idx; ++s) {
+        const int seqlen = p.seqlens[s];
+        const int first = split_first_block(w, s), end = split_end_block(p, w, s);
+        const int off0 = p.split_offsets[s], off1 = p.split_offsets[s + 1];
+        const int slot_out = off0 + (s == w.begin_idx ? w.begin_split : 0);
+        const bool direct = off1 - off0 == 1;
+        if (s != w.begin_idx) load_q(p, s, wg * 128 + tw, smem);  // the first split's copy went out at entry
+        int lim[kNQ];
+#pragma unroll
+        for (int q = 0; q < kNQ; ++q) {
+            const int col = 8 * (q >> 1) + cq + (q & 1);
+            const int l = (p.causal && col < p.rows) ? seqlen - p.s_q + col / p.h_q : seqlen - 1;
+            lim[q] = min(l, seqlen - 1);
+        }
+        int lim_min = lim[0];
+#pragma unroll
+        for (int q = 1; q < kNQ; ++q) lim_min = min(lim_min, lim[q]);
+        float m[kNQ], ls[kNQ], o[8][kAcc];
+#pragma unroll
+        for (int q = 0; q < kNQ; ++q) m[q] = -INFINITY, ls[q] = 0.f;
+#pragma unroll
+        for (int t = 0; t < 8; ++t)
+#pragma unroll
+            for (int i = 0; i < kAcc; ++i) o[t][i] = 0.f;
+        cp_async_wait_all();
+        fence_proxy_async();               // the copies' writes before wgmma (async proxy) reads them
+        named_barrier(kBarQ, kConsumers);  // both warpgroups' copies of the Q tile
+
+        for (int blk = first; blk < end; ++blk, ++it) {
+            if ((it & 1) != wg) continue;  // the other warpgroup's block
+            const uint32_t g0 = 9u * it;
+            // ---- S^T = K Q^T, waiting for each box as it lands; three independent accumulator chains (box b into
+            // chain b % 3): one chain of 36 dependent small-N wgmmas runs at the wgmma latency, not its issue rate
+            float sc[kAcc], sc1[kAcc], sc2[kAcc];
+#pragma unroll
+            for (int b = 0; b < kBoxes; ++b) {
+                const uint32_t g = g0 + b, sl = g % R;
+                mbar_wait(full + sl * 8, (g / R) & 1);
+                __syncwarp();
+                wgmma_fence();
+                const int ch = b % kSChains;
+#pragma unroll
+                for (int kk = 0; kk < 4; ++kk) {
+                    const uint64_t da = dring + ((sl * kBoxBytes + kk * 32) >> 4), db = dq + ((b * kQBox + kk * 32) >> 4);
+                    const int acc = (b >= kSChains) || kk != 0;
+                    if (ch == 0) mma<BF>(sc, da, db, acc, false);
+                    else if (ch == 1) mma<BF>(sc1, da, db, acc, false);
+                    else mma<BF>(sc2, da, db, acc, false);
+                }
+            }
+            wgmma_commit();
+            wgmma_wait<0>();
+            fence_regs(sc);
+            fence_regs(sc1);
+            fence_regs(sc2);
+#pragma unroll
+            for (int i = 0; i < kAcc; ++i) sc[i] += sc1[i] + sc2[i];
+            __syncwarp();
+            if (lane == 0) mbar_arrive(empty + ((g0 + 8) % R) * 8);  // the RoPE box: S^T was its only reader
+
+            // ---- a partly used last block: stale V rows (possibly NaN) -> 0 once all 4 warps' S^T retired (only
+            // this warpgroup reads the block)
+            const int valid = seqlen - blk * 64;
+            if (valid < 64) {
+                named_barrier(barw, 128);
+                for (int idx = tw; idx < (64 - valid) * 64; idx += 128) {
+                    const int r = valid + (idx >> 6), box = (idx >> 3) & 7, ch = idx & 7;
+                    const uint32_t sl = (g0 + box) % R;
+                    *reinterpret_cast<uint4*>(smem + kOffRing + sl * kBoxBytes + r * 128 + ch * 16) = make_uint4(0, 0, 0, 0);
+                }
+                fence_proxy_async();
+                named_barrier(barw, 128);
+            }
+
+            // ---- column (query row) maxima over the 64 keys: in-thread (2 keys), 8 lanes, then the 4 warps
+            if (!__all_sync(0xffffffffu, blk * 64 + 63 <= lim_min)) {
+#pragma unroll
+                for (int q = 0; q < kNQ; ++q)
+#pragma unroll
+                    for (int h = 0; h < 2; ++h)
+                        if (blk * 64 + key_in + 8 * h > lim[q]) sc[4 * (q >> 1) + 2 * h + (q & 1)] = -INFINITY;
+            }
+            float mx[kNQ];
+#pragma unroll
+            for (int q = 0; q < kNQ; ++q) {
+                const int i = 4 * (q >> 1) + (q & 1);
+                mx[q] = fmaxf(sc[i], sc[i + 2]);
+            }
+#pragma unroll
+            for (int q = 0; q < kNQ; ++q) {
+                mx[q] = fmaxf(mx[q], __shfl_xor_sync(0xffffffffu, mx[q], 4));
+                mx[q] = fmaxf(mx[q], __shfl_xor_sync(0xffffffffu, mx[q], 8));
+                mx[q] = fmaxf(mx[q], __shfl_xor_sync(0xffffffffu, mx[q], 16));
+            }
+            if (lane < 4) {
+#pragma unroll
+                for (int j = 0; j < kNQ / 2; ++j)
+                    *reinterpret_cast<float2*>(red_max + warp * kN + 8 * j + cq) = make_float2(mx[2 * j], mx[2 * j + 1]);
+            }
+            named_barrier(barw, 128);  // also: every warp's O^T of this warpgroup's previous block retired (P^T free)
+#pragma unroll
+            for (int j = 0; j < kNQ / 2; ++j) {
+#pragma unroll
+                for (int ww = 0; ww < 4; ++ww) {
+                    const float2 v = *reinterpret_cast<const float2*>(red_max + ww * kN + 8 * j + cq);
+                    mx[2 * j] = fmaxf(mx[2 * j], v.x);
+                    mx[2 * j + 1] = fmaxf(mx[2 * j + 1], v.y);
+                }
+            }
+            // ---- lazy running max, p = 2^(s*scale - base), P^T -> shared memory
+            float base[kNQ], f[kNQ];
+            bool moved = false;
+#pragma unroll
+            for (int q = 0; q < kNQ; ++q) {
+                const float cand = mx[q] * p.scale_log2;
+                const float mn = cand - m[q] > kLazyMax ? cand : m[q];  // -inf - -inf = NaN: stays -inf
+                moved |= mn != m[q];
+                base[q] = mn == -INFINITY ? 0.f : mn;
+                f[q] = ex2(m[q] - base[q]);
+                m[q] = mn;
+            }
+            uint32_t ph[kNQ];  // fragment f = 2j + h: keys key_in + 8h, columns 8j + cq, +1
+            float rs[kNQ];
+#pragma unroll
+            for (int q = 0; q < kNQ; ++q) rs[q] = 0.f;
+#pragma unroll
+            for (int j = 0; j < kNQ / 2; ++j)
+#pragma unroll
+                for (int h = 0; h < 2; ++h) {
+                    const float a = ex2(fmaf(sc[4 * j + 2 * h], p.scale_log2, -base[2 * j]));
+                    const float b = ex2(fmaf(sc[4 * j + 2 * h + 1], p.scale_log2, -base[2 * j + 1]));
+                    rs[2 * j] += a;
+                    rs[2 * j + 1] += b;
+                    ph[2 * j + h] = pack2<BF>(a, b);
+                }
+#pragma unroll
+            for (int q = 0; q < kNQ; ++q) ls[q] = ls[q] * f[q] + rs[q];
+            if (__any_sync(0xffffffffu, moved)) {
+#pragma unroll
+                for (int t = 0; t < 8; ++t)
+#pragma unroll
+                    for (int i = 0; i < kAcc; ++i) o[t][i] *= f[2 * (i >> 2) + (i & 1)];
+            }
+            stmatrix_x4_trans(st_addr, ph[0], ph[1], ph[2], ph[3]);
+            fence_proxy_async();
+            named_barrier(barw, 128);  // P^T complete (every warp's part) before the wgmmas read it
+
+            // ---- O^T += V^T P^T: one commit group per m64 tile (= V box t), each box released when its group retired
+            wgmma_fence();
+#pragma unroll
+            for (int t = 0; t < 8; ++t) {
+                const uint32_t sl = (g0 + t) % R;
+#pragma unroll
+                for (int kk = 0; kk < 4; ++kk)
+                    mma<BF>(o[t], dvring + ((sl * kBoxBytes + kk * 2048) >> 4), dp + ((kk * 32) >> 4), 1, true);
+                wgmma_commit();
+            }
+#define MLA4J_ETAP_RELEASE(T)  \
+    wgmma_wait<7 - (T)>();     \
+    __syncwarp();              \
+    if (lane == 0) mbar_arrive(empty + ((g0 + (T)) % R) * 8);
+            MLA4J_ETAP_RELEASE(0) MLA4J_ETAP_RELEASE(1) MLA4J_ETAP_RELEASE(2) MLA4J_ETAP_RELEASE(3)
+            MLA4J_ETAP_RELEASE(4) MLA4J_ETAP_RELEASE(5) MLA4J_ETAP_RELEASE(6) MLA4J_ETAP_RELEASE(7)
+#undef MLA4J_ETAP_RELEASE
+#pragma unroll
+            for (int t = 0; t < 8; ++t) fence_regs(o[t]);
+        }
+
+        // ---- split epilogue: column sums over the 64 keys (lanes, then warps)
+#pragma unroll
+        for (int q = 0; q < kNQ; ++q) {
+            ls[q] += __shfl_xor_sync(0xffffffffu, ls[q], 4);
+            ls[q] += __shfl_xor_sync(0xffffffffu, ls[q], 8);
+            ls[q] += __shfl_xor_sync(0xffffffffu, ls[q], 16);
+        }
+        if (lane < 4) {
+#pragma unroll
+            for (int j = 0; j < kNQ / 2; ++j)
+                *reinterpret_cast<float2*>(red_sum + warp * kN + 8 * j + cq) = make_float2(ls[2 * j], ls[2 * j + 1]);
+        }
+        named_barrier(barw, 128);
+        float lt[kNQ];
+#pragma unroll
+        for (int j = 0; j < kNQ / 2; ++j) {
+            lt[2 * j] = lt[2 * j + 1] = 0.f;
+#pragma unroll
+            for (int ww = 0; ww < 4; ++ww) {
+                const float2 v = *reinterpret_cast<const float2*>(red_sum + ww * kN + 8 * j + cq);
+                lt[2 * j] += v.x;
+                lt[2 * j + 1] += v.y;
+            }
+        }
+        // ---- warpgroup 1's state (m, l, O^T) joins warpgroup 0's through the Q tile (free: both are past their
+        // S^T), in 4 rounds of 2 O^T tiles; thread tw of both holds the same (dim, column) positions, so the scratch
+        // is [value][128 threads]. m and l have their own words (never reused by a later round).
+        {
+            float* scr = reinterpret_cast<float*>(smem + kOffQ);
+            float a0[kNQ], a1[kNQ];
+            named_barrier(kBarQ, kConsumers);
+#pragma unroll
+            for (int r = 0; r < 4; ++r) {
+                constexpr int kOfs = 2 * kNQ;
+                if (wg == 1) {
+                    if (r == 0) {
+#pragma unroll
+                        for (int q = 0; q < kNQ; ++q) scr[q * 128 + tw] = m[q], scr[(kNQ + q) * 128 + tw] = lt[q];
+                    }
+#pragma unroll
+                    for (int t = 0; t < 2; ++t)
+#pragma unroll
+                        for (int i = 0; i < kAcc; ++i) scr[(kOfs + t * kAcc + i) * 128 + tw] = o[2 * r + t][i];
+                }
+                named_barrier(kBarQ, kConsumers);
+                if (wg == 0) {
+                    if (r == 0) {
+#pragma unroll
+                        for (int q = 0; q < kNQ; ++q) {
+                            const float m1 = scr[q * 128 + tw], l1 = scr[(kNQ + q) * 128 + tw];
+                            const float mx = fmaxf(m[q], m1), base = mx == -INFINITY ? 0.f : mx;
+                            a0[q] = ex2(m[q] - base);
+                            a1[q] = ex2(m1 - base);
+                            lt[q] = lt[q] * a0[q] + l1 * a1[q];
+                            m[q] = mx;
+                        }
+                    }
+#pragma unroll
+                    for (int t = 0; t < 2; ++t)
+#pragma unroll
+                        for (int i = 0; i < kAcc; ++i) {
+                            const int q = 2 * (i >> 2) + (i & 1);
+                            o[2 * r + t][i] = o[2 * r + t][i] * a0[q] + scr[(kOfs + t * kAcc + i) * 128 + tw] * a1[q];
+                        }
+                }
+                named_barrier(kBarQ, kConsumers);
+            }
+        }
+        if (wg == 0) {
+            float inv[kNQ], lse[kNQ];
+#pragma unroll
+            for (int q = 0; q < kNQ; ++q) {
+                inv[q] = lt[q] > 0.f ? 1.f / lt[q] : 0.f;
+                lse[q] = lt[q] > 0.f ? (m[q] + __log2f(lt[q])) * 0.69314718055994531f : (direct ? INFINITY : -INFINITY);
+            }
+#pragma unroll
+            for (int q = 0; q < kNQ; ++q) {
+                const int col = 8 * (q >> 1) + cq + (q & 1);
+                if (col >= p.rows) continue;
+                if (direct) {
+                    uint16_t* orow = static_cast<uint16_t*>(p.o) + (static_cast<size_t>(s) * p.rows + col) * MLA4J_D_V;
+#pragma unroll
+                    for (int t = 0; t < 8; ++t)
+#pragma unroll
+                        for (int h = 0; h < 2; ++h)
+                            orow[64 * t + key_in + 8 * h] = to16<BF>(o[t][4 * (q >> 1) + 2 * h + (q & 1)] * inv[q]);
+                    if (warp == 0 && lane < 4) {
+                        const int head = col % p.h_q, iq = col / p.h_q;
+                        p.lse[static_cast<size_t>(s) * p.rows + head * p.s_q + iq] = lse[q];
+                    }
+                } else {
+                    float* arow = p.o_accum + (static_cast<size_t>(slot_out) * p.rows + col) * MLA4J_D_V;
+#pragma unroll
+                    for (int t = 0; t < 8; ++t)
+#pragma unroll
+                        for (int h = 0; h < 2; ++h) arow[64 * t + key_in + 8 * h] = o[t][4 * (q >> 1) + 2 * h + (q & 1)] * inv[q];
+                    if (warp == 0 && lane < 4) p.lse_accum[static_cast<size_t>(slot_out) * p.rows + col] = lse[q];
+                }
+            }
+        }
+        // The next split's Q copy overwrites the Q tile (the merge scratch) and red_sum: every warp is past both here.
+        named_barrier(kBarQ, kConsumers);
+    }
+}
+
+// The whole CTA (the entry point's body; in this namespace its names hide the relay kernel's).
+__device__ __forceinline__ void run(const MlaParams& p, const CUtensorMap& tm_kv) {
+    extern __shared__ uint8_t smem_raw[];
+    uint8_t* smem = smem_raw + ((1024u - (smem_addr(smem_raw) & 1023u)) & 1023u);
+    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+    if (p.rows < 1 || p.rows > kN || p.page_shift < MLA4J_ETAP_MIN_PAGE_SHIFT || p.cache_format != MLA4J_CACHE_PLAIN ||
+        p.d_qk != MLA4J_D_QK || p.d_v != MLA4J_D_V || blockDim.x != kThreads)
+        return;
+    const PartWork w = read_part(p, blockIdx.x);
+    if (w.end_idx < w.begin_idx) return;  // an empty part
+    const int t = threadIdx.x;
+    if (t < kConsumers) load_q(p, w.begin_idx, t, smem);  // the first split's Q, ahead of the barrier set-up
+    if (t == 0) {
+        const uint32_t full = smem_addr(smem + kOffBar);
+        for (int i = 0; i < R; ++i) mbar_init(full + i * 8, 1);            // full: the producer's arrive + tx bytes
+        for (int i = 0; i < R; ++i) mbar_init(full + (R + i) * 8, 4);      // empty: lane 0 of each of the 4 reading warps
+        fence_barrier_init();
+    }
+    if (t == kConsumers) tma_prefetch_desc(&tm_kv);
+    __syncthreads();
+    if (t >= kConsumers) {
+        regs_dealloc<40>();
+        if (t == kConsumers) produce(p, &tm_kv, w, smem);
+    } else {
+        regs_alloc<232>();
+        if (p.dtype == MLA4J_FP16) consume<false>(p, w, smem, t >> 7, t & 127);
+        else consume<true>(p, w, smem, t >> 7, t & 127);
+    }
+}
+
+}  // namespace mla4j_etap
+
+// Grid (num_parts, 1); block MLA4J_ETAP_THREADS; dynamic shared memory MLA4J_ETAP_SMEM_BYTES (etap_launch.h).
+// tm_kv: the tensor map of mla4j_decode_sm90 (the cache as [num_blocks * page, 576] 16-bit, box 64 columns x
+// min(page, 64) rows, 128-byte swizzle). The host launches it only for 1 <= rows <= 16, a 16-bit cache of
+// DeepSeek's widths and pages of >= 16 tokens (io.mla4j.cuda.DecodeKernels); anything else returns at once.
+extern "C" __global__ void __launch_bounds__(MLA4J_ETAP_THREADS, 1)
+    mla4j_decode_sm90_etap(const __grid_constant__ MlaParams p, const __grid_constant__ CUtensorMap tm_kv) {
+    mla4j_etap::run(p, tm_kv);
+}

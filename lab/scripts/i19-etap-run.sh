@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# One device call for issue 19's transposed kernel in the product (docs/PERF.md "2026-12-04 (late night), H200: the
+# transposed kernel shipped"): the GPU tests (conformance for sm80, sm90 = relay only, etap = relay + the transposed
+# kernel where it serves; GpuChecks; the sanitizers for each), then the kernel-choice grid: etap (the transposed
+# kernel where it serves) against auto (the relay kernel while DecodeKernels.ETAP_BY_DEFAULT is off): a choice FAIL
+# there (auto > 3% slower than the transposed kernel) is the measurement that turns it on.
+# usage (device): run(command="bash lab/scripts/i19-etap-run.sh", carry=[".carry"])
+set -uo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$root"
+nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv > "$OUT/env.txt" 2>&1
+bash scripts/gpu-test.sh > "$OUT/gpu-test.out" 2>&1; echo "gpu-test rc=$?"; tail -26 "$OUT/gpu-test.out"
+source scripts/gpu-env.sh
+mkdir -p "$OUT/choice"
+"$JAVA" "${JOPTS[@]}" -cp "$CP" io.mla4j.gpubench.GpuBench --choice --kernels etap,auto --no-baseline --out "$OUT/choice" \
+  > "$OUT/choice/bench.log" 2>&1; echo "choice rc=$?"
+sed -n '/^ceilings/,$p' "$OUT/choice/bench.log"
+cd "$OUT" && tar czf logs.tgz gpu-test.out test.log sanitizer.log choice env.txt 2>/dev/null
+rm -rf "$OUT/test.log" "$OUT/sanitizer.log"
