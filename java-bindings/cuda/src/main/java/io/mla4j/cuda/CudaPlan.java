@@ -24,7 +24,12 @@ import java.lang.foreign.ValueLayout;
 public final class CudaPlan extends MlaPlan {
     private final CudaContext ctx;
     private final WorkspacePool pool;
-    private final Arena arena = Arena.ofShared();
+    // Plain plans (the kind an engine makes and closes every decode step) keep their few hundred bytes of launch data
+    // (the parameter struct, the tensor map, launch configs) in an automatic arena: a shared arena's life costs
+    // 13-17 us of CPU, nearly all of it its close (a handshake with every thread; a confined or automatic one 0.1-0.6 us:
+    // lab/results/bench/cpu/2026-12-04-arena-close/), over half of plan()'s 25 us budget at b = 1. Updatable plans (made once) keep a shared one, closed with them: it scopes staging(), so a write
+    // after close throws instead of reaching freed pinned memory.
+    private final Arena arena;
     final KernelParams params;
     final DeviceBuffer seqlensBuf, tableBuf, schedBuf, offsetsBuf, oAccum, lseAccum;
     final DeviceBuffer statusBuf;        // updatable plans: status, bits being gathered, CTAs done (params.h), else null
@@ -48,6 +53,7 @@ public final class CudaPlan extends MlaPlan {
     CudaPlan(CudaBackend be, PlanSpec spec, SplitSchedule schedule, int[] seqlens, int[] table,
              CudaContext ctx, WorkspacePool pool, boolean tensorMap, boolean updatable) {
         super(be, spec, schedule, seqlens, table, updatable);
+        arena = updatable ? Arena.ofShared() : Arena.ofAuto();
         this.ctx = ctx;
         this.pool = pool;
         int b = seqlens.length;
@@ -70,7 +76,7 @@ public final class CudaPlan extends MlaPlan {
             if (updatable) bufs[6] = pool.take(12L);
         } catch (RuntimeException e) {
             for (DeviceBuffer d : bufs) if (d != null) pool.give(d);
-            arena.close();
+            closeArena();
             throw e;
         }
         seqlensBuf = bufs[0]; tableBuf = bufs[1]; schedBuf = bufs[2]; offsetsBuf = bufs[3]; oAccum = bufs[4]; lseAccum = bufs[5];
@@ -82,7 +88,7 @@ public final class CudaPlan extends MlaPlan {
                 pin = ctx.allocPinned(stepBytes);
             } catch (RuntimeException e) {
                 for (DeviceBuffer d : bufs) if (d != null) pool.give(d);
-                arena.close();
+                closeArena();
                 throw e;
             }
         }
@@ -122,9 +128,20 @@ public final class CudaPlan extends MlaPlan {
         params.setInt("d_v", spec.geometry().dV());
 
         // Upload once per step (host -> device, stream-ordered); the schedule follows in DecodeKernels.prepare.
-        MemorySegment host = updatable ? pageable : arena.allocate(stepBytes);
-        writeStep(host, seqlens, table);
-        copyStep(host);
+        if (updatable) {
+            writeStep(pageable, seqlens, table);
+            copyStep(pageable);
+        } else {
+            try (Arena once = Arena.ofConfined()) { // pageable: the driver has staged it when the copy returns
+                MemorySegment host = once.allocate(stepBytes);
+                writeStep(host, seqlens, table);
+                copyStep(host);
+            }
+        }
+    }
+
+    private void closeArena() {
+        if (isUpdatable()) arena.close(); // an automatic arena is the GC's
     }
 
     /** A step as the device buffers hold it: b seqlens, then the table, into {@code dst}. */
@@ -158,11 +175,13 @@ public final class CudaPlan extends MlaPlan {
     /** Uploads a host {@link SplitSchedule} (when the fatbin has no GPU scheduler, or it is turned off). */
     void uploadHostSchedule(CudaContext ctx, SplitSchedule schedule) {
         int[] meta = schedule.metadata(), offs = schedule.splitOffsets();
-        MemorySegment m = arena.allocate(4L * meta.length), o = arena.allocate(4L * offs.length);
-        MemorySegment.copy(meta, 0, m, ValueLayout.JAVA_INT, 0, meta.length);
-        MemorySegment.copy(offs, 0, o, ValueLayout.JAVA_INT, 0, offs.length);
-        ctx.copyToDevice(schedBuf.address(), m, m.byteSize());
-        ctx.copyToDevice(offsetsBuf.address(), o, o.byteSize());
+        try (Arena once = Arena.ofConfined()) { // pageable: staged by the driver when each copy returns
+            MemorySegment m = once.allocate(4L * meta.length), o = once.allocate(4L * offs.length);
+            MemorySegment.copy(meta, 0, m, ValueLayout.JAVA_INT, 0, meta.length);
+            MemorySegment.copy(offs, 0, o, ValueLayout.JAVA_INT, 0, offs.length);
+            ctx.copyToDevice(schedBuf.address(), m, m.byteSize());
+            ctx.copyToDevice(offsetsBuf.address(), o, o.byteSize());
+        }
     }
 
     /** The step into the device buffers (MlaPlan.update, stage): CudaBackend.enqueueStep does the copies and the rest. */
@@ -243,7 +262,7 @@ public final class CudaPlan extends MlaPlan {
                 }
             } finally {
                 // pageable copies were staged by the driver before returning; the staging() view dies here too
-                arena.close();
+                closeArena();
                 ((CudaBackend) backend()).forget(this);
             }
         }
