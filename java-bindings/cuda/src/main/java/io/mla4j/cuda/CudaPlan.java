@@ -27,8 +27,9 @@ public final class CudaPlan extends MlaPlan {
     // Plain plans (the kind an engine makes and closes every decode step) keep their few hundred bytes of launch data
     // (the parameter struct, the tensor map, launch configs) in an automatic arena: a shared arena's life costs
     // 13-17 us of CPU, nearly all of it its close (a handshake with every thread; a confined or automatic one 0.1-0.6 us:
-    // lab/results/bench/cpu/2026-12-04-arena-close/), over half of plan()'s 25 us budget at b = 1. Updatable plans (made once) keep a shared one, closed with them: it scopes staging(), so a write
-    // after close throws instead of reaching freed pinned memory.
+    // lab/results/bench/cpu/2026-12-04-arena-close/), over half of plan()'s 25 us budget at b = 1. Updatable plans
+    // (made once) keep a shared one, closed with them: it scopes staging(), so a write after close throws instead of
+    // reaching freed pinned memory.
     private final Arena arena;
     final KernelParams params;
     final DeviceBuffer seqlensBuf, tableBuf, schedBuf, offsetsBuf, oAccum, lseAccum;
