@@ -9,11 +9,15 @@ set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv > "$OUT/env.txt" 2>&1
-bash scripts/gpu-test.sh > "$OUT/gpu-test.out" 2>&1; echo "gpu-test rc=$?"; tail -26 "$OUT/gpu-test.out"
 source scripts/gpu-env.sh
+# a first run of the port that has never run: bounded, so a hang or a fault costs 90 s of the call, not all of it
+timeout 90 "$JAVA" "${JOPTS[@]}" -Dmla4j.cuda.kernel=etap -cp "$CP" io.mla4j.gpubench.GpuChecks --cases 3 > "$OUT/smoke.log" 2>&1
+rc=$?; echo "smoke (etap, GpuChecks --cases 3) rc=$rc"; tail -15 "$OUT/smoke.log"
+[ $rc -eq 0 ] || { cd "$OUT" && tar czf logs.tgz smoke.log env.txt; exit 1; }
+bash scripts/gpu-test.sh > "$OUT/gpu-test.out" 2>&1; echo "gpu-test rc=$?"; tail -26 "$OUT/gpu-test.out"
 mkdir -p "$OUT/choice"
 "$JAVA" "${JOPTS[@]}" -cp "$CP" io.mla4j.gpubench.GpuBench --choice --kernels etap,auto --no-baseline --out "$OUT/choice" \
   > "$OUT/choice/bench.log" 2>&1; echo "choice rc=$?"
 sed -n '/^ceilings/,$p' "$OUT/choice/bench.log"
-cd "$OUT" && tar czf logs.tgz gpu-test.out test.log sanitizer.log choice env.txt 2>/dev/null
+cd "$OUT" && tar czf logs.tgz smoke.log gpu-test.out test.log sanitizer.log choice env.txt 2>/dev/null
 rm -rf "$OUT/test.log" "$OUT/sanitizer.log"
