@@ -14,14 +14,16 @@ cd "$root"
 start=$(date +%s)
 bash scripts/style-check.sh  # formatting rules of .editorconfig, cited lab/results paths (~5 s)
 echo "mla4j tests: JDK $JAVA_HOME, $(nproc) cores, nvcc: ${NVCC:-$(command -v nvcc || echo none)}"
-# The shipped sm90 relay's synchronisation protocol, model-checked on the CPU: every
-# interleaving of a small schedule, plus mutations that must be caught (kernels-cuda/sm90/test/; ~15 s).
+# The Hopper kernels' synchronisation protocols, model-checked on the CPU: every interleaving of a small schedule,
+# plus mutations that must be caught (the relay: kernels-cuda/sm90/test/, ~15 s; the transposed kernel:
+# kernels-cuda/sm90_etap/test/, ~30 s).
 if [ "${MLA4J_SKIP_PROTOCOL_MODEL:-0}" = 1 ]; then
-  echo "relay protocol model: skipped (MLA4J_SKIP_PROTOCOL_MODEL=1)"
+  echo "protocol models: skipped (MLA4J_SKIP_PROTOCOL_MODEL=1)"
 elif command -v python3 >/dev/null; then
   python3 kernels-cuda/sm90/test/relay_protocol_model.py --selftest
+  python3 kernels-cuda/sm90_etap/test/etap_protocol_model.py --selftest
 else
-  echo "relay protocol model: skipped (no python3)"
+  echo "protocol models: skipped (no python3)"
 fi
 # The native cpu kernel (native/cpu): the library NativeCpuConformanceTest loads, and its CPUID-independent
 # unit test (layouts, conversions, both kernels on emulated instructions; real paths where this CPU has them).
