@@ -126,15 +126,6 @@ __device__ __forceinline__ bool tile_next(const MlaParams& p, const PartWork& w,
     return tile_settle(p, w, t);
 }
 
-// The physical pages of tile t (pages >= 16 tokens: at most 4), read one tile ahead of its load. Pages past the
-// sequence's last load its last again: never used (the widening writes zeros for rows past the end).
-__device__ __forceinline__ void fp8_pages(const MlaParams& p, const TileWalk& t, int (&pg)[4]) {
-    const int shift = p.page_shift;
-    const int* bt = p.block_table + static_cast<size_t>(t.s) * p.max_blocks;
-    const int last = (p.seqlens[t.s] - 1) >> shift, first = (t.blk * MLA4J_TILE) >> shift;
-#pragma unroll
-    for (int k = 0; k < 4; ++k) pg[k] = (k << shift) < MLA4J_TILE ? bt[min(first + k, last)] : 0;
-}
 // Thread 0: arms raw barrier `bar` and loads tile blk's e4m3 bytes into raw buffer `dst`: 9 boxes of 64 bytes x
 // min(page, 64) rows per page (tm: the cache as [num_blocks * page, 576] bytes, unswizzled).
 __device__ __forceinline__ void fp8_issue(const MlaParams& p, const CUtensorMap* tm, uint32_t dst, uint32_t bar, int blk,
@@ -200,7 +191,7 @@ __device__ __forceinline__ void fp8_load_next(const MlaParams& p, const CUtensor
     fp8_issue(p, tm, raw_bufs + b * kRawTileBytes, raw + b * 8, l.nxt.blk, l.pg);
     ++l.issued;
     l.more = tile_next(p, w, l.nxt);
-    if (l.more) fp8_pages(p, l.nxt, l.pg);
+    if (l.more) tile_pages(p, l.nxt.s, l.nxt.blk, l.pg);
 }
 
 // tp: this thread's index in the producer warpgroup (0..127). The fp8 ring (config.h): stage 0 holds the widened
@@ -220,7 +211,7 @@ __device__ void produce_fp8(const MlaParams& p, const CUtensorMap* tm, const Par
     Fp8Loads l{cur, {0, 0, 0, 0}, 0, true};
     const bool loader = tp == 0;
     if (loader) {
-        fp8_pages(p, l.nxt, l.pg);
+        tile_pages(p, l.nxt.s, l.nxt.blk, l.pg);
         fp8_load_next(p, tm, w, l, raw_bufs, raw);
         fp8_load_next(p, tm, w, l, raw_bufs, raw);
     }

@@ -30,6 +30,17 @@ __device__ __forceinline__ int split_end_block(const MlaParams& p, const PartWor
     return s == w.end_idx ? w.end_block : blocks_of(p, s);
 }
 
+// The physical pages of tile blk of sequence s, for pages >= 16 tokens (at most 4 a tile), read one tile ahead of its
+// loads (the fp8 producer here, the transposed kernel's). Pages past the sequence's last load its last again: never
+// used (keys past the end are masked, their V rows zeroed or widened to zeros).
+__device__ __forceinline__ void tile_pages(const MlaParams& p, int s, int blk, int (&pg)[4]) {
+    const int shift = p.page_shift;
+    const int* bt = p.block_table + static_cast<size_t>(s) * p.max_blocks;
+    const int last = (p.seqlens[s] - 1) >> shift, first = (blk * MLA4J_TILE) >> shift;
+#pragma unroll
+    for (int k = 0; k < 4; ++k) pg[k] = (k << shift) < MLA4J_TILE ? bt[min(first + k, last)] : 0;
+}
+
 // Starts copying the sequence's 64-row query tile into the K-major 128B-swizzled layout wgmma reads
 // (rows past the sequence's query rows are zero-filled). All 256 consumer threads take part, each
 // issuing its 18 16-byte cp.async copies at once: one memory round trip (a register-staged copy

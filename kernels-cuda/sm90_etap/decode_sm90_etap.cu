@@ -99,16 +99,6 @@ __device__ __forceinline__ float ex2(float x) {
     return y;
 }
 
-// The physical pages of the 64-token block blk of sequence s (pages >= 16 tokens: at most 4; pages past the
-// sequence's last load its last again, never used: keys past the end are masked and their V rows zeroed).
-__device__ __forceinline__ void block_pages(const MlaParams& p, int s, int blk, int (&pg)[4]) {
-    const int shift = p.page_shift;
-    const int* bt = p.block_table + static_cast<size_t>(s) * p.max_blocks;
-    const int last = (p.seqlens[s] - 1) >> shift, first = (blk * MLA4J_TILE) >> shift;
-#pragma unroll
-    for (int k = 0; k < 4; ++k) pg[k] = (k << shift) < MLA4J_TILE ? bt[min(first + k, last)] : 0;
-}
-
 // ------------------------------------------------------------------------------------------------ producer
 // One thread walks the part's blocks (all its splits, in order) and TMA-loads each block's 9 boxes into the next 9
 // ring slots, one load per page's rows (64 / page of them below 64-token pages). The next block's pages are read
@@ -130,13 +120,13 @@ __device__ void produce(const MlaParams& p, const CUtensorMap* tm, const PartWor
     };
     settle(s, blk);
     int pg[4] = {0, 0, 0, 0};
-    if (s <= w.end_idx) block_pages(p, s, blk, pg);
+    if (s <= w.end_idx) tile_pages(p, s, blk, pg);
     uint32_t slot = 0, phase = 0;
     while (s <= w.end_idx) {
         int ns = s, nb = blk + 1;
         settle(ns, nb);
         int npg[4] = {0, 0, 0, 0};
-        if (ns <= w.end_idx) block_pages(p, ns, nb, npg);
+        if (ns <= w.end_idx) tile_pages(p, ns, nb, npg);
         const int tok0 = blk * MLA4J_TILE;
 #pragma unroll 1
         for (int b = 0; b < kBoxes; ++b) {

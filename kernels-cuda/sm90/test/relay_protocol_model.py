@@ -25,9 +25,11 @@ stale rows not zeroed).
     python3 kernels-cuda/sm90/test/relay_protocol_model.py [--mutate no_bar_b]
     python3 kernels-cuda/sm90/test/relay_protocol_model.py --selftest   # the protocol passes, every mutation is caught
 """
-import subprocess
+import os
 import sys
-from collections import deque
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
+from protocol_check import Violation, check_write, explore, selftest  # noqa: E402
 
 SPLITS = [(0, 3), (3, 5)]  # blocks of each split; the last block of each is partly used
 PARTIAL = {2, 4}
@@ -120,10 +122,6 @@ PROGS = {"prod": producer_prog(), WG1: wg1_prog(), **{w: wg0_prog() for w in W0}
 BAR_MEMBERS = {"A": CONSUMERS, "B": CONSUMERS, "SUM": CONSUMERS, "Q": CONSUMERS}
 
 
-class Violation(Exception):
-    pass
-
-
 def initial():
     cells = {("Q", None): ("Q", 0), ("P", None): None, ("M", 0): None}
     for st in range(STAGES):
@@ -139,12 +137,6 @@ def holds(v, cell, want, zero_needed):
     if isinstance(want, tuple) and want[0] == "P":  # v = ("P", block, warps that wrote their rows)
         return v == ("P", want[1], ALL_W0)
     return v == want
-
-
-def check_write(opens, cell, writer, what):
-    for (actor, name, c, want) in opens:
-        if c == cell and actor != writer:
-            raise Violation(f"{writer} writes {cell} ({what}) while {actor}'s {name} still reads it for {want}")
 
 
 def successors(state):
@@ -233,40 +225,8 @@ def successors(state):
     return out
 
 
-def main():
-    start = initial()
-    seen, queue = {start}, deque([start])
-    label = f"shipped{', mutation ' + MUTATE if MUTATE else ''}"
-    try:
-        while queue:
-            s = queue.popleft()
-            nxt = successors(s)
-            if not nxt and any(s[0][i] < len(PROGS[a]) for i, a in enumerate(ACTORS)):
-                where = {a: PROGS[a][s[0][i]] for i, a in enumerate(ACTORS) if s[0][i] < len(PROGS[a])}
-                raise Violation(f"deadlock: {where}")
-            for t in nxt:
-                if t not in seen:
-                    seen.add(t)
-                    queue.append(t)
-    except Violation as v:
-        print(f"relay protocol model ({label}): VIOLATION after {len(seen)} states: {v}")
-        return 1
-    print(f"relay protocol model ({label}): OK, {len(seen)} reachable states, no deadlock, no race, no stale read")
-    return 0
-
-
-def selftest():
-    """The protocol as built must pass and each mutation must be caught (a fresh process per run)."""
-    bad = 0
-    for m in (None,) + MUTATIONS:
-        args = [sys.executable, __file__] + (["--mutate", m] if m else [])
-        r = subprocess.run(args, capture_output=True, text=True)
-        print((r.stdout or r.stderr).strip())
-        if (r.returncode == 0) != (m is None):
-            print(f"relay protocol model: {m or 'as built'} should have {'passed' if m is None else 'failed'}")
-            bad = 1
-    return bad
-
-
 if __name__ == "__main__":
-    sys.exit(selftest() if "--selftest" in sys.argv else main())
+    if "--selftest" in sys.argv:
+        sys.exit(selftest("relay protocol model", __file__, MUTATIONS))
+    sys.exit(explore("relay protocol model",
+                     f"shipped{', mutation ' + MUTATE if MUTATE else ''}", initial(), successors, ACTORS, PROGS))

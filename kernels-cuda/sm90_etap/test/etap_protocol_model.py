@@ -26,9 +26,11 @@ catches it (MUTATIONS below).
     python3 kernels-cuda/sm90_etap/test/etap_protocol_model.py [--mutate no_bar_p]
     python3 kernels-cuda/sm90_etap/test/etap_protocol_model.py --selftest   # passes as built, every mutation caught
 """
-import subprocess
+import os
 import sys
-from collections import deque
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
+from protocol_check import Violation, check_write, explore, selftest  # noqa: E402
 
 SPLITS = [(0, 3), (3, 5)]  # blocks of each split (the CTA's walk order); the last block of each is partly used
 PARTIAL = {2, 4}
@@ -131,10 +133,6 @@ BAR_MEMBERS = {0: WG_WARPS[0], 1: WG_WARPS[1], 3: CONSUMERS}
 READERS_OF_BLOCK = {i: WG_WARPS[i % 2] for i in range(NBLK)}
 
 
-class Violation(Exception):
-    pass
-
-
 def initial():
     cells = {("Q", None): ("Q", 0, frozenset(CONSUMERS))}  # the first split's copy completes before the role split
     for sl in range(R):
@@ -143,12 +141,6 @@ def initial():
         for c in ("P", "MX", "SUM"):
             cells[(c, wg)] = None
     return (tuple(0 for _ in ACTORS), tuple(sorted(cells.items(), key=str)), frozenset(), frozenset(), frozenset())
-
-
-def check_write(opens, cell, writer, what):
-    for (actor, name, c, want) in opens:
-        if c == cell and actor != writer:
-            raise Violation(f"{writer} writes {cell} ({what}) while {actor}'s {name} still reads it for {want}")
 
 
 def holds(v, cell, want):
@@ -246,40 +238,8 @@ def successors(state):
     return out
 
 
-def main():
-    start = initial()
-    seen, queue = {start}, deque([start])
-    label = f"shipped{', mutation ' + MUTATE if MUTATE else ''}"
-    try:
-        while queue:
-            s = queue.popleft()
-            nxt = successors(s)
-            if not nxt and any(s[0][i] < len(PROGS[a]) for i, a in enumerate(ACTORS)):
-                where = {a: PROGS[a][s[0][i]] for i, a in enumerate(ACTORS) if s[0][i] < len(PROGS[a])}
-                raise Violation(f"deadlock: {where}")
-            for t in nxt:
-                if t not in seen:
-                    seen.add(t)
-                    queue.append(t)
-    except Violation as v:
-        print(f"etap protocol model ({label}): VIOLATION after {len(seen)} states: {v}")
-        return 1
-    print(f"etap protocol model ({label}): OK, {len(seen)} reachable states, no deadlock, no race, no stale read")
-    return 0
-
-
-def selftest():
-    """The protocol as built must pass and each mutation must be caught (a fresh process per run)."""
-    bad = 0
-    for m in (None,) + MUTATIONS:
-        args = [sys.executable, __file__] + (["--mutate", m] if m else [])
-        r = subprocess.run(args, capture_output=True, text=True)
-        print((r.stdout or r.stderr).strip())
-        if (r.returncode == 0) != (m is None):
-            print(f"etap protocol model: {m or 'as built'} should have {'passed' if m is None else 'failed'}")
-            bad = 1
-    return bad
-
-
 if __name__ == "__main__":
-    sys.exit(selftest() if "--selftest" in sys.argv else main())
+    if "--selftest" in sys.argv:
+        sys.exit(selftest("etap protocol model", __file__, MUTATIONS))
+    sys.exit(explore("etap protocol model",
+                     f"shipped{', mutation ' + MUTATE if MUTATE else ''}", initial(), successors, ACTORS, PROGS))
