@@ -22,6 +22,7 @@
 
 #include "mla4j/paging.h"
 #include "mla4j/schedule.h"
+#include "mla4j/widths.h"
 
 namespace mla4j_sm80 {
 // Tokens per pipeline stage, a property of the image's architecture (arch = __CUDA_ARCH__, or 100 * major +
@@ -488,14 +489,12 @@ __device__ __forceinline__ void run_part(const MlaParams& p, unsigned char* smem
 }
 }  // namespace mla4j_sm80
 
-// The width pairs (d_c, d_r) the portable kernel is instantiated for, besides DeepSeek's 512 + 64 (the entry
-// mla4j_decode_sm80): entry mla4j_decode_sm80_<d_c>x<d_r> each. The models' pairs (MiniCPM3's 256 + 32, converted
-// models' 256/128 latents with 64 or 32 RoPE dims); io.mla4j.cuda learns the list from mla4j_kernels.properties
-// (scripts/gpu-launch-props.sh prints it from this macro), so this is the one place it is written. They launch with two
+// The width pairs (d_c, d_r) the portable kernel is instantiated for besides DeepSeek's 512 + 64 (the entry
+// mla4j_decode_sm80): include/mla4j/widths.h, entry mla4j_decode_sm80_<d_c>x<d_r> each. They launch with two
 // K stages like DeepSeek's: rings as deep as shared memory holds (4 stages at 256 latents, 8 at 128) measured level on
 // the H200 (within 2%): these entries are bound by the per-stage softmax and barriers, whose cost is per key whatever
 // the width, not by bytes in flight (docs/PERF.md, "the width entries with the stages that fit").
-#define MLA4J_SM80_OTHER_WIDTHS(X) X(256, 64) X(256, 32) X(128, 64) X(128, 32)
+#define MLA4J_SM80_OTHER_WIDTHS(X) MLA4J_OTHER_WIDTHS(X)
 
 // Dynamic shared memory for a launch with `stages` K buffers (2..4) of the image's stage size kt (stage_tokens) and
 // widths D: the kernel derives the count from it.

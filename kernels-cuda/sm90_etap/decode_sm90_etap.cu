@@ -32,6 +32,7 @@
 #include "mla4j/paging.h"
 #include "mla4j/params.h"
 #include "mla4j/schedule.h"
+#include "mla4j/widths.h"
 #include "sm90/split.cuh"
 #include "sm90/sm90_ptx.cuh"
 #include "sm90/sm90_wgmma.cuh"
@@ -41,27 +42,41 @@ namespace mla4j_etap {
 using namespace mla4j_sm90;  // the PTX wrappers and the part's work (split.cuh) are the relay kernel's
 
 constexpr int kBoxBytes = 64 * 128;
-constexpr int kBoxes = MLA4J_D_QK / 64;  // 9
 constexpr int kN = MLA4J_ETAP_MAX_ROWS;  // query columns of the tile: wgmma N
 constexpr int kNQ = kN / 4;              // query columns per thread in an accumulator fragment
 constexpr int kAcc = kN / 2;             // accumulator registers per m64 tile
-constexpr int kSChains = 3;              // independent S^T accumulator chains (box b -> chain b % 3)
+constexpr int kSChains = 3;              // independent S^T accumulator chains (box b -> chain b % 3; >= 3 boxes)
 constexpr int kThreads = MLA4J_ETAP_THREADS, kConsumers = 256;
 constexpr float kLazyMax = 8.f;
 constexpr int kQBox = kN * 128;  // one 64-feature box of the Q tile
-constexpr int kOffQ = 0;
-constexpr int kOffP = kOffQ + kBoxes * kQBox;  // [2 warpgroups][16 rows x 128 B]
-constexpr int kOffRed = kOffP + 2 * kN * 128;  // float [2 warpgroups][max, sum][4 warps][16]
-constexpr int kOffRing = (kOffRed + 2 * 2 * 4 * kN * 4 + 1023) / 1024 * 1024;
-constexpr int R = (MLA4J_ETAP_SMEM_BYTES - 1024 - kOffRing) / (kBoxBytes + 16);
-constexpr int kOffBar = kOffRing + R * kBoxBytes;  // u64 full[R], empty[R]
-static_assert(kOffBar + 2 * R * 8 + 1024 <= MLA4J_ETAP_SMEM_BYTES, "shared memory budget (1024: the base alignment)");
-static_assert(kOffP % 1024 == 0 && kOffRing % 1024 == 0 && (kN * 128) % 1024 == 0, "swizzled tiles on 1024-byte boundaries");
-static_assert(R >= kBoxes + 1, "the ring holds more than a block");
 static_assert(kThreads == kConsumers + 128, "update etap_launch.h");
 // merge scratch: warpgroup 1's m and l (2 kNQ words per thread) and two O^T tiles (2 kAcc) per round, all distinct
 // words (a word reused across rounds made racecheck report a WAR hazard the barriers rule out: lab/etap run 3)
-static_assert((2 * kNQ + 2 * kAcc) * 128 * 4 <= kBoxes * kQBox, "merge scratch fits the Q tile");
+constexpr int kScratchBytes = (2 * kNQ + 2 * kAcc) * 128 * 4;
+
+// The shared-memory plan and the box counts of one width pair (d_c latent + d_r RoPE values a token): a token's
+// d_qk values are ceil(d_qk / 64) boxes of 64, the last one partly past d_qk when d_r is 32 (TMA and the Q copy fill
+// those columns with zeros, so S^T is exact); V is the first d_c / 64 boxes.
+template <int DC, int DR>
+struct Geo {
+    static constexpr int kDQk = DC + DR, kDV = DC;
+    static constexpr int kBoxes = (kDQk + 63) / 64;  // 9 for DeepSeek's 512 + 64
+    static constexpr int kVBoxes = DC / 64;           // O^T's m64 tiles
+    static constexpr int kRounds = kVBoxes / 2;       // merge rounds of two O^T tiles
+    static constexpr int kOffQ = 0;                   // the Q tile, and the merge scratch at a split's end
+    static constexpr int kQBytes = kBoxes * kQBox > kScratchBytes ? kBoxes * kQBox : kScratchBytes;
+    static constexpr int kOffP = (kOffQ + kQBytes + 1023) / 1024 * 1024;  // [2 warpgroups][16 rows x 128 B]
+    static constexpr int kOffRed = kOffP + 2 * kN * 128;  // float [2 warpgroups][max, sum][4 warps][16]
+    static constexpr int kOffRing = (kOffRed + 2 * 2 * 4 * kN * 4 + 1023) / 1024 * 1024;
+    static constexpr int R = (MLA4J_ETAP_SMEM_BYTES - 1024 - kOffRing) / (kBoxBytes + 16);
+    static constexpr int kOffBar = kOffRing + R * kBoxBytes;  // u64 full[R], empty[R]
+    static_assert(DC % 128 == 0 && DR % 16 == 0 && DR <= 64, "widths: d_c a multiple of 128, d_r of 16 up to 64");
+    static_assert(kBoxes == kVBoxes + 1, "one RoPE box (full or part)");
+    static_assert(kOffBar + 2 * R * 8 + 1024 <= MLA4J_ETAP_SMEM_BYTES, "shared memory budget (1024: the base alignment)");
+    static_assert(kOffP % 1024 == 0 && kOffRing % 1024 == 0 && (kN * 128) % 1024 == 0, "swizzled tiles on 1024-byte boundaries");
+    static_assert(R >= kBoxes + 1, "the ring holds more than a block");
+    static_assert(kBoxes >= kSChains, "every S^T chain gets a box");
+};
 
 enum : uint32_t {
     kBarQ = 3,   // all 256 consumers: the Q tile copied (both halves), and the split-end merge rounds
@@ -103,9 +118,11 @@ __device__ __forceinline__ float ex2(float x) {
 // One thread walks the part's blocks (all its splits, in order) and TMA-loads each block's 9 boxes into the next 9
 // ring slots, one load per page's rows (64 / page of them below 64-token pages). The next block's pages are read
 // before the current block's waits, so the table reads hide under them.
+template <class G>
 __device__ void produce(const MlaParams& p, const CUtensorMap* tm, const PartWork& w, uint8_t* smem) {
-    const uint32_t ring = smem_addr(smem + kOffRing);
-    const uint32_t full = smem_addr(smem + kOffBar), empty = full + R * 8;
+    constexpr int R = G::R;
+    const uint32_t ring = smem_addr(smem + G::kOffRing);
+    const uint32_t full = smem_addr(smem + G::kOffBar), empty = full + R * 8;
     const uint64_t pol = policy_evict_first();  // the KV stream is read once (lab/etap run 1: +2.7%)
     const int shift = p.page_shift;
     const int loads = shift < 6 ? MLA4J_TILE >> shift : 1;
@@ -129,7 +146,7 @@ __device__ void produce(const MlaParams& p, const CUtensorMap* tm, const PartWor
         if (ns <= w.end_idx) tile_pages(p, ns, nb, npg);
         const int tok0 = blk * MLA4J_TILE;
 #pragma unroll 1
-        for (int b = 0; b < kBoxes; ++b) {
+        for (int b = 0; b < G::kBoxes; ++b) {
             mbar_wait(empty + slot * 8, phase ^ 1);  // the first use of a slot passes at once
             mbar_arrive_expect_tx(full + slot * 8, kBoxBytes);
 #pragma unroll
@@ -152,31 +169,45 @@ __device__ void produce(const MlaParams& p, const CUtensorMap* tm, const PartWor
 // ------------------------------------------------------------------------------------------------ consumers
 // Sequence s's query rows into the K-major 128B-swizzled Q tile (rows past p.rows zero-filled), by all 256 consumer
 // threads with cp.async (completed by cp_async_wait_all).
+// Columns past d_qk in the last box (d_r = 32) are zero-filled too.
+template <class G>
 __device__ __forceinline__ void load_q(const MlaParams& p, int s, int t, uint8_t* smem) {
-    constexpr int kChunks = MLA4J_D_QK / 8;  // 72 x 16 B per row
+    constexpr int kChunks = G::kDQk / 8;      // 16-byte chunks of a row in memory (72 for 576)
+    constexpr int kTileChunks = G::kBoxes * 8;  // and in the tile
     const uint4* q = reinterpret_cast<const uint4*>(p.q) + static_cast<size_t>(s) * p.rows * kChunks;
-    const uint32_t base = smem_addr(smem + kOffQ);
+    const uint32_t base = smem_addr(smem + G::kOffQ);
 #pragma unroll 1
-    for (int idx = t; idx < kN * kChunks; idx += kConsumers) {
-        const int r = idx / kChunks, c = idx % kChunks;
-        const bool real = r < p.rows;
+    for (int idx = t; idx < kN * kTileChunks; idx += kConsumers) {
+        const int r = idx / kTileChunks, c = idx % kTileChunks;
+        const bool real = r < p.rows && c < kChunks;
         const uint4* src = real ? q + static_cast<size_t>(r) * kChunks + c : q;
         cp_async_16_zfill(base + (c >> 3) * kQBox + r * 128 + (((c & 7) ^ (r & 7)) << 4), src, real ? 16 : 0);
     }
     cp_async_commit();
 }
 
+// Releases V boxes T.. of the block at ring position g0 as their O^T commit groups retire (one group per box, N of
+// them in flight): box T once at most N - 1 - T groups are pending.
+template <int T, int N, int R>
+__device__ __forceinline__ void release_v(uint32_t empty, uint32_t g0, int lane) {
+    wgmma_wait<N - 1 - T>();
+    __syncwarp();
+    if (lane == 0) mbar_arrive(empty + ((g0 + T) % R) * 8);
+    if constexpr (T + 1 < N) release_v<T + 1, N, R>(empty, g0, lane);
+}
+
 // Warpgroup wg (thread tw of it) over the part: its blocks are every other one of the CTA's (it & 1 == wg).
-template <bool BF>
+template <class G, bool BF>
 __device__ void consume(const MlaParams& p, const PartWork& w, uint8_t* smem, int wg, int tw) {
+    constexpr int R = G::R, kBoxes = G::kBoxes, kV = G::kVBoxes;
     const int warp = tw >> 5, lane = tw & 31;
     const uint32_t barw = kBarWg + wg;
-    const uint32_t ring = smem_addr(smem + kOffRing);
-    const uint32_t full = smem_addr(smem + kOffBar), empty = full + R * 8;
-    float* red_max = reinterpret_cast<float*>(smem + kOffRed) + wg * 2 * 4 * kN;
+    const uint32_t ring = smem_addr(smem + G::kOffRing);
+    const uint32_t full = smem_addr(smem + G::kOffBar), empty = full + R * 8;
+    float* red_max = reinterpret_cast<float*>(smem + G::kOffRed) + wg * 2 * 4 * kN;
     float* red_sum = red_max + 4 * kN;
-    const uint32_t pt = smem_addr(smem + kOffP) + wg * kN * 128;  // this warpgroup's P^T tile
-    const uint64_t dq = make_desc_sw128(smem_addr(smem + kOffQ), 16, 1024);
+    const uint32_t pt = smem_addr(smem + G::kOffP) + wg * kN * 128;  // this warpgroup's P^T tile
+    const uint64_t dq = make_desc_sw128(smem_addr(smem + G::kOffQ), 16, 1024);
     const uint64_t dp = make_desc_sw128(pt, 16, 1024);
     const uint64_t dring = make_desc_sw128(ring, 16, 1024);           // a K-major K box; + slot * 512 (16-byte units)
     const uint64_t dvring = make_desc_sw128(ring, kBoxBytes, 1024);   // an MN-major V^T box (one m64 tile)
@@ -199,7 +230,7 @@ __device__ void consume(const MlaParams& p, const PartWork& w, uint8_t* smem, in
         const int off0 = p.split_offsets[s], off1 = p.split_offsets[s + 1];
         const int slot_out = off0 + (s == w.begin_idx ? w.begin_split : 0);
         const bool direct = off1 - off0 == 1;
-        if (s != w.begin_idx) load_q(p, s, wg * 128 + tw, smem);  // the first split's copy went out at entry
+        if (s != w.begin_idx) load_q<G>(p, s, wg * 128 + tw, smem);  // the first split's copy went out at entry
         int lim[kNQ];
 #pragma unroll
         for (int q = 0; q < kNQ; ++q) {
@@ -210,11 +241,11 @@ __device__ void consume(const MlaParams& p, const PartWork& w, uint8_t* smem, in
         int lim_min = lim[0];
 #pragma unroll
         for (int q = 1; q < kNQ; ++q) lim_min = min(lim_min, lim[q]);
-        float m[kNQ], ls[kNQ], o[8][kAcc];
+        float m[kNQ], ls[kNQ], o[kV][kAcc];
 #pragma unroll
         for (int q = 0; q < kNQ; ++q) m[q] = -INFINITY, ls[q] = 0.f;
 #pragma unroll
-        for (int t = 0; t < 8; ++t)
+        for (int t = 0; t < kV; ++t)
 #pragma unroll
             for (int i = 0; i < kAcc; ++i) o[t][i] = 0.f;
         cp_async_wait_all();
@@ -251,17 +282,17 @@ __device__ void consume(const MlaParams& p, const PartWork& w, uint8_t* smem, in
 #pragma unroll
             for (int i = 0; i < kAcc; ++i) sc[i] += sc1[i] + sc2[i];
             __syncwarp();
-            if (lane == 0) mbar_arrive(empty + ((g0 + 8) % R) * 8);  // the RoPE box: S^T was its only reader
+            if (lane == 0) mbar_arrive(empty + ((g0 + kV) % R) * 8);  // the RoPE box: S^T was its only reader
 
             // ---- a partly used last block: stale V rows (possibly NaN) -> 0 once all 4 warps' S^T retired (only
             // this warpgroup reads the block)
             const int valid = seqlen - blk * 64;
             if (valid < 64) {
                 named_barrier(barw, 128);
-                for (int idx = tw; idx < (64 - valid) * 64; idx += 128) {
-                    const int r = valid + (idx >> 6), box = (idx >> 3) & 7, ch = idx & 7;
+                for (int idx = tw; idx < (64 - valid) * kV * 8; idx += 128) {
+                    const int r = valid + idx / (kV * 8), box = (idx >> 3) % kV, ch = idx & 7;
                     const uint32_t sl = (g0 + box) % R;
-                    *reinterpret_cast<uint4*>(smem + kOffRing + sl * kBoxBytes + r * 128 + ch * 16) = make_uint4(0, 0, 0, 0);
+                    *reinterpret_cast<uint4*>(smem + G::kOffRing + sl * kBoxBytes + r * 128 + ch * 16) = make_uint4(0, 0, 0, 0);
                 }
                 fence_proxy_async();
                 named_barrier(barw, 128);
@@ -332,7 +363,7 @@ __device__ void consume(const MlaParams& p, const PartWork& w, uint8_t* smem, in
             for (int q = 0; q < kNQ; ++q) ls[q] = ls[q] * f[q] + rs[q];
             if (__any_sync(0xffffffffu, moved)) {
 #pragma unroll
-                for (int t = 0; t < 8; ++t)
+                for (int t = 0; t < kV; ++t)
 #pragma unroll
                     for (int i = 0; i < kAcc; ++i) o[t][i] *= f[2 * (i >> 2) + (i & 1)];
             }
@@ -343,22 +374,16 @@ __device__ void consume(const MlaParams& p, const PartWork& w, uint8_t* smem, in
             // ---- O^T += V^T P^T: one commit group per m64 tile (= V box t), each box released when its group retired
             wgmma_fence();
 #pragma unroll
-            for (int t = 0; t < 8; ++t) {
+            for (int t = 0; t < kV; ++t) {
                 const uint32_t sl = (g0 + t) % R;
 #pragma unroll
                 for (int kk = 0; kk < 4; ++kk)
                     mma<BF>(o[t], dvring + ((sl * kBoxBytes + kk * 2048) >> 4), dp + ((kk * 32) >> 4), 1, true);
                 wgmma_commit();
             }
-#define MLA4J_ETAP_RELEASE(T)  \
-    wgmma_wait<7 - (T)>();     \
-    __syncwarp();              \
-    if (lane == 0) mbar_arrive(empty + ((g0 + (T)) % R) * 8);
-            MLA4J_ETAP_RELEASE(0) MLA4J_ETAP_RELEASE(1) MLA4J_ETAP_RELEASE(2) MLA4J_ETAP_RELEASE(3)
-            MLA4J_ETAP_RELEASE(4) MLA4J_ETAP_RELEASE(5) MLA4J_ETAP_RELEASE(6) MLA4J_ETAP_RELEASE(7)
-#undef MLA4J_ETAP_RELEASE
+            release_v<0, kV, R>(empty, g0, lane);
 #pragma unroll
-            for (int t = 0; t < 8; ++t) fence_regs(o[t]);
+            for (int t = 0; t < kV; ++t) fence_regs(o[t]);
         }
 
         // ---- split epilogue: column sums over the 64 keys (lanes, then warps)
@@ -389,11 +414,11 @@ __device__ void consume(const MlaParams& p, const PartWork& w, uint8_t* smem, in
         // S^T), in 4 rounds of 2 O^T tiles; thread tw of both holds the same (dim, column) positions, so the scratch
         // is [value][128 threads]. m and l have their own words (never reused by a later round).
         {
-            float* scr = reinterpret_cast<float*>(smem + kOffQ);
+            float* scr = reinterpret_cast<float*>(smem + G::kOffQ);
             float a0[kNQ], a1[kNQ];
             named_barrier(kBarQ, kConsumers);
 #pragma unroll
-            for (int r = 0; r < 4; ++r) {
+            for (int r = 0; r < G::kRounds; ++r) {
                 constexpr int kOfs = 2 * kNQ;
                 if (wg == 1) {
                     if (r == 0) {
@@ -441,9 +466,9 @@ __device__ void consume(const MlaParams& p, const PartWork& w, uint8_t* smem, in
                 const int col = 8 * (q >> 1) + cq + (q & 1);
                 if (col >= p.rows) continue;
                 if (direct) {
-                    uint16_t* orow = static_cast<uint16_t*>(p.o) + (static_cast<size_t>(s) * p.rows + col) * MLA4J_D_V;
+                    uint16_t* orow = static_cast<uint16_t*>(p.o) + (static_cast<size_t>(s) * p.rows + col) * G::kDV;
 #pragma unroll
-                    for (int t = 0; t < 8; ++t)
+                    for (int t = 0; t < kV; ++t)
 #pragma unroll
                         for (int h = 0; h < 2; ++h)
                             orow[64 * t + key_in + 8 * h] = to16<BF>(o[t][4 * (q >> 1) + 2 * h + (q & 1)] * inv[q]);
@@ -452,9 +477,9 @@ __device__ void consume(const MlaParams& p, const PartWork& w, uint8_t* smem, in
                         p.lse[static_cast<size_t>(s) * p.rows + head * p.s_q + iq] = lse[q];
                     }
                 } else {
-                    float* arow = p.o_accum + (static_cast<size_t>(slot_out) * p.rows + col) * MLA4J_D_V;
+                    float* arow = p.o_accum + (static_cast<size_t>(slot_out) * p.rows + col) * G::kDV;
 #pragma unroll
-                    for (int t = 0; t < 8; ++t)
+                    for (int t = 0; t < kV; ++t)
 #pragma unroll
                         for (int h = 0; h < 2; ++h) arow[64 * t + key_in + 8 * h] = o[t][4 * (q >> 1) + 2 * h + (q & 1)] * inv[q];
                     if (warp == 0 && lane < 4) p.lse_accum[static_cast<size_t>(slot_out) * p.rows + col] = lse[q];
@@ -467,33 +492,35 @@ __device__ void consume(const MlaParams& p, const PartWork& w, uint8_t* smem, in
 }
 
 // The whole CTA (the entry point's body; in this namespace its names hide the relay kernel's).
+template <int DC, int DR>
 __device__ __forceinline__ void run(const MlaParams& p, const CUtensorMap& tm_kv) {
+    using G = Geo<DC, DR>;
     extern __shared__ uint8_t smem_raw[];
     uint8_t* smem = smem_raw + ((1024u - (smem_addr(smem_raw) & 1023u)) & 1023u);
     asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
     asm volatile("griddepcontrol.wait;" ::: "memory");
     if (p.rows < 1 || p.rows > kN || p.page_shift < MLA4J_ETAP_MIN_PAGE_SHIFT || p.cache_format != MLA4J_CACHE_PLAIN ||
-        p.d_qk != MLA4J_D_QK || p.d_v != MLA4J_D_V || blockDim.x != kThreads)
+        p.d_qk != G::kDQk || p.d_v != G::kDV || blockDim.x != kThreads)
         return;
     const PartWork w = read_part(p, blockIdx.x);
     if (w.end_idx < w.begin_idx) return;  // an empty part
     const int t = threadIdx.x;
-    if (t < kConsumers) load_q(p, w.begin_idx, t, smem);  // the first split's Q, ahead of the barrier set-up
+    if (t < kConsumers) load_q<G>(p, w.begin_idx, t, smem);  // the first split's Q, ahead of the barrier set-up
     if (t == 0) {
-        const uint32_t full = smem_addr(smem + kOffBar);
-        for (int i = 0; i < R; ++i) mbar_init(full + i * 8, 1);            // full: the producer's arrive + tx bytes
-        for (int i = 0; i < R; ++i) mbar_init(full + (R + i) * 8, 4);      // empty: lane 0 of each of the 4 reading warps
+        const uint32_t full = smem_addr(smem + G::kOffBar);
+        for (int i = 0; i < G::R; ++i) mbar_init(full + i * 8, 1);          // full: the producer's arrive + tx bytes
+        for (int i = 0; i < G::R; ++i) mbar_init(full + (G::R + i) * 8, 4);  // empty: lane 0 of each of the 4 reading warps
         fence_barrier_init();
     }
     if (t == kConsumers) tma_prefetch_desc(&tm_kv);
     __syncthreads();
     if (t >= kConsumers) {
         regs_dealloc<40>();
-        if (t == kConsumers) produce(p, &tm_kv, w, smem);
+        if (t == kConsumers) produce<G>(p, &tm_kv, w, smem);
     } else {
         regs_alloc<232>();
-        if (p.dtype == MLA4J_FP16) consume<false>(p, w, smem, t >> 7, t & 127);
-        else consume<true>(p, w, smem, t >> 7, t & 127);
+        if (p.dtype == MLA4J_FP16) consume<G, false>(p, w, smem, t >> 7, t & 127);
+        else consume<G, true>(p, w, smem, t >> 7, t & 127);
     }
 }
 
@@ -505,5 +532,15 @@ __device__ __forceinline__ void run(const MlaParams& p, const CUtensorMap& tm_kv
 // DeepSeek's widths and pages of >= 16 tokens (io.mla4j.cuda.DecodeKernels); anything else returns at once.
 extern "C" __global__ void __launch_bounds__(MLA4J_ETAP_THREADS, 1)
     mla4j_decode_sm90_etap(const __grid_constant__ MlaParams p, const __grid_constant__ CUtensorMap tm_kv) {
-    mla4j_etap::run(p, tm_kv);
+    mla4j_etap::run<MLA4J_D_V, MLA4J_D_QK - MLA4J_D_V>(p, tm_kv);
 }
+
+// The other width pairs (the portable kernel's list, include/mla4j/widths.h): mla4j_decode_sm90_etap_<d_c>x<d_r>, the
+// tensor map over [num_blocks * page, d_c + d_r] 16-bit values (box 64 columns, the last one partly past the row).
+#define MLA4J_ETAP_ENTRY(DC, DR)                                                                                           \
+    extern "C" __global__ void __launch_bounds__(MLA4J_ETAP_THREADS, 1)                                                    \
+        mla4j_decode_sm90_etap_##DC##x##DR(const __grid_constant__ MlaParams p, const __grid_constant__ CUtensorMap tm_kv) { \
+        mla4j_etap::run<DC, DR>(p, tm_kv);                                                                                \
+    }
+MLA4J_OTHER_WIDTHS(MLA4J_ETAP_ENTRY)
+#undef MLA4J_ETAP_ENTRY

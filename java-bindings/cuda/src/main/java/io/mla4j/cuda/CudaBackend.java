@@ -325,7 +325,7 @@ public final class CudaBackend extends AbstractMlaBackend {
     private MlaPlan newPlan(PlanSpec spec, SplitSchedule schedule, int[] seqlens, int[] blockTable, boolean updatable) {
         ctx.makeCurrent();
         CudaPlan p = new CudaPlan(this, spec, schedule, seqlens, blockTable, ctx, workspace,
-                kernels.usesTensorMap(spec.geometry()), updatable);
+                kernels.usesTensorMap(spec), updatable);
         livePlans.add(p);
         try {
             kernels.prepare(p);

@@ -48,7 +48,8 @@ public final class CudaPlan extends MlaPlan {
     DecodeKernels.Width width; // the portable kernel's entry for a plan of other widths than DeepSeek's, else null
     String kernel;             // what kernel() says
     String kernelReason;       // what kernelReason() says
-    boolean etap;              // launches the transposed kernel (mla4j_decode_sm90_etap)
+    boolean etap;              // launches the transposed kernel: etapKernel, its entry for the plan's widths
+    Kernel etapKernel;
     LaunchConfig decodeLaunch, combineLaunch; // cuLaunchKernelEx configs, null when the plain launch is used
 
     CudaPlan(CudaBackend be, PlanSpec spec, SplitSchedule schedule, int[] seqlens, int[] table,
@@ -99,7 +100,8 @@ public final class CudaPlan extends MlaPlan {
 
         params = new KernelParams(arena);
         fp8 = spec.geometry().format() == io.mla4j.CacheFormat.FP8_E4M3;
-        kvMap = tensorMap ? new KvTensorMap(arena, spec.numCacheBlocks(), spec.geometry().pageSize(), fp8) : null;
+        io.mla4j.Geometry geo = spec.geometry();
+        kvMap = tensorMap ? new KvTensorMap(arena, spec.numCacheBlocks(), geo.pageSize(), geo.dQk(), fp8) : null;
         params.setLong("block_table", tableBuf.address());
         params.setLong("seqlens", seqlensBuf.address());
         params.setLong("o_accum", oAccum.address());
@@ -152,8 +154,8 @@ public final class CudaPlan extends MlaPlan {
     }
 
     /**
-     * The decode kernel this plan launches: "sm90" (the relay kernel), "sm90_etap" (the transposed kernel, h_q * s_q <= 16),
-     * "sm80", or the portable kernel's entry for its widths ("sm80_256x32").
+     * The decode kernel this plan launches: "sm90" (the relay kernel), "sm90_etap" (the transposed kernel, h_q * s_q <= 16;
+     * "sm90_etap_256x32" for other widths), "sm80", or the portable kernel's entry for its widths ("sm80_256x32").
      */
     public String kernel() { return kernel; }
 

@@ -47,6 +47,8 @@ final class DecodeKernels {
     final Kernel sm90fp8; // mla4j_decode_sm90 over an fp8_e4m3 cache: used for such plans while decode is sm90
     final Kernel sm80fp8; // mla4j_decode_sm80 over an fp8_e4m3 cache: used for such plans while decode is sm80
     final Kernel etap;    // mla4j_decode_sm90_etap: the transposed kernel for few query rows (kernels-cuda/sm90_etap)
+    /** The transposed kernel's entries for the other width pairs, keyed "d_cxd_r" like {@link #widths}. */
+    final java.util.Map<String, Kernel> etapWidths;
     final int etapThreads, etapSmem, etapMaxRows, etapMinPageShift;
     /** Whether plans the transposed kernel serves launch it (see {@link #etapWhyNot}); off once it failed its self-check. */
     private boolean etapOn, etapFailed;
@@ -125,6 +127,16 @@ final class DecodeKernels {
         // forced sm90 (or sm80): that kernel for every plan; forced etap: the transposed kernel wherever it serves
         etapOn = etap != null && decode == sm90 && (forced ? "etap".equals(opt.kernel()) : ETAP_BY_DEFAULT);
         widths = widthKernels(module, launch, ctx.ccMajor == 9 && ctx.ccMinor == 0);
+        etapWidths = new java.util.LinkedHashMap<>();
+        if (etap != null) {
+            for (String key : widths.keySet()) { // the same list (include/mla4j/widths.h) expands both kernels' entries
+                Kernel k = optional(module, "mla4j_decode_sm90_etap_" + key);
+                if (k == null) continue;
+                checkBlock(k, etapThreads);
+                k.allowSharedMemory(etapSmem);
+                etapWidths.put(key, k);
+            }
+        }
         if (sm80fp8 != null && sm80Smem > 48 * 1024) sm80fp8.allowSharedMemory(sm80Smem);
         sm90Clusters = sm90 != null && decode == sm90 && opt.sm90Clusters() && clusterPairsCoverSms();
         pdl = opt.pdl();
@@ -225,18 +237,29 @@ final class DecodeKernels {
      * not (for kernelReason()).
      */
     String etapWhyNot(CudaPlan p) {
+        return etapWhyNot(p.rows, p.fp8, p.spec().geometry());
+    }
+
+    private String etapWhyNot(int rows, boolean fp8, io.mla4j.Geometry g) {
         if (etap == null) return "the image has no mla4j_decode_sm90_etap";
         if (!etapOn) return decode != sm90 ? "the relay kernel is not in use" : forced ? "-D" + CudaOptions.KERNEL + "=sm90 forces the relay kernel"
                 : etapFailed ? "mla4j_decode_sm90_etap failed its self-check"
                 : "the transposed kernel is not chosen automatically yet (not run on a GPU in this build; -D" + CudaOptions.KERNEL + "=etap)";
-        return etapRefusal(p.rows, p.fp8, p.spec().geometry(), etapMaxRows, etapMinPageShift);
+        String r = etapRefusal(rows, fp8, g, etapMaxRows, etapMinPageShift);
+        if (r == null && !deepSeekWidths(g) && !etapWidths.containsKey(widthKey(g))) r = "the image has no transposed entry for widths " + widthKey(g);
+        return r;
     }
 
-    /** What keeps the transposed kernel from a plan of these rows and geometry, or null when it serves it. */
+    /** The transposed kernel's entry for a plan it serves: DeepSeek's widths or another pair's. */
+    private Kernel etapFor(io.mla4j.Geometry g) { return deepSeekWidths(g) ? etap : etapWidths.get(widthKey(g)); }
+
+    /**
+     * What keeps the transposed kernel from a plan of these rows and geometry, or null when it serves it (its widths are
+     * DeepSeek's or one of include/mla4j/widths.h's pairs, each an entry the image may or may not have).
+     */
     static String etapRefusal(int rows, boolean fp8, io.mla4j.Geometry g, int maxRows, int minPageShift) {
         if (rows > maxRows) return "h_q * s_q = " + rows + " > " + maxRows + " (the transposed kernel's wgmma N)";
         if (fp8) return "an fp8 cache (the transposed kernel reads 16-bit caches)";
-        if (!deepSeekWidths(g)) return "widths " + g.dC() + "+" + g.dR();
         if (Integer.numberOfTrailingZeros(g.pageSize()) < minPageShift)
             return "pages of " + g.pageSize() + " tokens (the transposed kernel loads pages of >= " + (1 << minPageShift) + " by TMA)";
         return null;
@@ -279,7 +302,11 @@ final class DecodeKernels {
     }
 
     /** Whether a plan of this geometry launches the sm90 kernel, which reads the cache through a tensor map. */
-    boolean usesTensorMap(io.mla4j.Geometry g) { return decode == sm90 && deepSeekWidths(g); }
+    boolean usesTensorMap(io.mla4j.PlanSpec spec) {
+        io.mla4j.Geometry g = spec.geometry();
+        boolean fp8 = g.format() == io.mla4j.CacheFormat.FP8_E4M3;
+        return decode == sm90 && (deepSeekWidths(g) || etapWhyNot(spec.rows(), fp8, g) == null);
+    }
 
     /** Whether plans over an fp8_e4m3 cache can run: the image has the fp8 entry of the kernel in use. */
     boolean takesFp8() { return (decode == sm90 ? sm90fp8 : sm80fp8) != null; }
@@ -323,12 +350,17 @@ final class DecodeKernels {
         long stream = ctx.streamHandle();
         p.tiles = (p.rows + ROW_TILE - 1) / ROW_TILE;
         io.mla4j.Geometry g = p.spec().geometry();
-        p.width = deepSeekWidths(g) ? null : widths.get(widthKey(g)); // checkSupported made sure it exists
         p.combineGridZ = g.dV() / combineColumns;
-        String whyNot = p.width == null && decode == sm90 ? etapWhyNot(p) : "";
-        p.etap = whyNot == null;
-        p.kernel = p.width != null ? "sm80_" + widthKey(g) : p.etap ? "sm90_etap" : variant;
+        String whyNot = decode == sm90 ? etapWhyNot(p) : "";
+        p.etapKernel = whyNot == null ? etapFor(g) : null;
+        p.etap = p.etapKernel != null;
+        // another width pair outside the transposed kernel's reach: its entry of the portable kernel (checkSupported made
+        // sure it exists)
+        p.width = p.etap || deepSeekWidths(g) ? null : widths.get(widthKey(g));
+        String tw = deepSeekWidths(g) ? "" : "_" + widthKey(g);
+        p.kernel = p.width != null ? "sm80_" + widthKey(g) : p.etap ? "sm90_etap" + tw : variant;
         p.kernelReason = p.width != null ? "widths " + widthKey(g) + ": the portable kernel's entry for them"
+                + (decode == sm90 ? " (the transposed kernel: " + whyNot + ")" : "")
                 : p.etap ? "h_q * s_q = " + p.rows + " <= " + etapMaxRows + ": the transposed kernel (no padding rows)"
                 : decode == sm90 ? "the relay kernel: " + whyNot
                 : variant.equals("sm80") && forced ? "-D" + CudaOptions.KERNEL + "=sm80" : "the portable kernel (no Hopper kernel on this device)";
@@ -338,7 +370,7 @@ final class DecodeKernels {
         if (p.width == null && !p.etap && decode == sm90 && sm90Clusters && p.tiles % 2 == 0) {
             p.decodeLaunch = LaunchConfig.cluster(p.arena(), p.numParts, p.tiles, 1, sm90Threads, sm90Smem, stream, 1, 2, 1);
         }
-        if (combine != null && p.needsCombine && pdl && decode == sm90 && p.width == null) {
+        if (combine != null && p.needsCombine && pdl && decode == sm90 && p.width == null) { // both Hopper kernels trigger
             p.combineLaunch = LaunchConfig.programmatic(p.arena(), p.batch(), p.combineGridY, p.combineGridZ, combineThreads, 0, stream);
         }
         schedule(p, p.schedule(), 0L);
@@ -372,7 +404,7 @@ final class DecodeKernels {
         if (p.width != null) { // another width pair: its entry of the portable kernel
             p.width.kernel().launch(p.numParts, p.tiles, 1, sm80Threads, 1, 1, p.width.smem(), stream, p.params.kernelParams());
         } else if (p.etap) { // h_q * s_q <= 16: the transposed kernel, one CTA per part
-            etap.launch(p.numParts, 1, 1, etapThreads, 1, 1, etapSmem, stream, p.params.kernelParams());
+            p.etapKernel.launch(p.numParts, 1, 1, etapThreads, 1, 1, etapSmem, stream, p.params.kernelParams());
         } else if (decode == sm90 && p.decodeLaunch != null) {
             decodeFor(p).launch(p.decodeLaunch, p.params.kernelParams());
         } else if (decode == sm90) {

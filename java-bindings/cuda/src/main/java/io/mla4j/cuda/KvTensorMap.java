@@ -6,7 +6,8 @@ import java.lang.foreign.ValueLayout;
 
 /**
  * The TMA descriptor (CUtensorMap, 128 bytes) that mla4j_decode_sm90 takes as its second by-value
- * argument: the paged cache seen as a 2-D array of 16-bit elements, 576 wide and num_blocks * page tall,
+ * argument (and mla4j_decode_sm90_etap[_<dc>x<dr>]): the paged cache seen as a 2-D array of 16-bit elements, d_qk (576)
+ * wide and num_blocks * page tall,
  * loaded in boxes of 64 columns by min(page, 64) rows with 128-byte swizzle (a 64-token tile in one load per
  * box, or one load per page below 64: kernels-cuda/sm90/producer.cuh, README.md). Re-encoded on the host
  * only when a decode passes a different cache address than the last one (one driver call, no GPU work).
@@ -18,14 +19,15 @@ final class KvTensorMap {
     private final boolean fp8;
     private long encodedFor;
 
-    KvTensorMap(Arena arena, int numBlocks, int pageSize, boolean fp8) {
+    /** dQk: the values of a cached token (576 for DeepSeek; the transposed kernel's other width pairs too). */
+    KvTensorMap(Arena arena, int numBlocks, int pageSize, int dQk, boolean fp8) {
         this.fp8 = fp8;
         map = arena.allocate(128, 64);
         dims = arena.allocate(ValueLayout.JAVA_LONG, 2);
-        dims.setAtIndex(ValueLayout.JAVA_LONG, 0, io.mla4j.Mla.D_QK);
+        dims.setAtIndex(ValueLayout.JAVA_LONG, 0, dQk); // boxes past it (d_r = 32: the last box's second half) read zeros
         dims.setAtIndex(ValueLayout.JAVA_LONG, 1, (long) numBlocks * pageSize);
         strides = arena.allocate(ValueLayout.JAVA_LONG, 1);
-        strides.setAtIndex(ValueLayout.JAVA_LONG, 0, io.mla4j.Mla.D_QK * (fp8 ? 1L : 2L));
+        strides.setAtIndex(ValueLayout.JAVA_LONG, 0, dQk * (fp8 ? 1L : 2L));
         box = arena.allocate(ValueLayout.JAVA_INT, 2);
         box.setAtIndex(ValueLayout.JAVA_INT, 0, 64);
         box.setAtIndex(ValueLayout.JAVA_INT, 1, Math.min(pageSize, 64));
