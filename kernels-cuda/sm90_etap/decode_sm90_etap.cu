@@ -33,6 +33,7 @@
 #include "mla4j/params.h"
 #include "mla4j/schedule.h"
 #include "mla4j/widths.h"
+#include "sm90/producer.cuh"  // the fp8 widening (widen16) and the part's tile walk
 #include "sm90/split.cuh"
 #include "sm90/sm90_ptx.cuh"
 #include "sm90/sm90_wgmma.cuh"
@@ -57,7 +58,10 @@ constexpr int kScratchBytes = (2 * kNQ + 2 * kAcc) * 128 * 4;
 // The shared-memory plan and the box counts of one width pair (d_c latent + d_r RoPE values a token): a token's
 // d_qk values are ceil(d_qk / 64) boxes of 64, the last one partly past d_qk when d_r is 32 (TMA and the Q copy fill
 // those columns with zeros, so S^T is exact); V is the first d_c / 64 boxes.
-template <int DC, int DR>
+// An fp8_e4m3 cache (kFp8, DeepSeek's widths): the ring the consumers read holds widened 16-bit boxes (W = two blocks'
+// worth: both warpgroups' blocks widened at once), and a second ring of raw e4m3 boxes (64 keys x 64 bytes, TMA,
+// unswizzled) takes the rest of the budget: the bytes in flight from memory.
+template <int DC, int DR, bool kFp8 = false>
 struct Geo {
     static constexpr int kDQk = DC + DR, kDV = DC;
     static constexpr int kBoxes = (kDQk + 63) / 64;  // 9 for DeepSeek's 512 + 64
@@ -68,19 +72,26 @@ struct Geo {
     static constexpr int kOffP = (kOffQ + kQBytes + 1023) / 1024 * 1024;  // [2 warpgroups][16 rows x 128 B]
     static constexpr int kOffRed = kOffP + 2 * kN * 128;  // float [2 warpgroups][max, sum][4 warps][16]
     static constexpr int kOffRing = (kOffRed + 2 * 2 * 4 * kN * 4 + 1023) / 1024 * 1024;
-    static constexpr int R = (MLA4J_ETAP_SMEM_BYTES - 1024 - kOffRing) / (kBoxBytes + 16);
-    static constexpr int kOffBar = kOffRing + R * kBoxBytes;  // u64 full[R], empty[R]
+    static constexpr bool kFp8Cache = kFp8;
+    static constexpr int kRawBoxBytes = 64 * 64;
+    static constexpr int R = kFp8 ? 2 * kBoxes : (MLA4J_ETAP_SMEM_BYTES - 1024 - kOffRing) / (kBoxBytes + 16);
+    static constexpr int kOffRaw = kOffRing + R * kBoxBytes;  // fp8: the raw ring
+    static constexpr int kRaw = kFp8 ? (MLA4J_ETAP_SMEM_BYTES - 1024 - kOffRaw - 16 * R) / (kRawBoxBytes + 8) : 0;
+    static constexpr int kOffBar = kOffRaw + kRaw * kRawBoxBytes;  // u64 full[R], empty[R], then fp8: raw_full[kRaw]
+    static_assert(!kFp8 || (DC == 512 && DR == 64), "fp8: DeepSeek's widths");
+    static_assert(!kFp8 || kRaw >= kBoxes, "fp8: the raw ring holds a block");
     static_assert(DC % 128 == 0 && DR % 16 == 0 && DR <= 64, "widths: d_c a multiple of 128, d_r of 16 up to 64");
     static_assert(kBoxes == kVBoxes + 1, "one RoPE box (full or part)");
-    static_assert(kOffBar + 2 * R * 8 + 1024 <= MLA4J_ETAP_SMEM_BYTES, "shared memory budget (1024: the base alignment)");
+    static_assert(kOffBar + (2 * R + kRaw) * 8 + 1024 <= MLA4J_ETAP_SMEM_BYTES, "shared memory budget (1024: base alignment)");
     static_assert(kOffP % 1024 == 0 && kOffRing % 1024 == 0 && (kN * 128) % 1024 == 0, "swizzled tiles on 1024-byte boundaries");
     static_assert(R >= kBoxes + 1, "the ring holds more than a block");
     static_assert(kBoxes >= kSChains, "every S^T chain gets a box");
 };
 
 enum : uint32_t {
-    kBarQ = 3,   // all 256 consumers: the Q tile copied (both halves), and the split-end merge rounds
-    kBarWg = 1,  // + warpgroup: its own 128 threads (max exchange, P^T published, stale V rows zeroed)
+    kBarQ = 3,     // all 256 consumers: the Q tile copied (both halves), and the split-end merge rounds
+    kBarWg = 1,    // + warpgroup: its own 128 threads (max exchange, P^T published, stale V rows zeroed)
+    kBarProd = 4,  // fp8: the producer warpgroup, every thread done reading a raw box (thread 0 may reload it)
 };
 
 template <bool BF>
@@ -163,6 +174,67 @@ __device__ void produce(const MlaParams& p, const CUtensorMap* tm, const PartWor
         blk = nb;
 #pragma unroll
         for (int k = 0; k < 4; ++k) pg[k] = npg[k];
+    }
+}
+
+// The fp8 producer: all 128 threads of the producer warpgroup widen each raw box, exactly, into the next 16-bit ring
+// slot (thread u: row u / 2, raw bytes 32 (u & 1) .. + 31; rows past the sequence end widen to zeros, so the consumers
+// zero nothing), arriving on the slot's full barrier per warp; thread 0 keeps the raw ring loading (box g + kRaw into
+// the slot box g leaves, once every thread read it: a warpgroup barrier). The per-tensor scale is folded into the
+// softmax scale and applied to o (MlaParams.v_scale).
+template <class G, class T>
+__device__ void produce_fp8(const MlaParams& p, const CUtensorMap* tm, const PartWork& w, uint8_t* smem, int u) {
+    constexpr int R = G::R, NR = G::kRaw;
+    const uint32_t wide = smem_addr(smem + G::kOffRing), raw = smem_addr(smem + G::kOffRaw);
+    const uint32_t full = smem_addr(smem + G::kOffBar), empty = full + R * 8, raw_full = empty + R * 8;
+    const uint64_t pol = policy_evict_first();
+    const int shift = p.page_shift;
+    const int loads = shift < 6 ? MLA4J_TILE >> shift : 1;
+    const int in_page = shift < 6 ? 0 : (1 << shift) - 1;
+    const int lane = u & 31, row = u >> 1, half = u & 1;
+    // thread 0's load cursor: the box it loads next (block walk + box), its block's pages, the boxes issued
+    TileWalk ld;
+    bool ld_more = tile_first(p, w, ld);
+    int ld_box = 0, pg[4] = {0, 0, 0, 0};
+    uint32_t issued = 0;
+    if (ld_more) tile_pages(p, ld.s, ld.blk, pg);
+    auto load_one = [&]() {  // thread 0: the cursor's box into raw slot issued % NR
+        const uint32_t sl = issued % NR;
+        mbar_arrive_expect_tx(raw_full + sl * 8, G::kRawBoxBytes);
+        const int tok0 = ld.blk * MLA4J_TILE;
+#pragma unroll
+        for (int k = 0; k < 4; ++k)
+            if (k < loads)
+                tma_load_2d_hint(raw + sl * G::kRawBoxBytes + (k << (shift + 6)), tm, ld_box * 64,
+                                 (pg[k] << shift) + (tok0 & in_page), raw_full + sl * 8, pol);
+        ++issued;
+        if (++ld_box == G::kBoxes) {
+            ld_box = 0;
+            ld_more = tile_next(p, w, ld);
+            if (ld_more) tile_pages(p, ld.s, ld.blk, pg);
+        }
+    };
+    if (u == 0)
+        for (int i = 0; i < NR && ld_more; ++i) load_one();
+    TileWalk wk;
+    uint32_t g = 0;  // boxes widened
+    for (bool more = tile_first(p, w, wk); more; more = tile_next(p, w, wk)) {
+        const uint32_t keep = wk.blk * 64 + row < p.seqlens[wk.s] ? ~0u : 0u;
+        for (int b = 0; b < G::kBoxes; ++b, ++g) {
+            const uint32_t rs = g % NR, ws = g % R;
+            mbar_wait(raw_full + rs * 8, (g / NR) & 1);
+            mbar_wait(empty + ws * 8, ((g / R) & 1) ^ 1);  // the first use of a slot passes at once
+            const uint32_t src = raw + rs * G::kRawBoxBytes + row * 64 + half * 32;
+            const uint4 a0 = lds128(src), a1 = lds128(src + 16);
+            const uint32_t dst = wide + ws * kBoxBytes + row * 128;
+            widen16<T>(dst, 4 * half, row & 7, a0, keep);
+            widen16<T>(dst, 4 * half + 2, row & 7, a1, keep);
+            fence_proxy_async();  // the widened box, before the consumers' wgmma (async proxy) reads it
+            __syncwarp();
+            if (lane == 0) mbar_arrive(full + ws * 8);
+            named_barrier(kBarProd, 128);  // every thread has read raw slot rs
+            if (u == 0 && ld_more) load_one();
+        }
     }
 }
 
@@ -287,7 +359,7 @@ __device__ void consume(const MlaParams& p, const PartWork& w, uint8_t* smem, in
             // ---- a partly used last block: stale V rows (possibly NaN) -> 0 once all 4 warps' S^T retired (only
             // this warpgroup reads the block)
             const int valid = seqlen - blk * 64;
-            if (valid < 64) {
+            if (!G::kFp8Cache && valid < 64) {  // fp8: the widening wrote zeros past the end
                 named_barrier(barw, 128);
                 for (int idx = tw; idx < (64 - valid) * kV * 8; idx += 128) {
                     const int r = valid + idx / (kV * 8), box = (idx >> 3) % kV, ch = idx & 7;
@@ -458,7 +530,7 @@ __device__ void consume(const MlaParams& p, const PartWork& w, uint8_t* smem, in
             float inv[kNQ], lse[kNQ];
 #pragma unroll
             for (int q = 0; q < kNQ; ++q) {
-                inv[q] = lt[q] > 0.f ? 1.f / lt[q] : 0.f;
+                inv[q] = lt[q] > 0.f ? (G::kFp8Cache ? p.v_scale : 1.f) / lt[q] : 0.f;  // v_scale: the fp8 cache's scale of V
                 lse[q] = lt[q] > 0.f ? (m[q] + __log2f(lt[q])) * 0.69314718055994531f : (direct ? INFINITY : -INFINITY);
             }
 #pragma unroll
@@ -492,14 +564,15 @@ __device__ void consume(const MlaParams& p, const PartWork& w, uint8_t* smem, in
 }
 
 // The whole CTA (the entry point's body; in this namespace its names hide the relay kernel's).
-template <int DC, int DR>
+template <int DC, int DR, bool kFp8 = false>
 __device__ __forceinline__ void run(const MlaParams& p, const CUtensorMap& tm_kv) {
-    using G = Geo<DC, DR>;
+    using G = Geo<DC, DR, kFp8>;
     extern __shared__ uint8_t smem_raw[];
     uint8_t* smem = smem_raw + ((1024u - (smem_addr(smem_raw) & 1023u)) & 1023u);
     asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
     asm volatile("griddepcontrol.wait;" ::: "memory");
-    if (p.rows < 1 || p.rows > kN || p.page_shift < MLA4J_ETAP_MIN_PAGE_SHIFT || p.cache_format != MLA4J_CACHE_PLAIN ||
+    if (p.rows < 1 || p.rows > kN || p.page_shift < MLA4J_ETAP_MIN_PAGE_SHIFT ||
+        p.cache_format != (kFp8 ? MLA4J_CACHE_FP8_E4M3 : MLA4J_CACHE_PLAIN) ||
         p.d_qk != G::kDQk || p.d_v != G::kDV || blockDim.x != kThreads)
         return;
     const PartWork w = read_part(p, blockIdx.x);
@@ -508,15 +581,22 @@ __device__ __forceinline__ void run(const MlaParams& p, const CUtensorMap& tm_kv
     if (t < kConsumers) load_q<G>(p, w.begin_idx, t, smem);  // the first split's Q, ahead of the barrier set-up
     if (t == 0) {
         const uint32_t full = smem_addr(smem + G::kOffBar);
-        for (int i = 0; i < G::R; ++i) mbar_init(full + i * 8, 1);          // full: the producer's arrive + tx bytes
+        // full: the TMA thread's arrive + tx bytes (fp8: lane 0 of each of the 4 widening warps)
+        for (int i = 0; i < G::R; ++i) mbar_init(full + i * 8, kFp8 ? 4 : 1);
         for (int i = 0; i < G::R; ++i) mbar_init(full + (G::R + i) * 8, 4);  // empty: lane 0 of each of the 4 reading warps
+        for (int i = 0; i < G::kRaw; ++i) mbar_init(full + (2 * G::R + i) * 8, 1);  // fp8 raw_full: arrive + tx bytes
         fence_barrier_init();
     }
     if (t == kConsumers) tma_prefetch_desc(&tm_kv);
     __syncthreads();
     if (t >= kConsumers) {
         regs_dealloc<40>();
-        if (t == kConsumers) produce<G>(p, &tm_kv, w, smem);
+        if constexpr (kFp8) {
+            if (p.dtype == MLA4J_FP16) produce_fp8<G, Fp16>(p, &tm_kv, w, smem, t - kConsumers);
+            else produce_fp8<G, Bf16>(p, &tm_kv, w, smem, t - kConsumers);
+        } else if (t == kConsumers) {
+            produce<G>(p, &tm_kv, w, smem);
+        }
     } else {
         regs_alloc<232>();
         if (p.dtype == MLA4J_FP16) consume<G, false>(p, w, smem, t >> 7, t & 127);
@@ -533,6 +613,13 @@ __device__ __forceinline__ void run(const MlaParams& p, const CUtensorMap& tm_kv
 extern "C" __global__ void __launch_bounds__(MLA4J_ETAP_THREADS, 1)
     mla4j_decode_sm90_etap(const __grid_constant__ MlaParams p, const __grid_constant__ CUtensorMap tm_kv) {
     mla4j_etap::run<MLA4J_D_V, MLA4J_D_QK - MLA4J_D_V>(p, tm_kv);
+}
+
+// The same over an fp8_e4m3 cache (MlaParams.cache_format; tm_kv over its bytes: [num_blocks * page, 576], box 64
+// bytes x min(page, 64) rows, unswizzled, the relay kernel's fp8 map).
+extern "C" __global__ void __launch_bounds__(MLA4J_ETAP_THREADS, 1)
+    mla4j_decode_sm90_etap_fp8(const __grid_constant__ MlaParams p, const __grid_constant__ CUtensorMap tm_kv) {
+    mla4j_etap::run<MLA4J_D_V, MLA4J_D_QK - MLA4J_D_V, true>(p, tm_kv);
 }
 
 // The other width pairs (the portable kernel's list, include/mla4j/widths.h): mla4j_decode_sm90_etap_<d_c>x<d_r>, the

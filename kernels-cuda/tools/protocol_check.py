@@ -39,11 +39,11 @@ def explore(name, label, start, successors, actors, progs):
     return 0
 
 
-def selftest(name, script, mutations):
-    """The protocol as built must pass and each mutation must be caught (a fresh process per run)."""
+def selftest(name, script, mutations, extra=()):
+    """The protocol as built must pass and each mutation must be caught (a fresh process per run, with extra args)."""
     bad = 0
     for m in (None,) + tuple(mutations):
-        args = [sys.executable, script] + (["--mutate", m] if m else [])
+        args = [sys.executable, script] + list(extra) + (["--mutate", m] if m else [])
         r = subprocess.run(args, capture_output=True, text=True)
         print((r.stdout or r.stderr).strip())
         if (r.returncode == 0) != (m is None):

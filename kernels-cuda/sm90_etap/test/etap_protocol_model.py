@@ -32,21 +32,30 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
 from protocol_check import Violation, check_write, explore, selftest  # noqa: E402
 
-SPLITS = [(0, 3), (3, 5)]  # blocks of each split (the CTA's walk order); the last block of each is partly used
-PARTIAL = {2, 4}
-NBLK = 5
+FP8 = "--fp8" in sys.argv
+# blocks of each split (the CTA's walk order); the last block of each is partly used (--fp8: a smaller part, the
+# state space of two more actors)
+SPLITS = [(0, 2), (2, 3)] if FP8 else [(0, 3), (3, 5)]
+PARTIAL = {1, 2} if FP8 else {2, 4}
+NBLK = SPLITS[-1][1]
 BOXES = 3        # V0, V1, RoPE (the kernel: 8 V boxes and one RoPE box)
 V_BOXES = 2
-R = 4            # ring slots (the kernel: 25); must exceed BOXES
 ROUNDS = 2       # merge rounds (the kernel: 4)
-WARPS = 2        # modelled warps per consumer warpgroup (the kernel: 4)
-WG_WARPS = {wg: [f"w{wg}.{w}" for w in range(WARPS)] for wg in (0, 1)}
-CONSUMERS = WG_WARPS[0] + WG_WARPS[1]
 
 
 def arg(name, default=None):
     return sys.argv[sys.argv.index(name) + 1] if name in sys.argv else default
 
+
+# --fp8: the fp8 entry's producer: two widening warps (the kernel: the producer warpgroup's 4), the first of which also
+# issues the raw ring's TMA loads; the ring the consumers read is filled by the wideners, two blocks deep. One warp per
+# consumer warpgroup there (their protocol is the same as without --fp8, where two warps each are modelled).
+R = 2 * BOXES if FP8 else 4  # ring slots the consumers read (the kernel: 18 fp8, 25 otherwise); must exceed BOXES
+NRAW = 4         # fp8: raw ring slots (the kernel: 14); fewer than a block's two warpgroups hold
+WARPS = 1 if FP8 else 2  # modelled warps per consumer warpgroup (the kernel: 4)
+WG_WARPS = {wg: [f"w{wg}.{w}" for w in range(WARPS)] for wg in (0, 1)}
+CONSUMERS = WG_WARPS[0] + WG_WARPS[1]
+WIDENERS = ["p0", "p1"] if FP8 else []
 
 MUTATE = arg("--mutate")
 MUTATIONS = (  # each must be caught
@@ -58,11 +67,40 @@ MUTATIONS = (  # each must be caught
     "no_merge_bar",    # warpgroup 0 reads a merge round before warpgroup 1 wrote it
     "no_last_round_bar",  # the next split's Q copy starts while warpgroup 0 still reads the last merge round
 )
+FP8_MUTATIONS = (  # --fp8: each must be caught
+    "no_prod_bar",     # a raw slot is reloaded before every widening warp read it
+    "no_wide_wait",    # a 16-bit slot is widened into before its readers released it
+    "one_full_arrival",  # the consumers start on a 16-bit slot once one widening warp (not all) arrived
+)
 
 
 def slot_of(i, b):
     g = BOXES * i + b
     return g % R, g // R
+
+
+def raw_slot_of(g):
+    return g % NRAW, g // NRAW
+
+
+def widener_prog(name):
+    ops = []
+    total = NBLK * BOXES
+    if name == "p0":
+        ops += [("load_raw", g) for g in range(min(NRAW, total))]
+    for g in range(total):
+        i, b = divmod(g, BOXES)
+        sl, use = slot_of(i, b)
+        rs, ruse = raw_slot_of(g)
+        ops.append(("wait_raw", rs, ruse))
+        if MUTATE != "no_wide_wait":
+            ops.append(("wait_empty", sl, use))
+        ops += [("read_raw", rs, g), ("widen", sl, i, b), ("arrive_full", sl, use)]
+        if MUTATE != "no_prod_bar":
+            ops.append(("bar", "prod", ("w", g)))
+        if name == "p0" and g + NRAW < total:
+            ops.append(("load_raw", g + NRAW))
+    return ops
 
 
 def producer_prog():
@@ -90,7 +128,7 @@ def consumer_prog(wg, warp):
             ops += [("close", f"S{b}") for b in range(BOXES)]
             sl_r, _ = slot_of(i, BOXES - 1)
             ops.append(("arrive_empty", sl_r, slot_of(i, BOXES - 1)[1]))
-            if partial and MUTATE != "no_zero":
+            if partial and MUTATE != "no_zero" and not FP8:  # fp8: the widening wrote zeros past the end
                 if MUTATE != "no_zero_bar":
                     ops.append(("bar", wg, ("z0", i)))
                 ops.append(("zero", i))
@@ -126,10 +164,11 @@ def consumer_prog(wg, warp):
     return ops
 
 
-ACTORS = ["prod"] + CONSUMERS
-PROGS = {"prod": producer_prog(), **{w: consumer_prog(int(w[1]), w) for w in CONSUMERS}}
+ACTORS = (WIDENERS if FP8 else ["prod"]) + CONSUMERS
+PROGS = {**({w: widener_prog(w) for w in WIDENERS} if FP8 else {"prod": producer_prog()}),
+         **{w: consumer_prog(int(w[1]), w) for w in CONSUMERS}}
 WG_OF = {w: int(w[1]) for w in CONSUMERS}
-BAR_MEMBERS = {0: WG_WARPS[0], 1: WG_WARPS[1], 3: CONSUMERS}
+BAR_MEMBERS = {0: WG_WARPS[0], 1: WG_WARPS[1], 3: CONSUMERS, "prod": WIDENERS}
 READERS_OF_BLOCK = {i: WG_WARPS[i % 2] for i in range(NBLK)}
 
 
@@ -137,6 +176,8 @@ def initial():
     cells = {("Q", None): ("Q", 0, frozenset(CONSUMERS))}  # the first split's copy completes before the role split
     for sl in range(R):
         cells[("slot", sl)] = None
+    for rs in range(NRAW):
+        cells[("raw", rs)] = None
     for wg in (0, 1):
         for c in ("P", "MX", "SUM"):
             cells[(c, wg)] = None
@@ -144,8 +185,10 @@ def initial():
 
 
 def holds(v, cell, want):
-    if cell[0] == "slot":  # want = (block, box, zeroed needed)
+    if cell[0] == "slot":  # want = (block, box, zeroed needed); fp8: v = (block, box, zeroed by, widened by)
         i, b, zero = want
+        if FP8:
+            return v is not None and v[:2] == (i, b) and v[3] == frozenset(WIDENERS)
         return v is not None and v[:2] == (i, b) and (not zero or v[2] == frozenset(READERS_OF_BLOCK[i]))
     if cell[0] == "Q":  # want = ("Q", split): every consumer's part copied
         return v == (want[0], want[1], frozenset(CONSUMERS))
@@ -159,6 +202,13 @@ def successors(state):
     cells = dict(cells_t)
     out = []
     for ld in pending:  # a TMA load in flight may land now
+        if ld[0] == "raw":  # fp8: box g into raw slot g % NRAW
+            g = ld[1]
+            rs, ruse = raw_slot_of(g)
+            c = dict(cells)
+            c[("raw", rs)] = g
+            out.append((pcs, tuple(sorted(c.items(), key=str)), pending - {ld}, arrivals | {("raw_full", rs, ruse)}, opens))
+            continue
         sl, use, i, b = ld
         check_write(opens, ("slot", sl), "tma", (i, b))
         c = dict(cells)
@@ -186,8 +236,33 @@ def successors(state):
             pend = pending | {(sl, use, i, b)}
         elif kind == "wait_full":
             _, sl, use = op
-            if ("full", sl, use) not in arrivals:
+            if FP8:  # every widening warp arrived on the 16-bit slot
+                need = WIDENERS[:1] if MUTATE == "one_full_arrival" else WIDENERS
+                if not all(("full", sl, use, m) in arrivals for m in need):
+                    continue
+            elif ("full", sl, use) not in arrivals:
                 continue
+        elif kind == "load_raw":
+            pend = pending | {("raw", op[1])}
+        elif kind == "wait_raw":
+            _, rs, ruse = op
+            if ("raw_full", rs, ruse) not in arrivals:
+                continue
+        elif kind == "read_raw":
+            _, rs, g = op
+            if c[("raw", rs)] != g:
+                raise Violation(f"{actor} reads raw slot {rs} = {c[('raw', rs)]}, expected box {g}")
+        elif kind == "widen":  # this warp's rows of the box, zeros past the sequence end
+            _, sl, i, b = op
+            check_write(opens, ("slot", sl), actor, f"widened block {i} box {b}")
+            old = c[("slot", sl)]
+            ws = old[3] if old is not None and len(old) == 4 and old[:2] == (i, b) else frozenset()
+            ws = ws | {actor}
+            # complete (and zero past the end: every reader's zeroing requirement met) once every widener wrote
+            c[("slot", sl)] = (i, b, frozenset(READERS_OF_BLOCK[i]), ws) if ws == frozenset(WIDENERS) else (i, b, None, ws)
+        elif kind == "arrive_full":
+            _, sl, use = op
+            arr = arrivals | {("full", sl, use, actor)}
         elif kind == "open":
             _, name, reads = op
             for (cname, idx, want) in reads:
@@ -240,6 +315,9 @@ def successors(state):
 
 if __name__ == "__main__":
     if "--selftest" in sys.argv:
-        sys.exit(selftest("etap protocol model", __file__, MUTATIONS))
+        bad = selftest("etap protocol model", __file__, MUTATIONS)
+        bad |= selftest("etap protocol model --fp8", __file__, FP8_MUTATIONS, ["--fp8"])
+        sys.exit(bad)
     sys.exit(explore("etap protocol model",
-                     f"shipped{', mutation ' + MUTATE if MUTATE else ''}", initial(), successors, ACTORS, PROGS))
+                     f"shipped{' fp8' if FP8 else ''}{', mutation ' + MUTATE if MUTATE else ''}", initial(), successors,
+                     ACTORS, PROGS))

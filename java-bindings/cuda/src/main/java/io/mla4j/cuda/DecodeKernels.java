@@ -47,6 +47,7 @@ final class DecodeKernels {
     final Kernel sm90fp8; // mla4j_decode_sm90 over an fp8_e4m3 cache: used for such plans while decode is sm90
     final Kernel sm80fp8; // mla4j_decode_sm80 over an fp8_e4m3 cache: used for such plans while decode is sm80
     final Kernel etap;    // mla4j_decode_sm90_etap: the transposed kernel for few query rows (kernels-cuda/sm90_etap)
+    final Kernel etapFp8; // its entry over an fp8_e4m3 cache (DeepSeek's widths)
     /** The transposed kernel's entries for the other width pairs, keyed "d_cxd_r" like {@link #widths}. */
     final java.util.Map<String, Kernel> etapWidths;
     final int etapThreads, etapSmem, etapMaxRows, etapMinPageShift;
@@ -91,6 +92,7 @@ final class DecodeKernels {
         sm90 = ctx.ccMajor == 9 ? optional(module, "mla4j_decode_sm90") : null;
         sm90fp8 = ctx.ccMajor == 9 ? optional(module, "mla4j_decode_sm90_fp8") : null;
         etap = ctx.ccMajor == 9 ? optional(module, "mla4j_decode_sm90_etap") : null;
+        etapFp8 = etap != null ? optional(module, "mla4j_decode_sm90_etap_fp8") : null;
         checkBlock(combine, combineThreads);
         checkBlock(schedule, scheduleThreads);
         checkBlock(step, stepThreads);
@@ -124,6 +126,8 @@ final class DecodeKernels {
         if (smemDecode() > 48 * 1024) decode.allowSharedMemory(smemDecode());
         if (sm90fp8 != null) sm90fp8.allowSharedMemory(sm90Smem); // the same shared-memory plan
         if (etap != null) etap.allowSharedMemory(etapSmem);
+        if (etapFp8 != null) etapFp8.allowSharedMemory(etapSmem);
+        checkBlock(etapFp8, etapThreads);
         // forced sm90 (or sm80): that kernel for every plan; forced etap: the transposed kernel wherever it serves
         etapOn = etap != null && decode == sm90 && (forced ? "etap".equals(opt.kernel()) : ETAP_BY_DEFAULT);
         widths = widthKernels(module, launch, ctx.ccMajor == 9 && ctx.ccMinor == 0);
@@ -246,12 +250,16 @@ final class DecodeKernels {
                 : etapFailed ? "mla4j_decode_sm90_etap failed its self-check"
                 : "the transposed kernel is not chosen automatically yet (not run on a GPU in this build; -D" + CudaOptions.KERNEL + "=etap)";
         String r = etapRefusal(rows, fp8, g, etapMaxRows, etapMinPageShift);
-        if (r == null && !deepSeekWidths(g) && !etapWidths.containsKey(widthKey(g))) r = "the image has no transposed entry for widths " + widthKey(g);
+        if (r == null && etapFor(g) == null)
+            r = "the image has no transposed entry for " + (fp8 ? "an fp8 cache" : "widths " + widthKey(g));
         return r;
     }
 
     /** The transposed kernel's entry for a plan it serves: DeepSeek's widths or another pair's. */
-    private Kernel etapFor(io.mla4j.Geometry g) { return deepSeekWidths(g) ? etap : etapWidths.get(widthKey(g)); }
+    private Kernel etapFor(io.mla4j.Geometry g) {
+        if (g.format() == io.mla4j.CacheFormat.FP8_E4M3) return etapFp8;
+        return deepSeekWidths(g) ? etap : etapWidths.get(widthKey(g));
+    }
 
     /**
      * What keeps the transposed kernel from a plan of these rows and geometry, or null when it serves it (its widths are
@@ -259,7 +267,8 @@ final class DecodeKernels {
      */
     static String etapRefusal(int rows, boolean fp8, io.mla4j.Geometry g, int maxRows, int minPageShift) {
         if (rows > maxRows) return "h_q * s_q = " + rows + " > " + maxRows + " (the transposed kernel's wgmma N)";
-        if (fp8) return "an fp8 cache (the transposed kernel reads 16-bit caches)";
+        if (fp8 && !deepSeekWidths(g)) return "an fp8 cache of widths " + widthKey(g) + " (the transposed fp8 entry is 512+64's)";
+        if (g.format() != io.mla4j.CacheFormat.PLAIN && !fp8) return "the " + g.format().id() + " cache format";
         if (Integer.numberOfTrailingZeros(g.pageSize()) < minPageShift)
             return "pages of " + g.pageSize() + " tokens (the transposed kernel loads pages of >= " + (1 << minPageShift) + " by TMA)";
         return null;

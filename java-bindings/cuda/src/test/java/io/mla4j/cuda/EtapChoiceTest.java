@@ -29,7 +29,8 @@ class EtapChoiceTest {
         assertTrue(r.contains("17 > 16"), r);
         r = refusal(16, new Geometry(8, 512, 64, CacheFormat.PLAIN));
         assertTrue(r.contains("pages of 8 tokens"), r);
-        r = refusal(16, new Geometry(64, 512, 64, CacheFormat.FP8_E4M3));
+        assertNull(refusal(16, new Geometry(64, 512, 64, CacheFormat.FP8_E4M3)), "fp8_e4m3 at 512+64: its own entry");
+        r = refusal(16, new Geometry(64, 256, 32, CacheFormat.FP8_E4M3));
         assertTrue(r.contains("fp8"), r);
     }
 }
