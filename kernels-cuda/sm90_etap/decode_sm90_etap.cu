@@ -126,7 +126,7 @@ __device__ __forceinline__ float ex2(float x) {
 }
 
 // ------------------------------------------------------------------------------------------------ producer
-// One thread walks the part's blocks (all its splits, in order) and TMA-loads each block's 9 boxes into the next 9
+// One thread walks the part's blocks (all its splits, in order) and TMA-loads each block's boxes into the next
 // ring slots, one load per page's rows (64 / page of them below 64-token pages). The next block's pages are read
 // before the current block's waits, so the table reads hide under them.
 template <class G>
@@ -295,7 +295,7 @@ __device__ void consume(const MlaParams& p, const PartWork& w, uint8_t* smem, in
         st_addr = pt + (8 * j + b) * 128 + (((2 * warp + h) ^ b) << 4);
     }
 
-    int it = 0;  // blocks of the CTA so far (ring position 9 * it)
+    int it = 0;  // blocks of the CTA so far (ring position kBoxes * it)
     for (int s = w.begin_idx; s <= w.end_idx; ++s) {
         const int seqlen = p.seqlens[s];
         const int first = split_first_block(w, s), end = split_end_block(p, w, s);
@@ -326,7 +326,7 @@ __device__ void consume(const MlaParams& p, const PartWork& w, uint8_t* smem, in
 
         for (int blk = first; blk < end; ++blk, ++it) {
             if ((it & 1) != wg) continue;  // the other warpgroup's block
-            const uint32_t g0 = 9u * it;
+            const uint32_t g0 = static_cast<uint32_t>(kBoxes) * it;
             // ---- S^T = K Q^T, waiting for each box as it lands; three independent accumulator chains (box b into
             // chain b % 3): one chain of 36 dependent small-N wgmmas runs at the wgmma latency, not its issue rate
             float sc[kAcc], sc1[kAcc], sc2[kAcc];
