@@ -154,8 +154,9 @@ public final class CudaPlan extends MlaPlan {
     }
 
     /**
-     * The decode kernel this plan launches: "sm90" (the relay kernel), "sm90_etap" (the transposed kernel, h_q * s_q <= 16;
-     * "sm90_etap_256x32" for other widths), "sm80", or the portable kernel's entry for its widths ("sm80_256x32").
+     * The decode kernel this plan launches: "sm90" (the relay kernel), "sm90_etap" (the transposed kernel,
+     * {@code h_q * s_q <= 16}; "sm90_etap_256x32" for other widths), "sm80", or the portable kernel's entry for its widths
+     * ("sm80_256x32").
      */
     public String kernel() { return kernel; }
 
