@@ -15,9 +15,13 @@ timeout 90 "$JAVA" "${JOPTS[@]}" -Dmla4j.cuda.kernel=etap -cp "$CP" io.mla4j.gpu
 rc=$?; echo "smoke (etap, GpuChecks --cases 3) rc=$rc"; tail -15 "$OUT/smoke.log"
 [ $rc -eq 0 ] || { cd "$OUT" && tar czf logs.tgz smoke.log env.txt; exit 1; }
 bash scripts/gpu-test.sh > "$OUT/gpu-test.out" 2>&1; echo "gpu-test rc=$?"; tail -26 "$OUT/gpu-test.out"
+# the fuzz suite with the transposed kernel where it serves: random valid shapes (geometries included) checked
+# against the oracle, and hostile ones
+timeout 180 "$JAVA" "${JOPTS[@]}" -Dmla4j.cuda.kernel=etap -cp "$CP" io.mla4j.conformance.fuzz.FuzzMain --backend cuda \
+  --calls 4000 --seed 19 > "$OUT/fuzz.log" 2>&1; echo "fuzz (etap) rc=$?"; grep "^FUZZ" "$OUT/fuzz.log" | tail -1
 mkdir -p "$OUT/choice"
 "$JAVA" "${JOPTS[@]}" -cp "$CP" io.mla4j.gpubench.GpuBench --choice --kernels etap,auto --no-baseline --out "$OUT/choice" \
   > "$OUT/choice/bench.log" 2>&1; echo "choice rc=$?"
 sed -n '/^ceilings/,$p' "$OUT/choice/bench.log"
-cd "$OUT" && tar czf logs.tgz smoke.log gpu-test.out test.log sanitizer.log choice env.txt 2>/dev/null
+cd "$OUT" && tar czf logs.tgz smoke.log gpu-test.out test.log sanitizer.log fuzz.log choice env.txt 2>/dev/null
 rm -rf "$OUT/test.log" "$OUT/sanitizer.log"
