@@ -14,8 +14,9 @@ import java.util.Properties;
  *
  * <p>Choice of decode kernel: {@code mla4j_decode_sm90} on compute capability 9.x when the fatbin has it,
  * else the portable {@code mla4j_decode_sm80}; {@code -Dmla4j.cuda.kernel=sm80|sm90} forces one. With the Hopper
- * kernel, plans of h_q * s_q <= 16 get the transposed {@code mla4j_decode_sm90_etap} ({@link #etapWhyNot} says when
- * not; {@code -Dmla4j.cuda.kernel=etap} asks for it explicitly, {@code sm90} rules it out).
+ * kernel, {@code -Dmla4j.cuda.kernel=etap} gives the plans of {@code h_q * s_q <= 16} the transposed
+ * {@code mla4j_decode_sm90_etap} ({@link #etapWhyNot} says when not); automatically too once its port has run on a GPU
+ * ({@link #ETAP_BY_DEFAULT}).
  *
  * <p>Launch geometry comes with the image: {@code mla4j_kernels.properties}, written when the fatbin is built
  * (scripts/gpu-launch-props.sh) from kernels-cuda/sm90/sm90_launch.h, include/mla4j/schedule.h (combine and
