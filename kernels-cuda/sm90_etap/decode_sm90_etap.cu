@@ -1,15 +1,17 @@
 // mla4j dense MLA decode for Hopper (sm_90a) in the ETAP style, for few query rows (h_q * s_q <= 16): the
 // products are transposed (the idea: arXiv 2506.01969; this code is written here), per KV block of 64 keys
-//     S^T = K Q^T      wgmma M = the 64 keys, N = 16 query rows, K = 576 (36 m64n16k16)
+//     S^T = K Q^T      wgmma M = the 64 keys, N = 16 query rows, K = d_qk (DeepSeek: 576, 36 m64n16k16)
 //     P^T = softmax along the keys (M: the accumulator's rows, spread over the warpgroup's 4 warps)
-//     O^T += V^T P^T   wgmma M = d_v in 8 m64 tiles, N = 16 query rows, K = the 64 keys (32 m64n16k16)
+//     O^T += V^T P^T   wgmma M = d_v in d_v / 64 m64 tiles, N = 16 query rows, K = the 64 keys (DeepSeek: 32 m64n16k16)
 // so the 16 rows cost no tensor work or shared-memory operand reads on padding, where the row-major relay kernel
 // (kernels-cuda/sm90) pads them to M = 64. Design, measurements and what each piece bought: README.md beside this.
 //
 // CTA = one split-KV part of the shared schedule (include/mla4j/schedule.h), one 16-row query tile.
 // Threads: two consumer warpgroups (0..255) take alternate KV blocks of the part, each its own online softmax over
 // all 16 rows (block-parallel); their states (m, l, O^T) merge at each split's end. The producer warpgroup's first
-// thread (256) issues every TMA load.
+// thread (256) issues every TMA load (an fp8 cache: the whole producer warpgroup widens, produce_fp8).
+// One source for every width pair (Geo<DC, DR>: entries for 512 + 64 and include/mla4j/widths.h's pairs) and the fp8
+// entry; the numbers below are DeepSeek's 512 + 64.
 //
 // Shared memory (base aligned to 1024; offsets below):
 //   Q      9 boxes of 16 rows x 128 B (64 features each, 128B swizzle): the K-major B operand of S^T; at a split's
