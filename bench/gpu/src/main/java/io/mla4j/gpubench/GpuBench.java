@@ -649,6 +649,15 @@ public final class GpuBench {
      * automatic backend chose (the "auto" run), and FAIL when that choice is more than 3% slower than the best.
      */
     private long printChoice() {
+        Choice c = choiceTable(rows);
+        if (!c.text().isEmpty()) OUT.print("\nkernel choice (each kernel's best time, x of the fastest; the automatic backend's pick):\n" + c.text());
+        return c.fails();
+    }
+
+    /** The kernel-choice table's lines and how many choices were more than 3% off the best kernel. */
+    record Choice(String text, long fails) {}
+
+    static Choice choiceTable(List<Row> rows) {
         java.util.Map<Config, List<Row>> by = new java.util.LinkedHashMap<>();
         for (Row r : rows) by.computeIfAbsent(r.c(), c -> new ArrayList<>()).add(r);
         StringBuilder sb = new StringBuilder();
@@ -659,15 +668,14 @@ public final class GpuBench {
             Row chosen = e.getValue().stream().filter(r -> r.run().equals("auto")).findFirst().orElse(null);
             if (best.size() < 2 || chosen == null) continue;
             double min = best.values().stream().mapToDouble(Double::doubleValue).min().orElse(Double.NaN);
-            double ratio = best.get(chosen.kernel()) / min;
-            boolean bad = ratio > 1.03;
+            boolean bad = best.get(chosen.kernel()) / min > 1.03;
             if (bad) fails++;
             StringBuilder ks = new StringBuilder();
             best.forEach((k, us) -> ks.append(String.format(Locale.ROOT, "%s %.1f us (%.3f)  ", k, us, us / min)));
-            sb.append(String.format(Locale.ROOT, "%-30s %s-> chosen %s%s%n", e.getKey().label(), ks, chosen.kernel(), bad ? "  FAIL (> 3% off the best)" : ""));
+            sb.append(String.format(Locale.ROOT, "%-30s %s-> chosen %s%s%n", e.getKey().label(), ks, chosen.kernel(),
+                    bad ? "  FAIL (> 3% off the best)" : ""));
         }
-        if (sb.length() > 0) OUT.print("\nkernel choice (each kernel's best time, x of the fastest; the automatic backend's pick):\n" + sb);
-        return fails;
+        return new Choice(sb.toString(), fails);
     }
 
     private long printTable() {
