@@ -6,7 +6,7 @@ import java.lang.foreign.ValueLayout;
 
 /**
  * The TMA descriptor (CUtensorMap, 128 bytes) that mla4j_decode_sm90 takes as its second by-value
- * argument (and mla4j_decode_sm90_etap[_<dc>x<dr>]): the paged cache seen as a 2-D array of 16-bit elements, d_qk (576)
+ * argument (and {@code mla4j_decode_sm90_etap[_<dc>x<dr>]}): the paged cache seen as a 2-D array of 16-bit elements, d_qk (576)
  * wide and num_blocks * page tall,
  * loaded in boxes of 64 columns by min(page, 64) rows with 128-byte swizzle (a 64-token tile in one load per
  * box, or one load per page below 64: kernels-cuda/sm90/producer.cuh, README.md). Re-encoded on the host
