@@ -99,6 +99,30 @@ class LaunchGeometryTest {
         assertTrue(k.contains("#define MLA4J_SM80_SMEM_BYTES"), "decode_sm80.cu no longer defines MLA4J_SM80_SMEM_BYTES");
     }
 
+    /**
+     * The image holds every entry Java looks up optionally (a missing one would only make its plans fall back): the
+     * decode kernels, the transposed kernel's width and fp8 entries for each pair of include/mla4j/widths.h. Checked on
+     * the built fatbin (entry names stand in its images' symbol tables), where this build had nvcc.
+     */
+    @Test
+    void theImageHoldsEveryEntryJavaLooksFor() throws IOException {
+        Path fatbin = KC.resolve("target/mla4j_kernels.fatbin");
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.exists(fatbin), "no fatbin in this build (no nvcc)");
+        String image = new String(Files.readAllBytes(fatbin), java.nio.charset.StandardCharsets.ISO_8859_1);
+        Matcher w = Pattern.compile("X\\((\\d+), (\\d+)\\)").matcher(Files.readString(KC.resolve("include/mla4j/widths.h")));
+        List<String> names = new java.util.ArrayList<>(List.of("mla4j_decode_sm90", "mla4j_decode_sm90_fp8", "mla4j_decode_sm90_etap",
+                "mla4j_decode_sm90_etap_fp8", "mla4j_decode_sm80", "mla4j_decode_sm80_fp8", "mla4j_combine", "mla4j_schedule", "mla4j_step"));
+        int pairs = 0;
+        while (w.find()) {
+            String key = w.group(1) + "x" + w.group(2);
+            names.add("mla4j_decode_sm80_" + key);
+            names.add("mla4j_decode_sm90_etap_" + key);
+            pairs++;
+        }
+        assertEquals(4, pairs, "include/mla4j/widths.h's list");
+        for (String n : names) assertTrue(image.contains(n + "\0"), n + " is not in " + fatbin); // a NUL-terminated symbol
+    }
+
     private static int define(String text, String name) {
         Matcher m = Pattern.compile("(?m)^#define " + name + " (\\d+)").matcher(text);
         assertTrue(m.find(), "no #define " + name);
